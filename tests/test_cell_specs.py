@@ -1,0 +1,130 @@
+"""The registry and its NumPy references: counts, shapes, gradients, errors."""
+
+import numpy as np
+import pytest
+
+from bench.cells import UnknownCellError, get_spec, list_cells
+
+# Central finite differences in float64 on a tiny case agree to about 1e-9;
+# 1e-6 leaves room for the step size without hiding a wrong term.
+FINITE_DIFF_STEP = 1e-6
+FINITE_DIFF_RTOL = 1e-6
+FINITE_DIFF_ATOL = 1e-8
+
+# Closed forms transcribed from CELLS.md, written out per cell so that a wrong shape
+# in a spec cannot agree with itself.
+CLOSED_FORMS = {
+    "gru0": lambda i, h: 3 * h * h + 3 * i * h + 3 * h,
+    "gru1": lambda i, h: 3 * h * h + i * h + 3 * h,
+    "gru2": lambda i, h: 3 * h * h + i * h + h,
+    "gru3": lambda i, h: h * h + i * h + 3 * h,
+    "gru4": lambda i, h: 3 * h * h + 3 * i * h + 6 * h,
+    "gru_reset_after": lambda i, h: 3 * h * h + 3 * i * h + 6 * h,
+    "mgu": lambda i, h: 2 * h * h + 2 * i * h + 2 * h,
+    "mgu1": lambda i, h: 2 * h * h + i * h + 2 * h,
+    "mgu2": lambda i, h: 2 * h * h + i * h + h,
+    "mgu3": lambda i, h: h * h + i * h + 2 * h,
+    "lstm": lambda i, h: 4 * h * h + 4 * i * h + 4 * h,
+    "lstm_native": lambda i, h: 4 * h * (i + h) + 4 * h,
+    "rnn": lambda i, h: h * h + i * h + h,
+    "rnn_native": lambda i, h: h * h + i * h + h,
+}
+SIZES = [(1, 1), (4, 6), (7, 5), (28, 128), (500, 256)]
+
+
+def test_registry_holds_the_fourteen_cells():
+    assert list_cells() == sorted(CLOSED_FORMS)
+
+
+def test_unknown_name_lists_valid_names():
+    with pytest.raises(UnknownCellError) as err:
+        get_spec("gru9")
+    message = str(err.value)
+    assert "gru9" in message and all(name in message for name in list_cells())
+    assert isinstance(err.value, KeyError) and isinstance(err.value, ValueError)
+
+
+@pytest.mark.parametrize("name", list_cells())
+@pytest.mark.parametrize("input_size,hidden_size", SIZES)
+def test_param_count_matches_closed_form(name, input_size, hidden_size):
+    assert get_spec(name).param_count(input_size, hidden_size) == CLOSED_FORMS[name](input_size, hidden_size)
+
+
+def test_known_counts_from_cells_md():
+    assert get_spec("gru4").param_count(32, 32, "tf") == 6_336
+    assert get_spec("gru4").param_count(28, 128, "torch") == 60_672
+    # torch keeps a second bias vector on LSTM and RNN
+    assert get_spec("lstm_native").param_count(4, 6, "torch") == 4 * 6 * 10 + 8 * 6
+    assert get_spec("rnn_native").param_count(4, 6, "torch") == 36 + 24 + 12
+
+
+def test_bad_sizes_are_refused():
+    with pytest.raises(ValueError, match="hidden_size"):
+        get_spec("gru0").weight_shapes(4, 0)
+
+
+def _finite_difference(f, array: np.ndarray) -> np.ndarray:
+    grad = np.zeros_like(array)
+    for index in np.ndindex(array.shape):
+        saved = array[index]
+        array[index] = saved + FINITE_DIFF_STEP
+        plus = f()
+        array[index] = saved - FINITE_DIFF_STEP
+        minus = f()
+        array[index] = saved
+        grad[index] = (plus - minus) / (2 * FINITE_DIFF_STEP)
+    return grad
+
+
+@pytest.mark.parametrize("name", list_cells())
+def test_reference_gradient_matches_finite_differences(name):
+    spec = get_spec(name)
+    rng = np.random.default_rng(7)
+    weights = {k: v.astype(np.float64) for k, v in spec.random_canonical(3, 4, rng, scale=0.8).items()}
+    x = rng.normal(size=(2, 4, 3))
+    d_out = rng.normal(size=(2, 4, 4))  # a random cotangent exercises every output position
+
+    def loss():
+        return float(np.sum(spec.reference(weights, x) * d_out))
+
+    d_x, d_weights = spec.reference_grad(weights, x, d_out)
+    np.testing.assert_allclose(d_x, _finite_difference(loss, x), rtol=FINITE_DIFF_RTOL, atol=FINITE_DIFF_ATOL)
+    for key, value in weights.items():
+        np.testing.assert_allclose(d_weights[key], _finite_difference(loss, value),
+                                   rtol=FINITE_DIFF_RTOL, atol=FINITE_DIFF_ATOL, err_msg=key)
+
+
+@pytest.mark.parametrize("name", list_cells())
+def test_reference_shapes_and_initial_state(name):
+    spec = get_spec(name)
+    rng = np.random.default_rng(3)
+    weights = spec.random_canonical(5, 3, rng)
+    x = rng.normal(size=(2, 6, 5))
+    outputs, final = spec.reference_forward(weights, x)
+    assert outputs.shape == (2, 6, 3) and len(final) == spec.state_size
+    np.testing.assert_array_equal(final[0], outputs[:, -1])
+    # Running the second half from the first half's final state continues the sequence.
+    _, middle = spec.reference_forward(weights, x[:, :3])
+    rest, _ = spec.reference_forward(weights, x[:, 3:], middle)
+    np.testing.assert_allclose(rest, outputs[:, 3:], rtol=1e-12, atol=1e-12)
+
+
+def test_reference_rejects_wrong_weights_and_rank():
+    spec = get_spec("gru0")
+    weights = spec.random_canonical(4, 6, np.random.default_rng(0))
+    with pytest.raises(ValueError, match=r"\(batch, time, features\)"):
+        spec.reference(weights, np.zeros((4, 4)))
+    with pytest.raises(ValueError, match="kernel"):
+        spec.reference(weights, np.zeros((2, 3, 5)))
+
+
+@pytest.mark.parametrize("name", list_cells())
+def test_shared_initialiser_is_deterministic_and_orthogonal(name):
+    spec = get_spec(name)
+    a = spec.init_canonical(7, 5, np.random.default_rng(11))
+    b = spec.init_canonical(7, 5, np.random.default_rng(11))
+    for key in a:
+        np.testing.assert_array_equal(a[key], b[key])
+    u = a["recurrent_kernel"].astype(np.float64)
+    gram = u @ u.T if u.shape[1] >= u.shape[0] else u.T @ u
+    np.testing.assert_allclose(gram, np.eye(gram.shape[0]), atol=1e-5)
