@@ -1,0 +1,69 @@
+"""get/set of the canonical weight dict (CELLS.md), shared by custom and native layers.
+
+Each layer supplies one differentiable map `params_from_canonical` (canonical tensors
+-> its own parameter tensors, by parameter name) and its inverse
+`canonical_from_params`. `set_canonical` copies through the first map, so the same code
+path serves loading weights and, through `torch.func.functional_call`, taking gradients
+with respect to the canonical weights.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import ClassVar
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from bench.cells import CellSpec, get_spec
+
+
+class CanonicalWeights:
+    """Mixin for an `nn.Module` that implements one registered cell."""
+
+    cell_name: ClassVar[str] = ""  # set by cells_torch.registry.register
+    input_size: int
+    hidden_size: int
+
+    @property
+    def spec(self) -> CellSpec:
+        return get_spec(self.cell_name)
+
+    def params_from_canonical(self, weights: Mapping[str, Tensor]) -> dict[str, Tensor]:
+        """Differentiable: canonical tensors -> {parameter name: tensor} of this module."""
+        raise NotImplementedError
+
+    def canonical_from_params(self) -> dict[str, Tensor]:
+        """This module's parameters in the canonical layout (tensors, still attached)."""
+        raise NotImplementedError
+
+    def get_canonical(self) -> dict[str, np.ndarray]:
+        """A float32 NumPy copy of the weights in the canonical layout."""
+        with torch.no_grad():
+            return {name: value.detach().to("cpu", torch.float32, copy=True).numpy()
+                    for name, value in self.canonical_from_params().items()}
+
+    def set_canonical(self, weights: Mapping[str, object]) -> None:
+        """Load canonical weights (NumPy arrays or tensors), checking names and shapes."""
+        expected = self.spec.weight_shapes(self.input_size, self.hidden_size)
+        if not isinstance(weights, Mapping):
+            raise ValueError(f"{self.cell_name}: set_canonical expects a dict {{name: array}} with "
+                             f"names {sorted(expected)}, got {type(weights).__name__}")
+        missing, extra = sorted(set(expected) - set(weights)), sorted(set(weights) - set(expected))
+        if missing or extra:
+            raise ValueError(f"{self.cell_name}: canonical weights must be named {sorted(expected)}; "
+                             f"missing {missing}, unexpected {extra}")
+        reference = next(self.parameters())  # device and dtype to build on
+        tensors = {}
+        for name, shape in expected.items():
+            value = torch.as_tensor(weights[name], dtype=reference.dtype, device=reference.device)
+            if tuple(value.shape) != shape:
+                raise ValueError(f"{self.cell_name}: weight {name!r} must have shape {shape} for input "
+                                 f"size {self.input_size} and hidden size {self.hidden_size}, "
+                                 f"got {tuple(value.shape)}")
+            tensors[name] = value
+        with torch.no_grad():
+            for name, value in self.params_from_canonical(tensors).items():
+                # copy in place: keeps the parameter objects (optimisers, cuDNN's flat buffer)
+                self.get_parameter(name).copy_(value)

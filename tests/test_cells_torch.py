@@ -1,0 +1,394 @@
+"""cells_torch against the NumPy references: forward, gradients, counts, layouts, models."""
+
+import gzip
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch.func import functional_call
+from torch.profiler import ProfilerActivity, profile
+
+import cells_torch
+from bench.cells import UnknownCellError, get_spec, list_cells
+
+# float32 forward vs the float64 reference over a few steps: observed errors ~1e-7.
+FORWARD_ATOL = 1e-5
+# backpropagation through time accumulates more float32 rounding: observed ~2e-6.
+GRAD_ATOL = 1e-4
+# a hand-written cell and its native twin compute the same float32 math in another order
+PAIR_ATOL = 1e-5
+# compiled vs eager: same math, fused kernels may reorder float32 sums
+COMPILE_ATOL = 1e-5
+
+SHAPES = [(3, 5, 4, 6), (2, 4, 7, 5)]  # (batch, time, input, hidden), one with I > H
+COUNT_SIZES = [(1, 1), (4, 6), (7, 5), (28, 128)]
+CUSTOM_NATIVE_PAIRS = [("gru_reset_after", "gru4"), ("lstm", "lstm_native"), ("rnn", "rnn_native")]
+CUSTOM_CELLS = [name for name in list_cells() if not get_spec(name).native]
+
+DATA_DIR = Path(os.environ.get("RNNBENCH_DATA_DIR", Path(__file__).resolve().parents[2] / "shared" / "data"))
+MNIST_TEST_IMAGES = DATA_DIR / "mnist" / "t10k-images-idx3-ubyte.gz"
+YELP_SENTENCES = DATA_DIR / "sentiment" / "yelp_labelled.txt"
+
+
+# -- helpers -----------------------------------------------------------------------
+def _rng(*key) -> np.random.Generator:
+    """A generator seeded from the test's identity, so cases draw different values."""
+    return np.random.default_rng([sum(map(ord, str(part))) for part in key] or [0])
+
+
+def _inputs(rng, batch, steps, features) -> np.ndarray:
+    return rng.uniform(-1.0, 1.0, (batch, steps, features)).astype(np.float32)
+
+
+def _layer_with(name, input_size, hidden_size, weights):
+    layer = cells_torch.make_layer(name, input_size, hidden_size)
+    layer.set_canonical(weights)
+    return layer
+
+
+def _as_tuple(state):
+    return state if isinstance(state, tuple) else (state,)
+
+
+def _canonical_grads(layer, weights, x, d_outputs):
+    """Gradients w.r.t. x and the canonical weights, through the layer's own layout map."""
+    canonical = {k: torch.tensor(v, requires_grad=True) for k, v in weights.items()}
+    x_t = torch.tensor(x, requires_grad=True)
+    outputs, _ = functional_call(layer, layer.params_from_canonical(canonical), (x_t,))
+    (outputs * torch.from_numpy(d_outputs)).sum().backward()
+    return x_t.grad.numpy(), {k: v.grad.numpy() for k, v in canonical.items()}
+
+
+def _mnist_rows(count: int) -> np.ndarray:
+    """The first `count` MNIST test digits as (count, 28 rows, 28 pixels) in [0, 1]."""
+    if not MNIST_TEST_IMAGES.is_file():
+        pytest.skip(f"real data not found at {MNIST_TEST_IMAGES}; set RNNBENCH_DATA_DIR")
+    with gzip.open(MNIST_TEST_IMAGES, "rb") as f:
+        f.read(16)  # IDX header: magic, count, rows, cols
+        pixels = np.frombuffer(f.read(count * 28 * 28), np.uint8)
+    return (pixels.reshape(count, 28, 28) / 255.0).astype(np.float32)
+
+
+def _yelp_token_ids(count: int):
+    """The first `count` Yelp sentences as END-padded int64 ids (0 = padding) and lengths."""
+    if not YELP_SENTENCES.is_file():
+        pytest.skip(f"real data not found at {YELP_SENTENCES}; set RNNBENCH_DATA_DIR")
+    lines = YELP_SENTENCES.read_text(encoding="utf-8").splitlines()[:count]
+    sentences = [line.rsplit("\t", 1)[0].lower().split() for line in lines]
+    vocab = {word: i + 1 for i, word in enumerate(sorted({w for s in sentences for w in s}))}
+    lengths = [len(s) for s in sentences]
+    ids = np.zeros((count, max(lengths)), np.int64)
+    for row, sentence in enumerate(sentences):
+        ids[row, :len(sentence)] = [vocab[w] for w in sentence]
+    return torch.from_numpy(ids), torch.tensor(lengths), len(vocab) + 1
+
+
+# -- registry ----------------------------------------------------------------------
+def test_torch_implements_every_registered_cell():
+    assert cells_torch.list_cells() == list_cells()
+
+
+def test_unknown_name_raises_listing_valid_names():
+    for build in (lambda: cells_torch.make_layer("gru9", 4, 6), lambda: cells_torch.make_model("gru9", 4, 6)):
+        with pytest.raises(UnknownCellError) as err:
+            build()
+        assert isinstance(err.value, KeyError) and isinstance(err.value, ValueError)
+        assert "gru9" in str(err.value) and all(name in str(err.value) for name in list_cells())
+
+
+# -- one layer against the reference ----------------------------------------------
+@pytest.mark.parametrize("name", list_cells())
+@pytest.mark.parametrize("batch,steps,input_size,hidden_size", SHAPES)
+def test_forward_matches_reference(name, batch, steps, input_size, hidden_size):
+    spec, rng = get_spec(name), _rng(name, input_size)
+    weights = spec.random_canonical(input_size, hidden_size, rng)
+    x = _inputs(rng, batch, steps, input_size)
+    outputs, final = _layer_with(name, input_size, hidden_size, weights)(torch.from_numpy(x))
+    ref_outputs, ref_final = spec.reference_forward(weights, x)
+    np.testing.assert_allclose(outputs.detach().numpy(), ref_outputs, rtol=0, atol=FORWARD_ATOL)
+    for got, want in zip(_as_tuple(final), ref_final, strict=True):
+        np.testing.assert_allclose(got.detach().numpy(), want, rtol=0, atol=FORWARD_ATOL)
+
+
+@pytest.mark.parametrize("name", list_cells())
+def test_forward_from_a_nonzero_initial_state(name):
+    spec, rng = get_spec(name), _rng(name, "state")
+    batch, steps, input_size, hidden_size = SHAPES[1]
+    weights = spec.random_canonical(input_size, hidden_size, rng)
+    x = _inputs(rng, batch, steps, input_size)
+    state = tuple(rng.uniform(-0.9, 0.9, (batch, hidden_size)).astype(np.float32)
+                  for _ in range(spec.state_size))
+    given = tuple(map(torch.from_numpy, state))
+    layer = _layer_with(name, input_size, hidden_size, weights)
+    outputs, final = layer(torch.from_numpy(x), given if len(given) == 2 else given[0])
+    ref_outputs, ref_final = spec.reference_forward(weights, x, state)
+    np.testing.assert_allclose(outputs.detach().numpy(), ref_outputs, rtol=0, atol=FORWARD_ATOL)
+    for got, want in zip(_as_tuple(final), ref_final, strict=True):
+        np.testing.assert_allclose(got.detach().numpy(), want, rtol=0, atol=FORWARD_ATOL)
+    zero_start = layer(torch.from_numpy(x))[0].detach().numpy()
+    assert np.abs(zero_start - ref_outputs).max() > 100 * FORWARD_ATOL  # the state mattered
+
+
+@pytest.mark.parametrize("name", list_cells())
+@pytest.mark.parametrize("batch,steps,input_size,hidden_size", SHAPES)
+def test_gradients_match_reference(name, batch, steps, input_size, hidden_size):
+    spec, rng = get_spec(name), _rng(name, "grad", input_size)
+    weights = spec.random_canonical(input_size, hidden_size, rng)
+    x = _inputs(rng, batch, steps, input_size)
+    d_outputs = rng.uniform(-1.0, 1.0, (batch, steps, hidden_size)).astype(np.float32)
+    layer = cells_torch.make_layer(name, input_size, hidden_size)
+    d_x, d_weights = _canonical_grads(layer, weights, x, d_outputs)
+    ref_d_x, ref_d_weights = spec.reference_grad(weights, x, d_outputs)
+    np.testing.assert_allclose(d_x, ref_d_x, rtol=0, atol=GRAD_ATOL)
+    assert d_weights.keys() == ref_d_weights.keys()
+    for key, ref in ref_d_weights.items():
+        np.testing.assert_allclose(d_weights[key], ref, rtol=0, atol=GRAD_ATOL, err_msg=key)
+
+
+@pytest.mark.parametrize("name", CUSTOM_CELLS)
+def test_parameter_gradients_land_on_canonical_parameters(name):
+    """A custom cell's parameters are the canonical weights, so plain .backward() agrees."""
+    spec, rng = get_spec(name), _rng(name, "params")
+    batch, steps, input_size, hidden_size = SHAPES[0]
+    weights = spec.random_canonical(input_size, hidden_size, rng)
+    x = _inputs(rng, batch, steps, input_size)
+    layer = _layer_with(name, input_size, hidden_size, weights)
+    layer(torch.from_numpy(x))[0].sum().backward()
+    _, ref_d_weights = spec.reference_grad(weights, x)
+    for key, ref in ref_d_weights.items():
+        np.testing.assert_allclose(layer.get_parameter(key).grad.numpy(), ref, rtol=0, atol=GRAD_ATOL)
+
+
+@pytest.mark.parametrize("name", CUSTOM_CELLS)
+def test_input_projection_is_hoisted_out_of_the_time_loop(name):
+    batch, steps, input_size, hidden_size = 3, 4, 7, 5  # B*T, B, I and every k*H differ
+    layer = cells_torch.make_layer(name, input_size, hidden_size)
+    with torch.no_grad(), profile(activities=[ProfilerActivity.CPU], record_shapes=True) as prof:
+        layer(torch.randn(batch, steps, input_size))
+    shapes = [(e.name, [list(s) for s in e.input_shapes]) for e in prof.events()]
+    whole = [n for n, s in shapes if n == "aten::linear" and s and s[0] == [batch, steps, input_size]]
+    per_step = [n for n, s in shapes if [batch, input_size] in s]
+    assert len(whole) == 1 and per_step == []
+
+
+# -- parameters and the canonical layout --------------------------------------------
+@pytest.mark.parametrize("name", list_cells())
+@pytest.mark.parametrize("input_size,hidden_size", COUNT_SIZES)
+def test_parameter_count_matches_spec(name, input_size, hidden_size):
+    layer = cells_torch.make_layer(name, input_size, hidden_size)
+    assert sum(p.numel() for p in layer.parameters()) == get_spec(name).param_count(input_size, hidden_size, "torch")
+
+
+def test_known_count_of_torch_gru():
+    layer = cells_torch.make_layer("gru4", 28, 128)
+    assert isinstance(layer.rnn, torch.nn.GRU)
+    assert sum(p.numel() for p in layer.parameters()) == 60_672
+
+
+@pytest.mark.parametrize("name", list_cells())
+def test_canonical_round_trip(name):
+    spec, rng = get_spec(name), _rng(name, "round trip")
+    input_size, hidden_size = 7, 5
+    weights = spec.random_canonical(input_size, hidden_size, rng)
+    layer = _layer_with(name, input_size, hidden_size, weights)
+    exported = layer.get_canonical()
+    assert exported.keys() == weights.keys()
+    for key, value in weights.items():
+        assert exported[key].dtype == np.float32
+        np.testing.assert_array_equal(exported[key], value)
+    exported["kernel"] += 1.0  # a copy: editing it must not touch the layer
+    np.testing.assert_array_equal(layer.get_canonical()["kernel"], weights["kernel"])
+    # another layer loaded from the export computes the same outputs
+    twin = _layer_with(name, input_size, hidden_size, layer.get_canonical())
+    x = torch.from_numpy(_inputs(rng, 2, 3, input_size))
+    torch.testing.assert_close(twin(x)[0], layer(x)[0], rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("name", ["gru0", "gru4", "lstm_native"])
+def test_set_canonical_rejects_wrong_names_and_shapes(name):
+    spec = get_spec(name)
+    layer = cells_torch.make_layer(name, 4, 6)
+    good = spec.random_canonical(4, 6, _rng(name, "bad"))
+    with pytest.raises(ValueError, match=r"missing \['kernel'\]"):
+        layer.set_canonical({k: v for k, v in good.items() if k != "kernel"})
+    with pytest.raises(ValueError, match=r"unexpected \['extra'\]"):
+        layer.set_canonical({**good, "extra": good["bias"]})
+    wrong = {**good, "recurrent_kernel": good["recurrent_kernel"][:, :-1]}
+    with pytest.raises(ValueError, match=r"'recurrent_kernel'.*\(6, \d+\).*got \(6, \d+\)"):
+        layer.set_canonical(wrong)
+
+
+# -- bad input ----------------------------------------------------------------------
+@pytest.mark.parametrize("name", list_cells())
+def test_wrong_rank_or_feature_size_names_both_shapes(name):
+    layer = cells_torch.make_layer(name, 28, 6)
+    with pytest.raises(ValueError, match=rf"{name} expects input \(batch, time, 28\).*got \(4, 28\)"):
+        layer(torch.randn(4, 28))
+    with pytest.raises(ValueError, match=r"\(batch, time, 28\).*got \(4, 3, 27\)"):
+        layer(torch.randn(4, 3, 27))
+
+
+@pytest.mark.parametrize("name", ["gru0", "lstm", "lstm_native", "rnn_native"])
+def test_wrong_initial_state_is_refused(name):
+    layer = cells_torch.make_layer(name, 4, 6)
+    x = torch.randn(3, 2, 4)
+    with pytest.raises(ValueError, match=r"\(3, 6\).*got"):
+        layer(x, torch.zeros(3, 5) if get_spec(name).state_size == 1 else (torch.zeros(3, 6),))
+
+
+def test_bad_sizes_are_refused():
+    with pytest.raises(ValueError, match="hidden_size"):
+        cells_torch.make_layer("gru0", 4, 0)
+    with pytest.raises(ValueError, match="input_size"):
+        cells_torch.make_layer("gru4", -1, 4)
+
+
+# -- custom vs native -----------------------------------------------------------------
+@pytest.mark.parametrize("custom,native", CUSTOM_NATIVE_PAIRS)
+def test_custom_matches_native_with_the_same_weights(custom, native):
+    spec, rng = get_spec(custom), _rng(custom, native)
+    batch, steps, input_size, hidden_size = SHAPES[1]
+    weights = spec.random_canonical(input_size, hidden_size, rng)
+    x = _inputs(rng, batch, steps, input_size)
+    state = tuple(torch.from_numpy(rng.uniform(-0.9, 0.9, (batch, hidden_size)).astype(np.float32))
+                  for _ in range(spec.state_size))
+    state = state if len(state) == 2 else state[0]
+    layers = [_layer_with(n, input_size, hidden_size, weights) for n in (custom, native)]
+    (out_c, final_c), (out_n, final_n) = (layer(torch.from_numpy(x), state) for layer in layers)
+    torch.testing.assert_close(out_c, out_n, rtol=0, atol=PAIR_ATOL)
+    for got, want in zip(_as_tuple(final_c), _as_tuple(final_n), strict=True):
+        torch.testing.assert_close(got, want, rtol=0, atol=PAIR_ATOL)
+    d_outputs = rng.uniform(-1.0, 1.0, (batch, steps, hidden_size)).astype(np.float32)
+    grads_c, grads_n = (_canonical_grads(layer, weights, x, d_outputs) for layer in layers)
+    np.testing.assert_allclose(grads_c[0], grads_n[0], rtol=0, atol=GRAD_ATOL)
+    for key in weights:
+        np.testing.assert_allclose(grads_c[1][key], grads_n[1][key], rtol=0, atol=GRAD_ATOL, err_msg=key)
+
+
+def test_native_kernel_sees_the_fused_cpu_kernels():
+    x = torch.randn(2, 5, 4)
+    assert cells_torch.native_kernel(cells_torch.make_layer("gru4", 4, 6), x) == "aten::gru"
+    assert cells_torch.native_kernel(cells_torch.make_layer("rnn_native", 4, 6), x) == "aten::rnn_tanh"
+    # aten::lstm hands the work to oneDNN when the build has it
+    lstm_kernel = "aten::mkldnn_rnn_layer" if torch.backends.mkldnn.is_available() else "aten::lstm"
+    assert cells_torch.native_kernel(cells_torch.make_layer("lstm_native", 4, 6), x) == lstm_kernel
+    assert cells_torch.native_kernel(cells_torch.make_layer("gru_reset_after", 4, 6), x) is None
+
+
+# -- models ---------------------------------------------------------------------------
+@pytest.mark.parametrize("head,expected", [("last", (5, 10)), ("per_step", (5, 28, 10))])
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_model_output_shapes(head, expected, bidirectional):
+    x = torch.from_numpy(_mnist_rows(5))
+    model = cells_torch.make_model("mgu", 28, 8, num_layers=2, bidirectional=bidirectional, head=head)
+    directions = 2 if bidirectional else 1
+    assert len(model.recurrent_layers) == 2 * directions
+    assert [layer.input_size for layer in model.recurrent_layers] == [28] * directions + [8 * directions] * directions
+    logits = model(x)
+    assert logits.shape == expected and torch.isfinite(logits).all()
+
+
+@pytest.mark.parametrize("name", list_cells())
+def test_padded_batch_gives_the_unpadded_logits(name):
+    """END padding with distinct junk values must not leak into either direction."""
+    digits = torch.from_numpy(_mnist_rows(3))
+    lengths = torch.tensor([28, 17, 9])
+    padded = digits.clone()
+    for row, length in enumerate(lengths.tolist()):
+        padded[row, length:] = torch.from_numpy(_inputs(_rng(name, row), 1, 28 - length, 28)[0])
+    for head in ("last", "per_step"):
+        model = cells_torch.make_model(name, 28, 6, num_layers=2, bidirectional=True, head=head, seed=3)
+        batch_out = model(padded, lengths)
+        for row, length in enumerate(lengths.tolist()):
+            alone = model(digits[row:row + 1, :length])[0]
+            got = batch_out[row] if head == "last" else batch_out[row, :length]
+            torch.testing.assert_close(got, alone, rtol=0, atol=FORWARD_ATOL)
+        # without lengths the junk is read, and the answer changes
+        assert (model(padded) - batch_out).abs().max() > 100 * FORWARD_ATOL
+
+
+def test_embedding_input_with_lengths():
+    ids, lengths, vocab_size = _yelp_token_ids(6)
+    model = cells_torch.make_model("lstm", None, 8, vocab_size=vocab_size, embedding_dim=12,
+                                   bidirectional=True, num_outputs=2, seed=1)
+    assert model.embedding.padding_idx == 0 and model.recurrent_layers[0].input_size == 12
+    logits = model(ids, lengths)
+    assert logits.shape == (6, 2)
+    shortest = int(lengths.argmin())
+    alone = model(ids[shortest:shortest + 1, :lengths[shortest]])[0]
+    torch.testing.assert_close(logits[shortest], alone, rtol=0, atol=FORWARD_ATOL)
+    with pytest.raises(ValueError, match="int64 token ids"):
+        model(ids.float())
+
+
+def test_shared_init_loads_the_spec_initialiser_per_layer_and_direction():
+    spec = get_spec("gru1")
+    model = cells_torch.make_model("gru1", 28, 6, num_layers=2, bidirectional=True, init="shared", seed=5)
+    for position, layer in enumerate(model.recurrent_layers):
+        layer_index, direction = divmod(position, 2)
+        want = spec.init_canonical(layer.input_size, 6, np.random.default_rng(5 + layer_index * 2 + direction))
+        got = layer.get_canonical()
+        for key in want:
+            np.testing.assert_array_equal(got[key], want[key])
+
+
+def test_native_shared_init_matches_custom_twin():
+    """Shared init gives lstm and lstm_native identical recurrent weights, hence outputs."""
+    x = torch.from_numpy(_mnist_rows(4))
+    custom, native = (cells_torch.make_model(n, 28, 6, init="shared", seed=2) for n in ("lstm", "lstm_native"))
+    native.head.load_state_dict(custom.head.state_dict())
+    torch.testing.assert_close(custom(x), native(x), rtol=0, atol=PAIR_ATOL)
+
+
+def test_framework_init_is_torch_uniform_and_seeded():
+    hidden = 16
+    model = cells_torch.make_model("gru2", 28, hidden, seed=7)
+    bound = 1.0 / np.sqrt(hidden)
+    values = torch.cat([p.flatten() for p in model.recurrent_layers[0].parameters()])
+    assert values.abs().max() <= bound and values.std() > bound / 3  # spread over the range
+    again = cells_torch.make_model("gru2", 28, hidden, seed=7)
+    other = cells_torch.make_model("gru2", 28, hidden, seed=8)
+    assert all(torch.equal(a, b) for a, b in zip(model.parameters(), again.parameters()))
+    assert not torch.equal(model.recurrent_layers[0].kernel, other.recurrent_layers[0].kernel)
+
+
+@pytest.mark.parametrize("kwargs,message", [
+    (dict(head="mean"), "head must be one of"),
+    (dict(init="xavier"), "init must be one of"),
+    (dict(num_layers=0), "num_layers must be a positive integer"),
+    (dict(vocab_size=100, embedding_dim=16), "input_size=None or 16"),
+])
+def test_make_model_refuses_bad_arguments(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        cells_torch.make_model("gru0", 28, 6, **kwargs)
+
+
+def test_bad_lengths_are_refused():
+    model = cells_torch.make_model("gru0", 28, 6)
+    x = torch.from_numpy(_mnist_rows(2))
+    with pytest.raises(ValueError, match=r"lengths must lie in \[1, 28\].*\[0, 28\]"):
+        model(x, torch.tensor([28, 0]))
+    with pytest.raises(ValueError, match=r"shape \(2,\)"):
+        model(x, torch.tensor([28]))
+
+
+# -- torch.compile -------------------------------------------------------------------
+@pytest.mark.slow
+def test_compiled_model_matches_eager_forward_and_backward():
+    """One cell, tiny size: CPU inductor compile costs tens of seconds."""
+    torch._dynamo.reset()
+    x = torch.from_numpy(_mnist_rows(3)[:, :4, :6].copy())
+    lengths = torch.tensor([4, 2, 3])
+    model = cells_torch.make_model("gru0", 6, 5, bidirectional=True, seed=4)
+    compiled = torch.compile(model, fullgraph=True)  # fullgraph: a graph break fails the test
+    eager_out = model(x, lengths)
+    eager_out.sum().backward()
+    eager_grads = [p.grad.clone() for p in model.parameters()]
+    model.zero_grad()
+    compiled_out = compiled(x, lengths)
+    compiled_out.sum().backward()
+    torch.testing.assert_close(compiled_out, eager_out, rtol=0, atol=COMPILE_ATOL)
+    for got, want in zip((p.grad for p in model.parameters()), eager_grads, strict=True):
+        torch.testing.assert_close(got, want, rtol=0, atol=COMPILE_ATOL)
