@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from torch.func import functional_call
 from torch.profiler import ProfilerActivity, profile
 
 import cells_torch
+from cells_torch.gradients import canonical_gradients
 from bench.cells import UnknownCellError, get_spec, list_cells
 
 # float32 forward vs the float64 reference over a few steps: observed errors ~1e-7.
@@ -50,15 +50,6 @@ def _layer_with(name, input_size, hidden_size, weights):
 
 def _as_tuple(state):
     return state if isinstance(state, tuple) else (state,)
-
-
-def _canonical_grads(layer, weights, x, d_outputs):
-    """Gradients w.r.t. x and the canonical weights, through the layer's own layout map."""
-    canonical = {k: torch.tensor(v, requires_grad=True) for k, v in weights.items()}
-    x_t = torch.tensor(x, requires_grad=True)
-    outputs, _ = functional_call(layer, layer.params_from_canonical(canonical), (x_t,))
-    (outputs * torch.from_numpy(d_outputs)).sum().backward()
-    return x_t.grad.numpy(), {k: v.grad.numpy() for k, v in canonical.items()}
 
 
 def _mnist_rows(count: int) -> np.ndarray:
@@ -139,7 +130,7 @@ def test_gradients_match_reference(name, batch, steps, input_size, hidden_size):
     x = _inputs(rng, batch, steps, input_size)
     d_outputs = rng.uniform(-1.0, 1.0, (batch, steps, hidden_size)).astype(np.float32)
     layer = cells_torch.make_layer(name, input_size, hidden_size)
-    d_x, d_weights = _canonical_grads(layer, weights, x, d_outputs)
+    d_x, d_weights = canonical_gradients(layer, x, d_outputs, weights)
     ref_d_x, ref_d_weights = spec.reference_grad(weights, x, d_outputs)
     np.testing.assert_allclose(d_x, ref_d_x, rtol=0, atol=GRAD_ATOL)
     assert d_weights.keys() == ref_d_weights.keys()
@@ -261,7 +252,7 @@ def test_custom_matches_native_with_the_same_weights(custom, native):
     for got, want in zip(_as_tuple(final_c), _as_tuple(final_n), strict=True):
         torch.testing.assert_close(got, want, rtol=0, atol=PAIR_ATOL)
     d_outputs = rng.uniform(-1.0, 1.0, (batch, steps, hidden_size)).astype(np.float32)
-    grads_c, grads_n = (_canonical_grads(layer, weights, x, d_outputs) for layer in layers)
+    grads_c, grads_n = (canonical_gradients(layer, x, d_outputs, weights) for layer in layers)
     np.testing.assert_allclose(grads_c[0], grads_n[0], rtol=0, atol=GRAD_ATOL)
     for key in weights:
         np.testing.assert_allclose(grads_c[1][key], grads_n[1][key], rtol=0, atol=GRAD_ATOL, err_msg=key)
