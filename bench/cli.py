@@ -1,0 +1,264 @@
+"""Command line: `python -m bench list | run | report`.
+
+Each subcommand is a (name, help, add_arguments, handler) entry in SUBCOMMANDS; a new
+one (the `compare` gate) adds its own entry from its own module.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from bench.cells import UnknownCellError
+from bench.config import (DEFAULT_REPORTS_DIR, DEFAULT_RESULTS_DIR, DEVICES, FRAMEWORKS, INITS, MEASURES,
+                          ConfigError, RunConfig, TimingConfig)
+
+
+# -- list --------------------------------------------------------------------------------------
+
+def _add_list(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--no-devices", action="store_true",
+                        help="skip probing devices (which imports torch and TensorFlow/JAX)")
+
+
+def _cmd_list(args: argparse.Namespace) -> int:
+    from bench import listing
+
+    print(listing.render(probe_devices=not args.no_devices))
+    return 0
+
+
+# -- run ---------------------------------------------------------------------------------------
+
+def _add_run(parser: argparse.ArgumentParser) -> None:
+    what = parser.add_argument_group("what to run (a suite, explicit axes, or a suite with axes replaced)")
+    what.add_argument("--suite", help="named suite (see `bench list`); default quick when no axis is given")
+    what.add_argument("--cells", nargs="+", help="cell names (default: every registered cell)")
+    what.add_argument("--frameworks", nargs="+", choices=FRAMEWORKS, help="default: both")
+    what.add_argument("--modes", nargs="+", help="eager compiled compiled_cudagraphs (torch), graph xla eager "
+                      "(Keras), or the aliases default/compiled; modes a framework lacks are skipped for it")
+    what.add_argument("--tasks", nargs="+", help="datasets to train on (or timing shape labels with --measure timing)")
+    what.add_argument("--measure", choices=MEASURES, help="train (accuracy), timing (step time) or both; default train")
+    what.add_argument("--layers", nargs="+", type=int, dest="num_layers", help="stacked layers (default 1)")
+    what.add_argument("--hidden", nargs="+", type=int, dest="hidden_sizes", help="hidden sizes (default 128)")
+    what.add_argument("--batch-size", nargs="+", type=int, dest="batch_sizes", help="batch sizes (default 64)")
+    what.add_argument("--bidirectional", action="store_true", help="bidirectional layers")
+    what.add_argument("--epochs", type=int, help="training epochs (default 5 for explicit train runs)")
+    what.add_argument("--seeds", nargs="+", type=int, help="seeds, one job each (default 0)")
+    what.add_argument("--lr", nargs="+", type=float, dest="lrs", help="Adam learning rates (default 1e-3)")
+    what.add_argument("--init", nargs="+", choices=INITS, dest="inits", help="initialiser (default framework)")
+    what.add_argument("--target", type=float, help="validation metric counted as reached (epochs to target)")
+    what.add_argument("--seq-len", type=int, help="timing: steps per sequence (default: the shape's)")
+    what.add_argument("--input-size", type=int, help="timing: features per step (default: the shape's)")
+    what.add_argument("--warmup-steps", type=int, help="timing: untimed steps first (default 3)")
+    what.add_argument("--timed-steps", type=int, help="timing: timed steps (default 30)")
+    what.add_argument("--task-option", action="append", default=[], metavar="KEY=VALUE",
+                      help="option for datasets.load, VALUE as JSON (e.g. limit_train=5000); repeatable")
+    what.add_argument("--device", choices=DEVICES, help="default: the suite's device, else cpu")
+    what.add_argument("--keras-backend", choices=("tensorflow", "jax"),
+                      help="default: tensorflow when installed, else jax")
+    how = parser.add_argument_group("how")
+    how.add_argument("--output", type=Path, help="records file (default results/SUITE.jsonl)")
+    how.add_argument("--resume", action=argparse.BooleanOptionalAction, default=True,
+                     help="skip jobs that already have a record in --output (default on)")
+    how.add_argument("--retry-failed", action="store_true", help="with --resume, run error/timeout jobs again")
+    how.add_argument("--timeout", type=float, default=1800.0, help="per-job limit in seconds (default 1800)")
+    how.add_argument("--threads", type=int, help="threads per job (default: every available core)")
+    how.add_argument("--executor", choices=("local", "ray"), default="local",
+                     help="local: subprocesses on this machine; ray: Ray tasks on a cluster (docs/ray.md)")
+    how.add_argument("--address", help="with --executor ray: the cluster, e.g. HEAD_IP:6379 (default: RAY_ADDRESS, "
+                     "else a cluster started here with `ray start`, else a fresh local Ray)")
+    how.add_argument("--report-dir", type=Path, help="report folder (default reports/DEVICE-SUITE)")
+    how.add_argument("--no-report", action="store_true", help="do not write the report after the run")
+    how.add_argument("--no-progress", action="store_true", help="no progress bar")
+    how.add_argument("--dry-run", action="store_true", help="print the jobs and exit")
+
+
+AXIS_ARGS = ("cells", "frameworks", "modes", "tasks", "num_layers", "hidden_sizes", "batch_sizes", "seeds",
+             "lrs", "inits")  # CLI lists that become tuple axes
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """Axes given on the command line, as Axes field names."""
+    out: dict[str, Any] = {name: tuple(getattr(args, name)) for name in AXIS_ARGS if getattr(args, name)}
+    if args.bidirectional:
+        out["bidirectional"] = (True,)
+    for name in ("epochs", "target", "seq_len", "input_size", "warmup_steps", "timed_steps", "keras_backend"):
+        if getattr(args, name) is not None:
+            out[name] = getattr(args, name)
+    if args.task_option:
+        from bench.jobs import freeze_options
+        out["task_options"] = freeze_options(dict(_parse_option(item) for item in args.task_option))
+    return out
+
+
+def _parse_option(item: str) -> tuple[str, Any]:
+    key, sep, raw = item.partition("=")
+    if not sep or not key:
+        raise ConfigError(f"--task-option expects KEY=VALUE, got {item!r}")
+    try:
+        return key, json.loads(raw)
+    except json.JSONDecodeError:
+        return key, raw  # a bare word is a string
+
+
+def build_jobs(args: argparse.Namespace):
+    """(suite name or "custom", device, jobs) from the arguments."""
+    from bench.jobs import Axes, expand
+    from bench.suites import get_suite
+
+    overrides = _overrides(args)
+    if args.suite or not overrides:
+        suite = get_suite(args.suite or "quick")
+        if args.device:
+            import dataclasses
+            suite = dataclasses.replace(suite, device=args.device)
+        if args.measure:
+            raise ConfigError("--measure cannot change a suite; drop --suite to run explicit axes")
+        return suite.name, suite.device, suite.jobs(overrides)
+    measure = args.measure or "train"
+    timing = overrides.pop("warmup_steps", None), overrides.pop("timed_steps", None)
+    if measure != "train":
+        overrides["timing"] = TimingConfig(warmup_steps=timing[0] or 3, timed_steps=timing[1] or 30)
+    overrides.setdefault("tasks", ("digits",) if measure != "timing" else ("mnist",))
+    if measure != "timing":
+        overrides.setdefault("epochs", 5)
+    device = args.device or "cpu"
+    return "custom", device, expand(Axes(measure=measure, device=device, **overrides))
+
+
+def _check_tasks(jobs) -> None:
+    """Unknown dataset names fail here, before any job starts, not once per job."""
+    wanted = {job.task for job in jobs if job.measure != "timing"}
+    if not wanted:
+        return
+    import datasets
+
+    unknown = sorted(wanted - set(datasets.list_tasks()))
+    if unknown:
+        raise ConfigError(f"unknown task(s) {', '.join(unknown)}; tasks are: {', '.join(datasets.list_tasks())} "
+                          "(timing shapes such as 'noise' need --measure timing)")
+
+
+def make_executor(args: argparse.Namespace, config: RunConfig):
+    """The executor a run uses: local subprocesses, or Ray tasks with --executor ray."""
+    if args.address and args.executor != "ray":
+        raise ConfigError("--address names a Ray cluster; add --executor ray")
+    if args.executor == "ray":
+        from bench.executors.ray_executor import RayExecutor
+
+        return RayExecutor.from_cli(args.address, config.timeout_s, config.threads)
+    from bench.executors.local import LocalExecutor
+
+    return LocalExecutor(timeout_s=config.timeout_s, threads=config.threads)
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from bench.records import RecordStore
+    from bench.sweep import run_sweep
+
+    name, device, jobs = build_jobs(args)
+    _check_tasks(jobs)
+    if args.dry_run:
+        for job in jobs:
+            print(job.job_id, job.label())
+        print(f"{len(jobs)} jobs")
+        return 0
+    config = RunConfig(output=args.output or DEFAULT_RESULTS_DIR / f"{name}.jsonl", resume=args.resume,
+                       retry_failed=args.retry_failed, timeout_s=args.timeout, threads=args.threads,
+                       progress=not args.no_progress)
+    store = RecordStore(config.output)
+    if not config.resume and store.load():
+        raise ConfigError(f"{config.output} already holds records; pass --resume to continue that sweep, "
+                          "or choose another --output (records are append-only, never overwritten)")
+    print(f"{name}: {len(jobs)} jobs on {device}; records -> {config.output.resolve()}", flush=True)
+    result = run_sweep(jobs, store, make_executor(args, config), resume=config.resume,
+                       retry_failed=config.retry_failed, progress=config.progress)
+    counts = ", ".join(f"{n} {status}" for status, n in sorted(result.statuses.items())) or "nothing to run"
+    print(f"ran {result.ran} ({counts}); {result.skipped} already recorded; records in {config.output.resolve()}")
+    if not args.no_report:
+        from bench.report import write_report
+
+        out_dir = args.report_dir or DEFAULT_REPORTS_DIR / f"{device_tag(device)}-{name}"
+        written = write_report(config.output, out_dir)
+        print(f"report written to {out_dir.resolve()} (open {written['summary'].name})")
+    return 0
+
+
+def device_tag(device: str) -> str:
+    """"cpu", or "gpu-<model>" (e.g. gpu-h100) for the report folder name."""
+    if device == "cpu":
+        return "cpu"
+    try:
+        import torch
+        name = torch.cuda.get_device_name(0) if torch.cuda.is_available() else ""
+    except Exception:  # noqa: BLE001 - a folder name is not worth failing a finished run for
+        name = ""
+    words = [w for w in re.split(r"[^a-z0-9]+", name.lower()) if w and w not in ("nvidia", "tesla", "geforce", "rtx")]
+    return f"gpu-{words[0]}" if words else "gpu"
+
+
+# -- report ------------------------------------------------------------------------------------
+
+def _add_report(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("records", type=Path, help="a results JSONL file written by `bench run`")
+    parser.add_argument("--out", type=Path, required=True, help="folder for summary.md, results.csv and plots")
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from bench.report import write_report
+
+    if not args.records.is_file():
+        raise ConfigError(f"no records file at {args.records}; run `python -m bench run` first "
+                          "(it writes results/SUITE.jsonl)")
+    written = write_report(args.records, args.out)
+    print(f"report written to {args.out.resolve()}: " + ", ".join(p.name for p in written["files"]))
+    return 0
+
+
+Handler = Callable[[argparse.Namespace], int]
+SUBCOMMANDS: list[tuple[str, str, Callable[[argparse.ArgumentParser], None], Handler]] = [
+    ("list", "cells, tasks, suites, execution modes and devices", _add_list, _cmd_list),
+    ("run", "run a suite or explicit axes; append one record per job", _add_run, _cmd_run),
+    ("report", "write summary.md, results.csv and plots from a records file", _add_report, _cmd_report),
+]
+
+# `compare` (issue 5): the regression gate against a baseline records file.
+from bench import compare as _compare  # noqa: E402
+
+SUBCOMMANDS.append(("compare", "hold records against a baseline; exit 1 on a regression",
+                    _compare.add_arguments, _compare.run))
+
+# `replicate` (issue 7): run a replication suite and write its side-by-side report.
+from bench.replication import command as _replicate  # noqa: E402
+
+SUBCOMMANDS.append(("replicate", "run a replication suite (reports/replication/NAME) and write its side-by-side "
+                    "report", _replicate.add_arguments, _replicate.handle))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m bench",
+                                     description="Benchmark recurrent cells against native layers in Keras and PyTorch.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{" + ",".join(s[0] for s in SUBCOMMANDS) + "}")
+    for name, help_text, add_arguments, handler in SUBCOMMANDS:
+        command = sub.add_parser(name, help=help_text, description=help_text)
+        add_arguments(command)
+        command.set_defaults(handler=handler)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except (ConfigError, UnknownCellError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\ninterrupted; the records written so far are kept: rerun the same command to resume",
+              file=sys.stderr)
+        return 130

@@ -1,0 +1,96 @@
+"""Typed settings shared by the CLI, the executors and the runners.
+
+Frameworks, backends and modes are spelled here once so that a typo on the command
+line is caught before any job starts, with a message naming the valid choices.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass
+from pathlib import Path
+
+FRAMEWORKS = ("torch", "keras")
+# Which backends each framework can run on; a Keras record always names its backend.
+BACKENDS = {"torch": ("torch",), "keras": ("tensorflow", "jax")}
+# Execution modes per backend. Keras "graph" is tf.function without XLA, which only
+# exists on TensorFlow; on JAX the default is already XLA (jax.jit).
+MODES = {
+    "torch": ("eager", "compiled", "compiled_cudagraphs"),
+    "tensorflow": ("graph", "xla", "eager"),
+    "jax": ("xla", "eager"),
+}
+# What "default" and "compiled" mean per backend, so suites can ask for both in
+# framework-neutral words.
+MODE_ALIASES = {
+    "torch": {"default": "eager", "compiled": "compiled"},
+    "tensorflow": {"default": "graph", "compiled": "xla"},
+    "jax": {"default": "xla", "compiled": "xla"},
+}
+CUDA_ONLY_MODES = {"compiled_cudagraphs"}  # CUDA graphs need a CUDA device
+DEVICES = ("cpu", "cuda")
+MEASURES = ("train", "timing", "both")
+INITS = ("framework", "shared")
+# Spec names a framework "tf" when it adds a native layer's extra bias (Keras on any backend).
+SPEC_FRAMEWORK = {"torch": "torch", "keras": "tf"}
+
+DEFAULT_RESULTS_DIR = Path("results")
+DEFAULT_REPORTS_DIR = Path("reports")
+
+
+class ConfigError(ValueError):
+    """Bad user input: the message says what was wrong and what to use instead."""
+
+
+@dataclass(frozen=True)
+class TimingConfig:
+    """How step timing is done; recorded in the job identity of timing jobs."""
+
+    warmup_steps: int = 3  # untimed steps first; compilation and caches happen here
+    timed_steps: int = 30  # steps timed after warm-up (DESIGN.md: at least 30)
+
+    def __post_init__(self) -> None:
+        if self.warmup_steps < 1:
+            raise ConfigError(f"warmup_steps must be >= 1 (the first step compiles), got {self.warmup_steps}")
+        if self.timed_steps < 1:
+            raise ConfigError(f"timed_steps must be >= 1, got {self.timed_steps}")
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Settings of one `bench run` invocation that are not part of any job's identity."""
+
+    output: Path  # JSONL file the records are appended to
+    resume: bool = True  # skip jobs whose id already has a record in `output`
+    retry_failed: bool = False  # with resume: run again jobs recorded as error/timeout
+    timeout_s: float = 1800.0  # per-job wall-clock limit; past it the job is recorded as "timeout"
+    threads: int | None = None  # intra-op threads per job; None = every core this process may use
+    progress: bool = True  # show the progress bar
+
+
+def default_keras_backend() -> str:
+    """TensorFlow when it is installed, else JAX (the GPU machine has no TensorFlow)."""
+    for backend in ("tensorflow", "jax"):
+        if importlib.util.find_spec(backend) is not None:
+            return backend
+    raise ConfigError("Keras needs TensorFlow or JAX installed; neither was found. "
+                      "Install tensorflow-cpu (see pyproject.toml) or jax, or run --frameworks torch.")
+
+
+def resolve_mode(framework: str, backend: str, mode: str, device: str) -> str:
+    """Turn a requested mode (maybe an alias) into the concrete mode name, or explain why not."""
+    mode = MODE_ALIASES[backend].get(mode, mode) if backend in MODE_ALIASES else mode
+    valid = MODES.get(backend, ())
+    if mode not in valid:
+        raise ConfigError(f"mode {mode!r} does not exist for {framework} on {backend}; "
+                          f"choose from {', '.join(valid)} (or the aliases default, compiled)")
+    if mode in CUDA_ONLY_MODES and device != "cuda":
+        raise ConfigError(f"mode {mode!r} needs --device cuda (CUDA graphs), got device {device!r}")
+    return mode
+
+
+def check_choice(label: str, value: str, choices: tuple[str, ...]) -> str:
+    """Return `value` when it is one of `choices`, else raise a ConfigError listing them."""
+    if value not in choices:
+        raise ConfigError(f"unknown {label} {value!r}; choose from {', '.join(choices)}")
+    return value

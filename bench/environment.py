@@ -1,0 +1,127 @@
+"""What a record says about where it was measured: versions, device, CPU, threads, commit.
+
+`base_environment()` needs no framework import (the parent uses it for records of
+crashed jobs); the runners add what only the imported framework knows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib.metadata
+import os
+import platform
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+# Environment variables that change how a job runs; recorded as set in the job's process.
+RECORDED_ENV = ("OMP_NUM_THREADS", "OMP_WAIT_POLICY", "MKL_NUM_THREADS", "TF_NUM_INTRAOP_THREADS",
+                "TF_NUM_INTEROP_THREADS", "KERAS_BACKEND", "CUDA_VISIBLE_DEVICES", "JAX_PLATFORMS", "XLA_FLAGS",
+                "TORCHINDUCTOR_CACHE_DIR")
+# Distributions whose versions go into every record (None when not installed).
+VERSIONED = ("numpy", "torch", "tensorflow", "tensorflow-cpu", "keras", "jax", "jaxlib", "rnnbench")
+
+
+def now_iso() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def package_versions() -> dict[str, str | None]:
+    versions: dict[str, str | None] = {"python": platform.python_version()}
+    for name in VERSIONED:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+def cpu_name() -> str:
+    """The CPU model from /proc/cpuinfo on Linux, else what platform knows."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def available_cores() -> int:
+    """Cores this process may run on (respects taskset/cgroup affinity where the OS tells)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def git_commit() -> dict[str, Any]:
+    """HEAD commit and whether the tree has uncommitted changes (None outside a git checkout)."""
+    def git(*args: str) -> str | None:
+        try:
+            out = subprocess.run(["git", *args], cwd=REPO_ROOT, capture_output=True, text=True, timeout=10)
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        return out.stdout.strip() if out.returncode == 0 else None
+    commit = git("rev-parse", "HEAD")
+    status = git("status", "--porcelain", "--untracked-files=no")
+    return {"commit": commit, "dirty": bool(status) if status is not None else None}
+
+
+def base_environment() -> dict[str, Any]:
+    """Everything knowable without importing a framework."""
+    return {
+        "versions": package_versions(),
+        "platform": platform.platform(),
+        "hostname": platform.node(),
+        "cpu": cpu_name(),
+        "cpu_cores": available_cores(),
+        "git": git_commit(),
+        "recorded_at": now_iso(),
+        "python_executable": sys.executable,
+        "env": {name: os.environ.get(name) for name in RECORDED_ENV},
+    }
+
+
+def torch_environment(device: str) -> dict[str, Any]:
+    """Device and thread facts from torch (call in the job's process, after imports)."""
+    import torch
+
+    env: dict[str, Any] = {
+        "threads": {"intra_op": torch.get_num_threads(), "inter_op": torch.get_num_interop_threads()},
+        "cuda": torch.version.cuda,
+        "cudnn": torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None,
+    }
+    if device == "cuda" and torch.cuda.is_available():
+        env["device_name"] = torch.cuda.get_device_name(0)
+    else:
+        env["device_name"] = cpu_name()
+    return env
+
+
+def keras_environment(backend: str, device: str) -> dict[str, Any]:
+    """Device and thread facts from Keras's backend (call in the job's process, after imports)."""
+    env: dict[str, Any] = {"device_name": cpu_name()}
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        build = tf.sysconfig.get_build_info()
+        env["threads"] = {"intra_op": tf.config.threading.get_intra_op_parallelism_threads(),
+                          "inter_op": tf.config.threading.get_inter_op_parallelism_threads()}
+        env["cuda"] = build.get("cuda_version")
+        env["cudnn"] = build.get("cudnn_version")
+        gpus = tf.config.list_physical_devices("GPU")
+        if device == "cuda" and gpus:
+            details = tf.config.experimental.get_device_details(gpus[0])
+            env["device_name"] = details.get("device_name", gpus[0].name)
+    elif backend == "jax":
+        import jax
+
+        devices = jax.devices()
+        env["threads"] = {"xla_flags": os.environ.get("XLA_FLAGS", "")}
+        env["jax_devices"] = [str(d) for d in devices]
+        if device == "cuda" and devices and devices[0].platform == "gpu":
+            env["device_name"] = devices[0].device_kind
+    return env

@@ -1,0 +1,6 @@
+"""Executors run jobs somewhere and stream their records back (local subprocesses; Ray later)."""
+
+from bench.executors.base import Executor, failure_record
+from bench.executors.local import LocalExecutor
+
+__all__ = ["Executor", "LocalExecutor", "failure_record"]

@@ -1,0 +1,132 @@
+"""Report plots with matplotlib: convergence, step time per cell, accuracy against parameters."""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only; never open a window
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from bench.report import is_native  # noqa: E402
+
+NATIVE_COLOR, CUSTOM_COLOR = "tab:red", "tab:blue"
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+
+
+def convergence(records: list[dict[str, Any]], out_dir: Path) -> list[Path]:
+    """Per task: validation metric per epoch, mean over seeds with a ±1 std band, one panel per framework/mode."""
+    curves: dict[str, dict[tuple, dict[str, list[list[float]]]]] = defaultdict(lambda: defaultdict(lambda: defaultdict(list)))
+    metric_of: dict[str, str] = {}
+    for record in records:
+        train = record.get("train") or {}
+        if record["status"] != "ok" or not train.get("epochs"):
+            continue
+        ident = record["identity"]
+        panel = (ident["framework"], ident["backend"], ident["mode"], ident["device"])
+        size = f"L{ident['num_layers']}H{ident['hidden_size']}" + ("bi" if ident["bidirectional"] else "")
+        curves[ident["task"]][panel][(ident["cell"], size)].append([e["val_metric"] for e in train["epochs"]])
+        metric_of[ident["task"]] = train["metric"]
+    paths = []
+    for task, panels in sorted(curves.items()):
+        sizes = {size for by_cell in panels.values() for _, size in by_cell}
+        fig, axes = plt.subplots(1, len(panels), figsize=(6 * len(panels), 4.5), squeeze=False, sharey=True)
+        for ax, (panel, by_cell) in zip(axes[0], sorted(panels.items())):
+            colors = plt.get_cmap("tab20")(np.linspace(0, 1, max(len(by_cell), 2)))
+            for color, ((cell, size), runs) in zip(colors, sorted(by_cell.items())):
+                length = min(len(r) for r in runs)
+                data = np.array([r[:length] for r in runs], dtype=float)
+                epochs = np.arange(1, length + 1)
+                mean, std = data.mean(axis=0), data.std(axis=0)
+                label = cell if len(sizes) == 1 else f"{cell} {size}"
+                ax.plot(epochs, mean, marker="o", markersize=3, label=label, color=color,
+                        linestyle="--" if is_native(cell) else "-")
+                ax.fill_between(epochs, mean - std, mean + std, alpha=0.15, color=color)
+            ax.set_title(f"{panel[0]} ({panel[1]}, {panel[2]}, {panel[3]})")
+            ax.set_xlabel("epoch")
+            ax.xaxis.get_major_locator().set_params(integer=True)
+            ax.grid(alpha=0.3)
+        axes[0][0].set_ylabel(f"validation {metric_of[task]}")
+        axes[0][-1].legend(fontsize="x-small", ncol=2)
+        fig.suptitle(f"{task}: convergence (mean over seeds, band ±1 std; dashed: native layers)")
+        fig.tight_layout()
+        path = out_dir / f"convergence_{_slug(task)}.png"
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        paths.append(path)
+    return paths
+
+
+def step_time(timing: pd.DataFrame, out_dir: Path) -> list[Path]:
+    """Per shape: training-step median per cell (q1..q3 as error bar), native layers in red, one panel per mode."""
+    if timing.empty:
+        return []
+    paths = []
+    shape_cols = ["device", "batch_size", "seq_len", "input_size", "hidden_size", "num_layers", "bidirectional"]
+    for shape, group in timing.groupby(shape_cols, dropna=False):
+        panels = list(group.groupby(["framework", "backend", "mode"]))
+        fig, axes = plt.subplots(1, len(panels), figsize=(4.5 * len(panels), 0.35 * group.cell.nunique() + 2),
+                                 squeeze=False)
+        for ax, ((framework, backend, mode), rows) in zip(axes[0], panels):
+            rows = rows.sort_values("cell")
+            colors = [NATIVE_COLOR if native else CUSTOM_COLOR for native in rows.native]
+            spread = [rows.train_ms - rows.train_q1, rows.train_q3 - rows.train_ms]  # the IQR around the median
+            ax.barh(rows.cell, rows.train_ms, xerr=spread, color=colors, alpha=0.8)
+            for _, r in rows[rows.native].iterrows():  # mark the native layer's time across the panel
+                ax.axvline(r.train_ms, color=NATIVE_COLOR, linestyle=":", linewidth=1)
+            ax.set_title(f"{framework} ({backend}, {mode})", fontsize="medium")
+            ax.set_xlabel("training step, ms (median)")
+            ax.invert_yaxis()
+            ax.grid(axis="x", alpha=0.3)
+        device, batch, steps, features, hidden, layers, bidir = shape
+        inputs = f"I{features}" if features else "tokens"  # 0: token ids, no feature axis
+        title = f"{device}: B{batch} T{steps} {inputs} H{hidden}" + (f" L{layers}" if layers != 1 else "") + \
+            (" bidirectional" if bidir else "")
+        fig.suptitle(f"step time, {title} (red: native layer, dotted: its time)")
+        fig.tight_layout()
+        path = out_dir / f"step_time_{_slug(title)}.png"
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        paths.append(path)
+    return paths
+
+
+def accuracy_vs_params(accuracy: pd.DataFrame, out_dir: Path) -> list[Path]:
+    """Per task: mean test metric against parameter count, one marker per framework."""
+    if accuracy.empty:
+        return []
+    paths = []
+    markers = {"torch": "o", "keras": "s"}
+    for task, group in accuracy.groupby("task"):
+        fig, ax = plt.subplots(figsize=(7, 5))
+        for framework, rows in group.groupby("framework"):
+            ax.scatter(rows._params, rows._test_mean, marker=markers.get(framework, "^"), label=framework, alpha=0.8)
+            for _, r in rows.iterrows():
+                ax.annotate(r.cell, (r._params, r._test_mean), fontsize="x-small", xytext=(3, 3),
+                            textcoords="offset points")
+        ax.set_xscale("log")
+        ax.set_xlabel("parameters (whole model, from the framework)")
+        ax.set_ylabel(f"test {group.metric.iloc[0]} (mean over seeds)")
+        ax.set_title(f"{task}: accuracy against parameter count")
+        ax.grid(alpha=0.3)
+        ax.legend()
+        fig.tight_layout()
+        path = out_dir / f"accuracy_vs_params_{_slug(task)}.png"
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        paths.append(path)
+    return paths
+
+
+def write_all(records: list[dict[str, Any]], accuracy: pd.DataFrame, timing: pd.DataFrame, out_dir: Path) -> list[Path]:
+    """Every plot; returns the files written."""
+    return convergence(records, out_dir) + step_time(timing, out_dir) + accuracy_vs_params(accuracy, out_dir)

@@ -1,0 +1,46 @@
+"""Binary addition of two 5-bit numbers (+1 carry step), one recurrent layer, hidden 2 / 5 / 10."""
+
+from __future__ import annotations
+
+from bench.jobs import Axes
+from bench.replication.experiment import Experiment, Reference
+from bench.suites import Suite
+
+SOURCE = "source quoted in issue 7 (binary addition task)"
+HIDDEN = (2, 5, 10)  # the source's hidden sizes
+PUBLISHED_BCE = (0.809, 0.989, 1.000)  # bit accuracy with the BCE loss, as published
+PUBLISHED_MSE = (1.000, 1.000, 1.000)  # bit accuracy with the MSE loss, as published (not runnable here)
+EVAL_LENGTHS = tuple(range(1, 21))  # bit accuracy against input length, as in the source's plot
+SEEDS = (0, 1, 2)
+
+SUITE = Suite(
+    name="repl-binary-addition",
+    description="replication: binary addition, length 5 + carry, lstm_native H2/5/10, BCE, Adam 5e-3, batch 100, "
+                "5 epochs, 3 seeds, both frameworks, bit accuracy at lengths 1-20",
+    device="cpu",
+    grids=(Axes(tasks=("binary_addition",), measure="train", cells=("lstm_native",), hidden_sizes=HIDDEN,
+                batch_sizes=(100,), epochs=5, lrs=(5e-3,), seeds=SEEDS,
+                task_options=(("eval_lengths", EVAL_LENGTHS), ("length", 5))),),
+    references=tuple(
+        Reference(source=SOURCE, task="binary_addition", cell="lstm_native", metric="bit_accuracy", value=value,
+                  setting=f"{loss}, hidden {hidden}", where=(("hidden_size", hidden),) if loss == "BCE"
+                  else (("hidden_size", hidden), ("task_options.loss", "mse")),
+                  note="" if loss == "BCE" else "not run: the harness has no MSE loss for this task")
+        for loss, values in (("BCE", PUBLISHED_BCE), ("MSE", PUBLISHED_MSE))
+        for hidden, value in zip(HIDDEN, values)),
+)
+
+EXPERIMENT = Experiment(
+    name="binary_addition",
+    title="Binary addition (one recurrent layer)",
+    suite=SUITE,
+    source_setup="two numbers of length 5, least significant bit first, plus one carry step; one recurrent "
+                 "layer with hidden 2 / 5 / 10; BCE and MSE losses; Adam 5e-3, batch 100, 5 epochs; bit accuracy, "
+                 "and bit accuracy against input length 1–20",
+    our_setup="task `binary_addition` (700 / 100 / 200 distinct operand pairs out of the 1,024 that exist at "
+              "length 5, so 7 optimizer steps per epoch), one `lstm_native` layer (the source names no cell; "
+              "an LSTM as in its recall task), BCE from logits, Adam 5e-3, batch 100, 5 epochs, seeds 0/1/2, both "
+              "frameworks; `extra_tests` at lengths 1–20 (up to 1,000 distinct pairs each). The MSE rows are "
+              "not run: a train task's loss comes from the dataset, and `binary_addition` offers only BCE",
+    length_curve=True,
+)

@@ -1,0 +1,37 @@
+"""The replication experiments in the order of the issue's table, and their suites.
+
+Experiment modules are imported inside the functions, not at the top: `bench.suites`
+imports this module while it is still being initialised, and calls `suites()` once
+`Suite` exists.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from bench.config import ConfigError
+
+MODULES = ("notmnist", "mnist_rows", "mnist_dey_salem", "recall", "binary_addition", "noise", "sentiment")
+
+
+def experiments():
+    """Experiment name -> Experiment, in the issue's order."""
+    import bench.suites  # noqa: F401  (defines Suite before an experiment module needs it)
+
+    found = [importlib.import_module(f"bench.replication.{module}").EXPERIMENT for module in MODULES]
+    return {experiment.name: experiment for experiment in found}
+
+
+def suites():
+    """The replication suites, for bench.suites.SUITES."""
+    return [experiment.suite for experiment in experiments().values()]
+
+
+def get_experiment(name: str):
+    """The experiment called `name` (its folder name or its suite name)."""
+    every = experiments()
+    for experiment in every.values():
+        if name in (experiment.name, experiment.suite.name):
+            return experiment
+    raise ConfigError(f"unknown replication experiment {name!r}; choose from {', '.join(every)} "
+                      "(or their suite names, e.g. repl-recall)")

@@ -1,0 +1,56 @@
+"""`python -m bench replicate EXPERIMENT`: run one replication suite, then write its side-by-side report.
+
+The records go to reports/replication/EXPERIMENT/records.jsonl (committed), and the
+report into the same folder. The run resumes: jobs that already have a record are not
+run again, so `--report-only` and a plain rerun both just rebuild the report from the
+committed records.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from bench.config import ConfigError
+
+RECORDS_NAME = "records.jsonl"  # the records file inside each experiment folder
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from bench.replication.catalog import MODULES
+
+    parser.add_argument("experiment", help=f"one of {', '.join(MODULES)} (or its suite name), or 'all'")
+    parser.add_argument("--root", type=Path, default=None,
+                        help="folder holding one folder per experiment (default reports/replication)")
+    parser.add_argument("--report-only", action="store_true", help="do not run anything; rebuild the report")
+    parser.add_argument("--threads", type=int, help="threads per job (default: every available core)")
+    parser.add_argument("--timeout", type=float, default=1800.0, help="per-job limit in seconds (default 1800)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def handle(args: argparse.Namespace) -> int:
+    from bench.cli import main as bench_main
+    from bench.replication.catalog import experiments, get_experiment
+    from bench.replication.experiment import REPORTS_ROOT
+    from bench.replication.side_by_side import write_replication_report
+
+    chosen = list(experiments().values()) if args.experiment == "all" else [get_experiment(args.experiment)]
+    root = args.root or Path(REPORTS_ROOT)
+    for experiment in chosen:
+        folder = root / experiment.name
+        records = folder / RECORDS_NAME
+        if not args.report_only:
+            folder.mkdir(parents=True, exist_ok=True)
+            run_args = ["run", "--suite", experiment.suite.name, "--output", str(records), "--no-report",
+                        "--timeout", str(args.timeout)]
+            run_args += ["--threads", str(args.threads)] if args.threads else []
+            run_args += ["--no-progress"] if args.no_progress else []
+            status = bench_main(run_args)
+            if status != 0:
+                return status
+        if not records.is_file():
+            raise ConfigError(f"no records at {records}; run `python -m bench replicate {experiment.name}` "
+                              "without --report-only first")
+        written = write_replication_report(experiment, records, folder)
+        print(f"{experiment.name}: report written to {written['summary'].resolve()}")
+    return 0

@@ -1,0 +1,258 @@
+"""The replication report: our numbers beside the published ones, computed from records alone.
+
+`write_replication_report` writes the harness's own report (results.csv, plots, the
+standard tables) into the experiment's folder and puts the side-by-side section on top
+of summary.md: one row per published number and framework, "published (source)" beside
+"ours" (mean ± std over seeds), the qualitative claims with our numbers, and for
+binary addition the bit accuracy against input length.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from tabulate import tabulate  # noqa: E402
+
+from bench.records import RecordStore, latest_by_job  # noqa: E402
+from bench.replication.experiment import Claim, Experiment  # noqa: E402
+from bench.report import write_report  # noqa: E402
+
+FRAMEWORKS = ("torch", "keras")  # column order of every side-by-side table
+PUBLISHED_LABEL = "published (source)"  # the label the issue asks for, on every published number
+NOT_RUN = "not run"
+LR_RTOL = 1e-9  # learning rates are matched as floats
+LENGTHS_SHOWN = (1, 2, 3, 4, 5, 6, 8, 10, 12, 15, 20)  # columns of the length table in summary.md (CSV has all)
+LENGTH_KEY = re.compile(r"^length=(\d+)$")  # extra_tests names of the binary-addition length curve
+
+
+def _ok_train_records(records_path: Path) -> list[dict[str, Any]]:
+    records = latest_by_job(RecordStore(records_path).load()).values()
+    return [r for r in records if r["status"] == "ok" and r["identity"]["measure"] in ("train", "both")
+            and r.get("train")]
+
+
+def rows_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
+    """One row per successful training job: identity, task options, test and last validation scores."""
+    rows = []
+    for record in records:
+        ident = dict(record["identity"])
+        options = ident.pop("task_options") or {}
+        train = record["train"]
+        epochs = train.get("epochs") or []
+        rows.append({**ident, **{f"task_options.{k}": v for k, v in options.items()},
+                     "metric": train["metric"], "test": train.get("test_metric"),
+                     "val": epochs[-1].get("val_metric") if epochs else None,
+                     "duration_s": record.get("duration_s")})
+    return pd.DataFrame(rows)
+
+
+def match_reference(frame: pd.DataFrame, task: str, cell: str, where: tuple[tuple[str, Any], ...]) -> pd.DataFrame:
+    """The rows of `frame` (one per job, identity columns) that a published number stands beside."""
+    if frame.empty:
+        return frame
+    mask = (frame.task == task) & (frame.cell == cell)
+    for key, value in where:
+        if value is None:  # the option was not given: the column is absent or empty in those rows
+            mask &= frame[key].isna() if key in frame else True
+            continue
+        if key not in frame:
+            return frame.iloc[0:0]
+        column = frame[key]
+        if isinstance(value, float):
+            mask &= np.isclose(column.astype(float), value, rtol=LR_RTOL, atol=0.0)
+        else:
+            mask &= column.map(lambda v, want=value: _same(v, want))
+    return frame[mask]
+
+
+def _same(value: Any, want: Any) -> bool:
+    if isinstance(want, (list, tuple)):
+        return isinstance(value, (list, tuple)) and list(value) == list(want)
+    return value == want
+
+
+def _pct(value: float | None) -> str:
+    return "—" if value is None or not np.isfinite(value) else f"{100 * value:.2f}%"
+
+
+def _mean_std(values: pd.Series) -> tuple[float, float]:
+    values = values.astype(float)
+    return float(values.mean()), float(values.std(ddof=1)) if len(values) > 1 else 0.0
+
+
+def side_by_side_table(experiment: Experiment, frame: pd.DataFrame) -> pd.DataFrame:
+    """One row per published number and framework; "not run" where no record matches."""
+    rows = []
+    for ref in experiment.references:
+        where = getattr(ref, "where", ())
+        split = getattr(ref, "split", "test")
+        for framework in FRAMEWORKS:
+            ours = match_reference(frame, ref.task, ref.cell, where)
+            ours = ours[ours.framework == framework] if not ours.empty else ours
+            row = {"setting": getattr(ref, "setting", ""), "cell": ref.cell, "metric": f"{ref.metric} ({split})",
+                   PUBLISHED_LABEL: _pct(ref.value), "framework": framework}
+            if ours.empty:
+                row.update({"ours (mean ± std)": NOT_RUN, "seeds": 0, "ours − published": "—"})
+            else:
+                mean, std = _mean_std(ours[split])
+                row.update({"ours (mean ± std)": f"{_pct(mean)} ± {100 * std:.2f}", "seeds": len(ours),
+                            "ours − published": f"{100 * (mean - ref.value):+.2f} pp"})
+            row["note"] = ref.note
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def claim_table(claim: Claim, frame: pd.DataFrame, records: list[dict[str, Any]], loss_curves: bool) -> pd.DataFrame:
+    """Our numbers for the cells a qualitative claim is about, per framework."""
+    rows = []
+    for framework in FRAMEWORKS:
+        for cell in claim.cells:
+            if loss_curves:
+                curves = [[e["train_loss"] for e in r["train"]["epochs"]] for r in records
+                          if r["identity"]["cell"] == cell and r["identity"]["framework"] == framework]
+                if not curves:
+                    rows.append({"framework": framework, "cell": cell, "train loss, epoch 1": NOT_RUN})
+                    continue
+                curve = np.mean([c[:min(map(len, curves))] for c in curves], axis=0)
+                third = max(1, len(curve) // 3)
+                rows.append({"framework": framework, "cell": cell, "train loss, epoch 1": f"{curve[0]:.4f}",
+                             f"epoch {len(curve) - third}": f"{curve[-third - 1]:.4f}",
+                             f"epoch {len(curve)}": f"{curve[-1]:.4f}",
+                             "drop over the last third": f"{100 * (1 - curve[-1] / curve[-third - 1]):.1f}%",
+                             "seeds": len(curves)})
+            else:
+                ours = frame[(frame.cell == cell) & (frame.framework == framework)] if not frame.empty else frame
+                if ours.empty:
+                    rows.append({"framework": framework, "cell": cell, "ours (mean ± std)": NOT_RUN})
+                    continue
+                mean, std = _mean_std(ours.test)
+                row = {"framework": framework, "cell": cell, "metric": f"{ours.metric.iloc[0]} (test)",
+                       "ours (mean ± std)": f"{_pct(mean)} ± {100 * std:.2f}", "seeds": len(ours)}
+                base = frame[(frame.cell == claim.baseline) & (frame.framework == framework)]
+                if claim.baseline and not base.empty:
+                    row[f"− {claim.baseline}"] = f"{100 * (mean - base.test.astype(float).mean()):+.2f} pp"
+                rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def length_curve_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
+    """Bit accuracy against input length: one row per (framework, cell, hidden, seed, length)."""
+    rows = []
+    for record in records:
+        ident, train = record["identity"], record["train"]
+        own_length = (ident.get("task_options") or {}).get("length", 5)
+        points = {own_length: train["test_metric"]}  # the training length's set is the test split
+        for name, result in (train.get("extra_tests") or {}).items():
+            found = LENGTH_KEY.match(name)
+            if found:
+                points[int(found.group(1))] = result["metric"]
+        for length, metric in points.items():
+            rows.append({"framework": ident["framework"], "cell": ident["cell"], "hidden_size": ident["hidden_size"],
+                         "seed": ident["seed"], "length": length, "bit_accuracy": metric})
+    return pd.DataFrame(rows)
+
+
+def length_plot(curve: pd.DataFrame, out_dir: Path) -> Path:
+    fig, axes = plt.subplots(1, len(FRAMEWORKS), figsize=(12, 4.5), sharey=True, squeeze=False)
+    for ax, framework in zip(axes[0], FRAMEWORKS):
+        part = curve[curve.framework == framework]
+        for (cell, hidden), group in part.groupby(["cell", "hidden_size"]):
+            stats = group.groupby("length").bit_accuracy.agg(["mean", "std"]).fillna(0.0)
+            ax.plot(stats.index, stats["mean"], marker="o", markersize=3, label=f"{cell} H{hidden}")
+            ax.fill_between(stats.index, stats["mean"] - stats["std"], stats["mean"] + stats["std"], alpha=0.15)
+        ax.set_title(framework)
+        ax.set_xlabel("input length (bits; trained on 5)")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize="small")
+    axes[0][0].set_ylabel("bit accuracy (mean over seeds, band ±1 std)")
+    fig.suptitle("binary addition: bit accuracy against input length")
+    fig.tight_layout()
+    path = out_dir / "bit_accuracy_vs_length.png"
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def loss_curve_plot(records: list[dict[str, Any]], out_dir: Path) -> Path:
+    fig, axes = plt.subplots(1, len(FRAMEWORKS), figsize=(12, 4.5), sharey=True, squeeze=False)
+    for ax, framework in zip(axes[0], FRAMEWORKS):
+        by_cell: dict[str, list[list[float]]] = {}
+        for r in records:
+            if r["identity"]["framework"] == framework:
+                by_cell.setdefault(r["identity"]["cell"], []).append([e["train_loss"] for e in r["train"]["epochs"]])
+        for cell, curves in sorted(by_cell.items()):
+            length = min(map(len, curves))
+            mean = np.mean([c[:length] for c in curves], axis=0)
+            ax.plot(np.arange(1, length + 1), mean, label=cell, linestyle="--" if cell == "gru4" else "-")
+        ax.set_yscale("log")
+        ax.set_title(framework)
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize="small")
+    axes[0][0].set_ylabel("training loss (MSE, mean over the epoch's batches)")
+    fig.suptitle("random noise: training loss per epoch (dashed: native GRU, gru4)")
+    fig.tight_layout()
+    path = out_dir / "train_loss_curves.png"
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def _markdown(frame: pd.DataFrame) -> str:
+    return tabulate(frame.fillna("").values.tolist(), headers=list(frame.columns), tablefmt="github")
+
+
+def write_replication_report(experiment: Experiment, records_path: str | Path, out_dir: str | Path) -> dict[str, Any]:
+    """The harness report plus the side-by-side section on top of summary.md; returns what was written."""
+    records_path, out_dir = Path(records_path), Path(out_dir)
+    written = write_report(records_path, out_dir)
+    records = _ok_train_records(records_path)
+    frame = rows_frame(records)
+    extra: list[Path] = []
+    lines = [f"# Replication: {experiment.title}", "",
+             f"Suite `{experiment.suite.name}`; records `{records_path.name}` in this folder. Every number under "
+             f"\"ours\" is computed from those records; every number under \"{PUBLISHED_LABEL}\" is typed once in "
+             f"`bench/replication/{experiment.name}.py` as the source's published value.", "",
+             f"- **Source's setup:** {experiment.source_setup}.",
+             f"- **Ours:** {experiment.our_setup}.", ""]
+    table = side_by_side_table(experiment, frame)
+    if not table.empty:
+        table.to_csv(out_dir / "side_by_side.csv", index=False)
+        extra.append(out_dir / "side_by_side.csv")
+        lines += ["## Ours beside the published numbers", "",
+                  "Percentages; *ours* is the mean ± standard deviation (percentage points) over seeds, "
+                  f"*{NOT_RUN}* marks a configuration we did not run.", "", _markdown(table), ""]
+    for claim in experiment.claims:
+        claim_rows = claim_table(claim, frame, records, experiment.loss_curves)
+        lines += ["## Published claim and our numbers", "", f"**{PUBLISHED_LABEL}** ({claim.source}): {claim.text}.",
+                  "", _markdown(claim_rows), ""]
+    if experiment.loss_curves and records:
+        extra.append(loss_curve_plot(records, out_dir))
+        lines += [f"![training loss curves]({extra[-1].name})", ""]
+    if experiment.length_curve and records:
+        curve = length_curve_frame(records)
+        wide = curve.pivot_table(index=["framework", "cell", "hidden_size"], columns="length",
+                                 values="bit_accuracy", aggfunc="mean")
+        wide.to_csv(out_dir / "bit_accuracy_vs_length.csv")
+        extra += [out_dir / "bit_accuracy_vs_length.csv", length_plot(curve, out_dir)]
+        shown = wide[[c for c in LENGTHS_SHOWN if c in wide.columns]].map(_pct).reset_index()
+        lines += ["## Bit accuracy against input length", "",
+                  "Mean over seeds; trained on length 5 only (all 20 lengths in `bit_accuracy_vs_length.csv`).", "",
+                  _markdown(shown), "", f"![bit accuracy against length]({extra[-1].name})", ""]
+    harness = written["summary"].read_text().replace("# rnnbench report", "# The harness report", 1)
+    written["summary"].write_text("\n".join(lines) + "\n" + harness)
+    written["files"] += extra
+    written["side_by_side"] = table
+    return written
+
+
+__all__ = ["write_replication_report", "match_reference", "side_by_side_table", "claim_table", "rows_frame",
+           "length_curve_frame", "PUBLISHED_LABEL", "NOT_RUN"]

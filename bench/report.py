@@ -1,0 +1,269 @@
+"""`bench report`: summary.md, results.csv and plots, computed from a records file alone.
+
+Nothing is measured here; a report can be rebuilt at any time from the JSONL.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from tabulate import tabulate
+
+from bench.cells import UnknownCellError, get_spec
+from bench.config import ConfigError
+from bench.records import RecordStore, latest_by_job
+
+MB = 1024 * 1024
+# Columns that identify a comparable group of jobs, apart from cell and seed.
+TRAIN_GROUP = ["task", "framework", "backend", "device", "mode", "num_layers", "hidden_size", "bidirectional",
+               "batch_size", "epochs", "lr", "init"]
+TIMING_GROUP = ["framework", "backend", "device", "mode", "batch_size", "seq_len", "input_size", "num_layers",
+                "hidden_size", "bidirectional"]
+# Flattened fields the tables read; created empty when no record has them.
+EXPECTED_COLUMNS = ["train.target", "train.epochs_to_target", "train.test_metric", "train.metric",
+                    "params.framework", "params.recurrent", "params.recurrent_expected", "memory.peak_bytes",
+                    "native_path", "error"]
+ENV_COLUMNS = {  # flat record column -> report label
+    "environment.hostname": "host", "environment.cpu": "CPU", "environment.cpu_cores": "cores",
+    "environment.device_name": "device name", "environment.threads.intra_op": "intra-op threads",
+    "environment.threads.inter_op": "inter-op threads", "environment.versions.python": "python",
+    "environment.versions.numpy": "numpy", "environment.versions.torch": "torch",
+    "environment.versions.tensorflow": "tensorflow", "environment.versions.tensorflow-cpu": "tensorflow-cpu",
+    "environment.versions.keras": "keras", "environment.versions.jax": "jax", "environment.cuda": "CUDA",
+    "environment.cudnn": "cuDNN", "environment.env.OMP_WAIT_POLICY": "OMP_WAIT_POLICY",
+    "environment.git.commit": "git commit", "environment.git.dirty": "uncommitted changes",
+}
+
+NOTES = """\
+How to read this report:
+
+- Every row comes from the records file named above; each job ran in its own process.
+- **Custom cells hoist the input projection**: they compute `x @ kernel + bias` for all time
+  steps in one matrix product before the time loop, and only the recurrent part runs per step.
+  Native cells (`gru4`, `lstm_native`, `rnn_native`) are the frameworks' own layers; the
+  *native path* column says which kernel actually ran (a fused ATen kernel, cuDNN, or Keras's
+  generic loop).
+- **Accuracy**: the task's metric on the test split after the last epoch (accuracy, bit accuracy,
+  or mean squared error where lower is better), mean ± standard deviation over seeds; *epochs to
+  target* is the first epoch whose validation metric reached the target (mean over the seeds that
+  reached it, with how many did).
+- **Step time**: a training step is forward + loss + backward + Adam step on a batch already on the
+  device; an inference step is a forward pass without gradients. Each is timed after warm-up
+  steps, with the device synchronised around every step; the table shows the median and, in
+  brackets, the interquartile range in milliseconds, and *n* timed steps. Throughput is sequences
+  per second at the median.
+- **× native** is the cell's median step time divided by the median of its native baseline
+  (`gru4` for GRU and MGU cells, `lstm_native`, `rnn_native`) in the same framework, backend,
+  device, mode and shape from this records file; below 1 means faster than the native layer.
+- **Compile** is the first warm-up step minus the steady-state median: tracing, XLA or
+  torch.compile/inductor compilation, and first-call allocation. torch.compile keeps an
+  on-disk cache between runs (`/tmp/torchinductor_$USER` unless `TORCHINDUCTOR_CACHE_DIR`
+  is set), so a compile time measured with a warm cache is far shorter than a cold one.
+- **Peak memory** is the job process's maximum resident set on CPU (it includes the framework
+  itself) and the device allocator's peak on GPU.
+- Jobs that failed are listed with their status (`diverged`: non-finite training loss; `oom`;
+  `error`; `timeout`) and are left out of the other tables.
+"""
+
+
+def load_frame(path: str | Path) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
+    """(one flat row per job, the latest record of each job) from a records file."""
+    store = RecordStore(path)
+    records = list(latest_by_job(store.load()).values())
+    if not records:
+        raise ConfigError(f"{path} holds no readable records; run `python -m bench run` to produce some")
+    flat = pd.json_normalize(records, sep=".")
+    for column in list(flat.columns):  # lists (curves, warm-up times) stay in the JSONL
+        if flat[column].map(lambda v: isinstance(v, (list, dict))).any():
+            flat = flat.drop(columns=column)
+    # a section that is null in some records leaves an empty column beside its flattened fields
+    flat = flat.drop(columns=[c for c in ("train", "timing", "params", "memory") if c in flat])
+    for column in EXPECTED_COLUMNS:  # absent when no record has them (e.g. no target set anywhere)
+        if column not in flat:
+            flat[column] = None
+    flat.columns = [c.removeprefix("identity.") for c in flat.columns]
+    return flat, records
+
+
+def baseline_of(cell: str) -> str | None:
+    """The native cell `cell` is timed against; None for a cell this checkout does not register."""
+    try:
+        return get_spec(cell).baseline
+    except UnknownCellError:
+        return None
+
+
+def is_native(cell: str) -> bool:
+    try:
+        return get_spec(cell).native
+    except UnknownCellError:
+        return False
+
+
+def _fmt_num(value: Any, digits: int = 3) -> str:
+    if value is None or (isinstance(value, float) and not np.isfinite(value)):
+        return "—"
+    return f"{value:.{digits}g}" if isinstance(value, float) else str(value)
+
+
+def _shape(row: pd.Series) -> str:
+    features = f"I{int(row.input_size)}" if row.input_size else "tokens"  # 0: token ids, no feature axis
+    return f"B{int(row.batch_size)} T{int(row.seq_len)} {features} H{int(row.hidden_size)}" + \
+        (f" L{int(row.num_layers)}" if row.num_layers != 1 else "") + (" bi" if row.bidirectional else "")
+
+
+def accuracy_table(flat: pd.DataFrame) -> pd.DataFrame:
+    """One row per cell and comparable group: test metric mean ± std over seeds and parameters."""
+    ok = flat[(flat.status == "ok") & flat.measure.isin(["train", "both"])]
+    if ok.empty:
+        return pd.DataFrame()
+    rows = []
+    for keys, group in ok.groupby(TRAIN_GROUP + ["cell"], sort=True, dropna=False):
+        info = dict(zip(TRAIN_GROUP + ["cell"], keys))
+        metric = group["train.test_metric"].astype(float)
+        reached = group["train.epochs_to_target"].dropna() if "train.epochs_to_target" in group else pd.Series([])
+        expected = group["params.recurrent_expected"].iloc[0]
+        recurrent = group["params.recurrent"].iloc[0]
+        rows.append({
+            "task": info["task"], "cell": info["cell"], "framework": info["framework"], "backend": info["backend"],
+            "mode": info["mode"], "device": info["device"],
+            "model": f"L{info['num_layers']} H{info['hidden_size']}" + (" bi" if info["bidirectional"] else ""),
+            "metric": group["train.metric"].iloc[0],
+            # one seed has no spread: say so rather than print ± 0
+            "test (mean ± std)": f"{metric.mean():.4f} ± " + (f"{metric.std(ddof=1):.4f}" if len(metric) > 1 else "—"),
+            "seeds": len(group),
+            "final val": f"{group['train.val_metric_last'].astype(float).mean():.4f}"
+            if "train.val_metric_last" in group else "—",
+            "epochs to target": (f"{reached.mean():.1f} ({len(reached)}/{len(group)})"
+                                 if group["train.target"].notna().any() else "—"),
+            "epochs": info["epochs"], "lr": info["lr"],
+            "params": int(group["params.framework"].iloc[0]),
+            "recurrent params (spec)": f"{int(recurrent)} ({int(expected)}{'' if recurrent == expected else ' MISMATCH'})",
+            "s/epoch": f"{group['train.wall_s_mean'].astype(float).mean():.2f}" if "train.wall_s_mean" in group else "—",
+            "_test_mean": metric.mean(), "_params": int(group["params.framework"].iloc[0]),
+        })
+    return pd.DataFrame(rows)
+
+
+def timing_table(flat: pd.DataFrame) -> pd.DataFrame:
+    """One row per cell and shape/mode group: step medians, IQR, ratio to the native baseline."""
+    ok = flat[(flat.status == "ok") & flat.measure.isin(["timing", "both"])].copy()
+    if ok.empty:
+        return pd.DataFrame()
+    # measured shape (a "both" job's comes from its task); token input has no feature size
+    ok["seq_len"] = ok["timing.shape.seq_len"].astype(int)
+    ok["input_size"] = ok["timing.shape.input_size"].fillna(0).astype(int)
+    summary = (ok.groupby(TIMING_GROUP + ["cell"], dropna=False)
+               .agg(train_ms=("timing.train_step.median_s", "median"), train_iqr=("timing.train_step.iqr_s", "median"),
+                    train_q1=("timing.train_step.q1_s", "median"), train_q3=("timing.train_step.q3_s", "median"),
+                    infer_ms=("timing.inference_step.median_s", "median"),
+                    infer_iqr=("timing.inference_step.iqr_s", "median"),
+                    throughput=("timing.train_step.throughput_seq_s", "median"),
+                    compile_s=("timing.train_step.compile_s", "median"), n=("timing.train_step.n", "min"),
+                    peak=("memory.peak_bytes", "max"), native_path=("native_path", "first"), seeds=("seed", "count"))
+               .reset_index())
+    for column in ("train_ms", "train_iqr", "train_q1", "train_q3", "infer_ms", "infer_iqr"):
+        summary[column] = summary[column] * 1e3
+    baseline = summary.set_index(TIMING_GROUP + ["cell"])
+    ratios = {"train": [], "infer": []}
+    for _, row in summary.iterrows():
+        key = tuple(row[c] for c in TIMING_GROUP) + (baseline_of(row.cell),)
+        for kind in ratios:
+            base = baseline[f"{kind}_ms"].get(key) if key in baseline.index else None
+            ratios[kind].append(row[f"{kind}_ms"] / base if base else None)
+    summary["train_ratio"], summary["infer_ratio"] = ratios["train"], ratios["infer"]
+    summary["native"] = summary.cell.map(is_native)
+    return summary
+
+
+def _timing_markdown(summary: pd.DataFrame) -> str:
+    rows = []
+    for _, r in summary.sort_values(TIMING_GROUP + ["cell"]).iterrows():
+        rows.append([r.cell + (" (native)" if r.native else ""), r.framework, r.backend, r["mode"], r.device, _shape(r),
+                     f"{r.train_ms:.3g} ({r.train_iqr:.2g})", _fmt_num(r.train_ratio),
+                     f"{r.infer_ms:.3g} ({r.infer_iqr:.2g})", _fmt_num(r.infer_ratio),
+                     _fmt_num(r.throughput, 4), _fmt_num(r.compile_s), int(r.n),
+                     _fmt_num(r.peak / MB if pd.notna(r.peak) else None, 4),
+                     r.native_path.split(": ")[0] if isinstance(r.native_path, str) else ""])
+    return tabulate(rows, tablefmt="github", headers=[
+        "cell", "framework", "backend", "mode", "device", "shape", "train ms (IQR)", "train × native",
+        "infer ms (IQR)", "infer × native", "train seq/s", "compile s", "n", "peak MB", "native path"])
+
+
+def _accuracy_markdown(table: pd.DataFrame) -> str:
+    visible = table.drop(columns=[c for c in table.columns if c.startswith("_")])
+    return tabulate(visible.sort_values(["task", "framework", "mode", "cell"]).values.tolist(),
+                    headers=list(visible.columns), tablefmt="github")
+
+
+def failures_table(flat: pd.DataFrame) -> str:
+    bad = flat[flat.status != "ok"]
+    rows = [[r.job_id, r.cell, r.framework, r["mode"], r.measure, r.task, f"H{r.hidden_size}", f"{r.lr:g}", r.status,
+             (str(r.error).strip().splitlines() or [""])[0][:160]] for _, r in bad.iterrows()]
+    return tabulate(rows, headers=["job", "cell", "framework", "mode", "measure", "task", "size", "lr", "status",
+                                   "error"], tablefmt="github")
+
+
+def environment_table(flat: pd.DataFrame) -> str:
+    present = {c: label for c, label in ENV_COLUMNS.items() if c in flat}
+    env = flat[list(present)].map(lambda v: "—" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v))
+    env = env.drop_duplicates().rename(columns=present)
+    rows = [[label] + env[label].tolist() for label in env.columns if (env[label] != "—").any()]
+    return tabulate(rows, headers=["", *[f"setting {i + 1}" for i in range(len(env))]], tablefmt="github")
+
+
+def _add_curve_columns(flat: pd.DataFrame, records: list[dict[str, Any]]) -> pd.DataFrame:
+    """Scalars derived from the per-epoch curves (the curves themselves stay in the JSONL)."""
+    by_id = {r["job_id"]: r for r in records}
+    last_val, wall = [], []
+    for job_id in flat.job_id:
+        epochs = ((by_id[job_id].get("train") or {}).get("epochs")) or []
+        vals = [e.get("val_metric") for e in epochs if e.get("val_metric") is not None]
+        last_val.append(vals[-1] if vals else None)
+        walls = [e["wall_s"] for e in epochs if "wall_s" in e]
+        wall.append(float(np.mean(walls)) if walls else None)
+    flat["train.val_metric_last"], flat["train.wall_s_mean"] = last_val, wall
+    return flat
+
+
+def write_report(records_path: str | Path, out_dir: str | Path) -> dict[str, Any]:
+    """Write summary.md, results.csv and the plots into `out_dir`; returns what was written."""
+    from bench import plots
+
+    records_path, out_dir = Path(records_path), Path(out_dir)
+    flat, records = load_frame(records_path)
+    flat = _add_curve_columns(flat, records)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    csv_path = out_dir / "results.csv"
+    flat.sort_values(["measure", "task", "framework", "mode", "cell", "seed"]).to_csv(csv_path, index=False)
+
+    accuracy = accuracy_table(flat)
+    timing = timing_table(flat)
+    images = plots.write_all(records, accuracy, timing, out_dir)
+
+    statuses = flat.status.value_counts().to_dict()
+    started = sorted(flat.started_at)
+    lines = [
+        "# rnnbench report", "",
+        f"Records: `{records_path.name}` ({len(flat)} jobs, {started[0]} to {started[-1]} UTC). "
+        "Status: " + ", ".join(f"{n} {s}" for s, n in sorted(statuses.items())) + ".",
+        "", NOTES,
+    ]
+    if not accuracy.empty:
+        lines += ["## Accuracy", "", _accuracy_markdown(accuracy), ""]
+    if not timing.empty:
+        lines += ["## Step time", "", "Milliseconds per step (median, IQR in brackets).", "",
+                  _timing_markdown(timing), ""]
+    if images:
+        lines += ["## Plots", ""] + [f"![{p.stem}]({p.name})" for p in images] + [""]
+    if (flat.status != "ok").any():
+        lines += ["## Failed jobs", "", failures_table(flat), ""]
+    lines += ["## Environment", "", environment_table(flat), ""]
+    summary_path = out_dir / "summary.md"
+    summary_path.write_text("\n".join(lines))
+    return {"summary": summary_path, "csv": csv_path, "plots": images,
+            "files": [summary_path, csv_path, *images]}
+

@@ -1,0 +1,135 @@
+"""The Keras runner: a `ModelAdapter` around cells_tf.make_model, compiled with Adam.
+
+Modes: "graph" (TensorFlow's tf.function, jit_compile=False), "xla"
+(jit_compile=True; on JAX this is jax.jit) and "eager" (run_eagerly=True).
+Training and inference go through train_on_batch / predict_on_batch so both
+frameworks see exactly the batches bench.runners.common hands out.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import keras
+import numpy as np
+
+import cells_tf
+from bench.cells import get_spec
+from bench.environment import keras_environment
+from bench.jobs import Job
+from bench.runners.batches import Batch
+from bench.runners.common import EMBEDDING_DIM, peak_rss, run_job
+from bench.runners.metrics import Problem
+
+# reduction that divides by the sum of the step weights, like the masked mean in torch
+REDUCTION = "mean_with_sample_weight"
+
+
+def setup(job: Job, threads: int) -> dict[str, Any]:
+    """Threads and seeds before the backend starts; returns the environment facts to record."""
+    backend = keras.backend.backend()
+    if backend != job.backend:
+        raise RuntimeError(f"the job asks for Keras on {job.backend} but Keras started on {backend}; "
+                           "KERAS_BACKEND must be set before keras is imported")
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        try:
+            tf.config.threading.set_intra_op_parallelism_threads(threads)
+            tf.config.threading.set_inter_op_parallelism_threads(max(1, min(threads, 2)))
+        except RuntimeError:  # TensorFlow already started in this process; the record shows its values
+            pass
+        if job.device == "cuda" and not tf.config.list_physical_devices("GPU"):
+            raise RuntimeError("the job asks for --device cuda but TensorFlow sees no GPU "
+                               "(tensorflow-cpu has no GPU support; on a GPU machine use --keras-backend jax)")
+    elif backend == "jax" and job.device == "cuda":
+        import jax
+
+        if jax.default_backend() != "gpu":
+            raise RuntimeError(f"the job asks for --device cuda but JAX runs on {jax.default_backend()}; "
+                               "install jax with CUDA support")
+    keras.utils.set_random_seed(job.seed)
+    return keras_environment(backend, job.device)
+
+
+def _loss(name: str) -> keras.losses.Loss:
+    if name == "cross_entropy":
+        return keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction=REDUCTION)
+    if name == "bce":
+        return keras.losses.BinaryCrossentropy(from_logits=True, reduction=REDUCTION)
+    if name == "mse":
+        return keras.losses.MeanSquaredError(reduction=REDUCTION)
+    raise ValueError(f"unknown loss {name!r}")
+
+
+class KerasAdapter:
+    """One compiled Keras model for one job."""
+
+    def __init__(self, job: Job, problem: Problem) -> None:
+        self.job, self.problem = job, problem
+        self.model = cells_tf.make_model(
+            job.cell, problem.input_size if problem.vocab_size is None else None, job.hidden_size,
+            num_layers=job.num_layers, bidirectional=job.bidirectional, head=problem.head,
+            num_outputs=problem.num_outputs, vocab_size=problem.vocab_size, embedding_dim=EMBEDDING_DIM,
+            init=job.init, seed=job.seed)
+        self.model.compile(optimizer=keras.optimizers.Adam(learning_rate=job.lr), loss=_loss(problem.loss),
+                           jit_compile=job.mode == "xla", run_eagerly=job.mode == "eager")
+        steps = problem.seq_len or 1
+        probe = (np.zeros((2, steps), np.int64) if problem.vocab_size
+                 else np.zeros((2, steps, problem.input_size), np.float32))
+        self.model(probe)  # creates the weights, so parameters can be counted before training
+
+    def _inputs(self, batch: Batch, on_device: bool = False):
+        convert = keras.ops.convert_to_tensor if on_device else (lambda a: a)
+        x = convert(batch.x)
+        return x if batch.lengths is None else (x, convert(batch.lengths))
+
+    # -- ModelAdapter ------------------------------------------------------------------------
+    def train_step(self, batch: Batch) -> float:
+        return float(self.model.train_on_batch(self._inputs(batch), batch.y, sample_weight=batch.weights))
+
+    def predict(self, batch: Batch) -> np.ndarray:
+        return np.asarray(self.model.predict_on_batch(self._inputs(batch)))
+
+    def timed_train_step(self, batch: Batch) -> Callable[[], Any]:
+        x = self._inputs(batch, on_device=True)
+        y = keras.ops.convert_to_tensor(batch.y)
+        weights = None if batch.weights is None else keras.ops.convert_to_tensor(batch.weights)
+        # train_on_batch hands back the loss as a host value, which waits for the step
+        return lambda: self.model.train_on_batch(x, y, sample_weight=weights)
+
+    def timed_infer_step(self, batch: Batch) -> Callable[[], Any]:
+        x = self._inputs(batch, on_device=True)
+        return lambda: self.model.predict_on_batch(x)  # returns NumPy: the step is finished
+
+    def sync(self, result: Any) -> None:
+        if result is not None:
+            np.asarray(result)  # already host values; reading them is the synchronisation
+
+    def param_counts(self) -> dict[str, Any]:
+        per_layer = [int(layer.count_params()) for layer in self.model.recurrent_layers]
+        return {"framework": int(self.model.count_params()), "recurrent": sum(per_layer), "per_layer": per_layer}
+
+    def native_path(self, batch: Batch) -> str | None:
+        if not get_spec(self.job.cell).native:
+            return None
+        path = cells_tf.native_fast_path(self.model.recurrent_layers[0])
+        return f"{path.path}: {path.reason}"
+
+    def peak_memory(self) -> dict[str, Any]:
+        if self.job.device == "cuda":
+            backend = keras.backend.backend()
+            if backend == "tensorflow":
+                import tensorflow as tf
+                return {"peak_bytes": int(tf.config.experimental.get_memory_info("GPU:0")["peak"]),
+                        "kind": "tf.config.experimental.get_memory_info peak"}
+            if backend == "jax":
+                import jax
+                stats = jax.devices()[0].memory_stats() or {}
+                return {"peak_bytes": int(stats.get("peak_bytes_in_use", 0)), "kind": "jax memory_stats peak_bytes_in_use"}
+        return peak_rss()
+
+
+def run(job: Job, out: dict[str, Any]) -> None:
+    """Run `job` in this process, filling `out` (see bench.runners.common.run_job)."""
+    run_job(job, KerasAdapter, out)

@@ -1,0 +1,152 @@
+"""The PyTorch runner: a `ModelAdapter` around cells_torch.make_model and torch.optim.Adam.
+
+Modes: "eager" runs the module as is; "compiled" wraps it in torch.compile;
+"compiled_cudagraphs" uses torch.compile(mode="reduce-overhead") (CUDA graphs).
+The loss and the optimizer step stay outside the compiled module in every mode, so
+the modes differ only in how the model's forward and backward run.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+import cells_torch
+from bench.cells import get_spec
+from bench.environment import torch_environment
+from bench.jobs import Job
+from bench.runners.batches import Batch
+from bench.runners.common import EMBEDDING_DIM, peak_rss, run_job
+from bench.runners.metrics import Problem
+
+
+def setup(job: Job, threads: int) -> dict[str, Any]:
+    """Threads and seeds, before anything runs; returns the environment facts to record."""
+    torch.set_num_threads(threads)
+    try:
+        torch.set_num_interop_threads(max(1, min(threads, 2)))
+    except RuntimeError:  # already set once parallel work started; keep torch's value
+        pass
+    torch.manual_seed(job.seed)
+    if job.device == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("the job asks for --device cuda but torch sees no CUDA device "
+                           f"(torch {torch.__version__}, built for CUDA {torch.version.cuda})")
+    return torch_environment(job.device)
+
+
+class TorchAdapter:
+    """One model, its optimizer and its compiled form, on the job's device."""
+
+    def __init__(self, job: Job, problem: Problem) -> None:
+        self.job, self.problem = job, problem
+        self.device = torch.device(job.device)
+        self.model = cells_torch.make_model(
+            job.cell, problem.input_size if problem.vocab_size is None else None, job.hidden_size,
+            num_layers=job.num_layers, bidirectional=job.bidirectional, head=problem.head,
+            num_outputs=problem.num_outputs, vocab_size=problem.vocab_size, embedding_dim=EMBEDDING_DIM,
+            init=job.init, seed=job.seed).to(self.device)
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=job.lr)
+        if job.mode == "eager":
+            self.forward = self.model
+        elif job.mode == "compiled":
+            self.forward = torch.compile(self.model)
+        elif job.mode == "compiled_cudagraphs":
+            self.forward = torch.compile(self.model, mode="reduce-overhead")
+        else:
+            raise ValueError(f"torch has no mode {job.mode!r}")
+        if self.device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(self.device)
+
+    # -- data --------------------------------------------------------------------------------
+    def _to_device(self, batch: Batch):
+        x = torch.from_numpy(np.ascontiguousarray(batch.x)).to(self.device)
+        y = torch.from_numpy(np.ascontiguousarray(batch.y)).to(self.device)
+        lengths = None if batch.lengths is None else torch.from_numpy(batch.lengths).to(self.device)
+        weights = None if batch.weights is None else torch.from_numpy(batch.weights).to(self.device)
+        return x, y, lengths, weights
+
+    def _loss(self, out: torch.Tensor, y: torch.Tensor, weights: torch.Tensor | None) -> torch.Tensor:
+        loss = self.problem.loss
+        if loss == "cross_entropy":
+            return F.cross_entropy(out, y)
+        target = y.to(out.dtype).reshape(out.shape)
+        if loss == "bce":
+            per_elem = F.binary_cross_entropy_with_logits(out, target, reduction="none")
+        else:
+            per_elem = (out - target) ** 2
+        per_item = per_elem.mean(dim=-1)
+        if weights is None:
+            return per_item.mean()
+        return (per_item * weights).sum() / weights.sum().clamp(min=1.0)  # masked mean, as in Keras
+
+    def _step_fn(self, x, y, lengths, weights) -> Callable[[], torch.Tensor]:
+        mark = self.job.mode == "compiled_cudagraphs"
+
+        def step() -> torch.Tensor:
+            if mark:  # a new CUDA-graph step: outputs of the previous replay may be overwritten
+                torch.compiler.cudagraph_mark_step_begin()
+            self.optimizer.zero_grad(set_to_none=True)
+            loss = self._loss(self.forward(x, lengths), y, weights)
+            loss.backward()
+            self.optimizer.step()
+            return loss.detach()
+        return step
+
+    def _infer_fn(self, x, lengths) -> Callable[[], torch.Tensor]:
+        mark = self.job.mode == "compiled_cudagraphs"
+
+        def infer() -> torch.Tensor:
+            if mark:
+                torch.compiler.cudagraph_mark_step_begin()
+            with torch.no_grad():
+                return self.forward(x, lengths)
+        return infer
+
+    # -- ModelAdapter ------------------------------------------------------------------------
+    def train_step(self, batch: Batch) -> float:
+        self.model.train()
+        return float(self._step_fn(*self._to_device(batch))())
+
+    def predict(self, batch: Batch) -> np.ndarray:
+        self.model.eval()
+        x, _, lengths, _ = self._to_device(batch)
+        return self._infer_fn(x, lengths)().float().cpu().numpy()
+
+    def timed_train_step(self, batch: Batch) -> Callable[[], Any]:
+        self.model.train()
+        return self._step_fn(*self._to_device(batch))
+
+    def timed_infer_step(self, batch: Batch) -> Callable[[], Any]:
+        self.model.eval()
+        x, _, lengths, _ = self._to_device(batch)
+        return self._infer_fn(x, lengths)
+
+    def sync(self, result: Any) -> None:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+
+    def param_counts(self) -> dict[str, Any]:
+        per_layer = [sum(p.numel() for p in layer.parameters()) for layer in self.model.recurrent_layers]
+        return {"framework": sum(p.numel() for p in self.model.parameters()),
+                "recurrent": sum(per_layer), "per_layer": per_layer}
+
+    def native_path(self, batch: Batch) -> str | None:
+        if not get_spec(self.job.cell).native:
+            return None
+        layer = self.model.recurrent_layers[0]
+        x = torch.zeros((2, batch.x.shape[1], layer.input_size), device=self.device)
+        return cells_torch.native_kernel(layer, x) or "none (no fused kernel observed)"
+
+    def peak_memory(self) -> dict[str, Any]:
+        if self.device.type == "cuda":
+            return {"peak_bytes": int(torch.cuda.max_memory_allocated(self.device)),
+                    "kind": "torch.cuda.max_memory_allocated"}
+        return peak_rss()
+
+
+def run(job: Job, out: dict[str, Any]) -> None:
+    """Run `job` in this process, filling `out` (see bench.runners.common.run_job)."""
+    run_job(job, TorchAdapter, out)

@@ -1,0 +1,136 @@
+"""The named suites, as data.
+
+A suite is a list of grids (each an `Axes`, expanded into its cross product) plus the
+device it is meant for. Cells are never listed by hand: an empty `cells` axis means
+every cell in the registry, so a newly registered cell joins every suite.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+from bench.config import ConfigError, TimingConfig
+from bench.jobs import Axes, Job, dedupe, expand
+
+
+@dataclass(frozen=True)
+class PublishedReference:
+    """A number from a paper that a replication suite sets its results beside."""
+
+    source: str  # citation, e.g. "Dey & Salem 2017, Table 2"
+    task: str  # task name as in datasets.list_tasks()
+    cell: str  # registry name
+    metric: str  # "accuracy", "bit_accuracy", "mse"
+    value: float  # the published value
+    note: str = ""  # conditions (epochs, sizes, learning rate) that differ from ours
+
+
+@dataclass(frozen=True)
+class Suite:
+    """What `bench run --suite NAME` runs."""
+
+    name: str  # CLI name
+    description: str  # one line for `bench list`
+    device: str  # "cpu" or "cuda": the device every grid of the suite runs on
+    grids: tuple[Axes, ...]  # expanded one after another, in order
+    # published numbers to compare with; empty until the replication suites land
+    references: tuple[PublishedReference, ...] = ()
+
+    def jobs(self, overrides: dict[str, Any] | None = None) -> list[Job]:
+        """All jobs of the suite; `overrides` replaces axes of every grid (the CLI's axes).
+
+        Axes that do not apply to a grid are left alone there: `tasks`, `epochs`,
+        `target` and `task_options` only change train grids (a timing grid's tasks are
+        shape labels), `seq_len`, `input_size`, `warmup_steps` and `timed_steps` only
+        change timing grids.
+        """
+        overrides = dict(overrides or {})
+        jobs: list[Job] = []
+        for grid in self.grids:
+            changes = {k: v for k, v in overrides.items() if _applies(k, grid.measure)}
+            warmup, timed = changes.pop("warmup_steps", None), changes.pop("timed_steps", None)
+            if warmup is not None or timed is not None:
+                base = grid.timing or TimingConfig()
+                changes["timing"] = TimingConfig(warmup_steps=warmup or base.warmup_steps,
+                                                 timed_steps=timed or base.timed_steps)
+            jobs.extend(expand(dataclasses.replace(grid, device=self.device, **changes)))
+        return dedupe(jobs)
+
+
+TRAIN_ONLY = ("tasks", "epochs", "target", "task_options")  # overrides that change train/both grids only
+SHAPE_ONLY = ("seq_len", "input_size")  # overrides that change timing-only grids only
+STEPS_ONLY = ("warmup_steps", "timed_steps")  # overrides that change timing/both grids only
+
+
+def _applies(key: str, measure: str) -> bool:
+    if key in TRAIN_ONLY:
+        return measure != "timing"
+    if key in SHAPE_ONLY:
+        return measure == "timing"
+    if key in STEPS_ONLY:
+        return measure != "train"
+    return True
+
+
+# The digits task trains in seconds, so the quick suite can afford every cell in both
+# frameworks; lr 1e-2 reaches a readable accuracy in a few epochs there.
+_QUICK_TRAIN = Axes(tasks=("digits",), measure="train", modes=("default",), hidden_sizes=(64,),
+                    batch_sizes=(32,), epochs=4, lrs=(1e-2,), seeds=(0,), target=0.8)
+_MNIST_TIMING = Axes(tasks=("mnist",), measure="timing", modes=("default", "compiled"),
+                     hidden_sizes=(128,), batch_sizes=(64,), timing=TimingConfig(warmup_steps=3, timed_steps=30))
+
+SUITES: dict[str, Suite] = {s.name: s for s in (
+    Suite(
+        name="quick",
+        description="every cell, both frameworks: digits accuracy (4 epochs, 1 seed) and step timing "
+                    "at the MNIST shape (B64 T28 I28 H128) in default and compiled mode; CPU, < 15 min",
+        device="cpu",
+        grids=(_QUICK_TRAIN, _MNIST_TIMING),
+    ),
+    Suite(
+        name="standard",
+        description="MNIST and notMNIST, hidden 64/128, 1 and 2 layers, 3 seeds, 10 epochs, "
+                    "plus step timing at the MNIST shape",
+        device="cpu",
+        grids=(
+            Axes(tasks=("mnist", "notmnist"), measure="train", modes=("default",), hidden_sizes=(64, 128),
+                 num_layers=(1, 2), batch_sizes=(64,), epochs=10, lrs=(1e-3,), seeds=(0, 1, 2), target=0.95),
+            dataclasses.replace(_MNIST_TIMING, hidden_sizes=(64, 128)),
+        ),
+    ),
+    Suite(
+        name="gpu",
+        description="CUDA timing grid: every cell, both frameworks, all modes, B64/B256 at the MNIST "
+                    "shape with H128/256/512, and the noise shape (B64 T100 I500 H256)",
+        device="cuda",
+        grids=(
+            Axes(tasks=("mnist",), measure="timing",
+                 modes=("default", "compiled", "compiled_cudagraphs"),
+                 hidden_sizes=(128, 256, 512), batch_sizes=(64, 256), timing=TimingConfig()),
+            Axes(tasks=("noise",), measure="timing",
+                 modes=("default", "compiled", "compiled_cudagraphs"),
+                 hidden_sizes=(256,), batch_sizes=(64,), timing=TimingConfig()),
+        ),
+    ),
+)}
+
+
+# The CI regression gate's suite (issue 5), defined beside its gate in bench/regress_suite.py.
+from bench.regress_suite import REGRESS_DESCRIPTION, REGRESS_GRIDS, REGRESS_NAME  # noqa: E402
+
+SUITES[REGRESS_NAME] = Suite(name=REGRESS_NAME, description=REGRESS_DESCRIPTION, device="cpu", grids=REGRESS_GRIDS)
+
+# The replication suites of issue 7 (bench/replication, one module per experiment); imported
+# here, after Suite exists, because those modules build Suites themselves.
+from bench.replication import catalog as _replication  # noqa: E402
+
+SUITES.update({suite.name: suite for suite in _replication.suites()})
+
+
+def get_suite(name: str) -> Suite:
+    try:
+        return SUITES[name]
+    except KeyError:
+        raise ConfigError(f"unknown suite {name!r}; choose from {', '.join(SUITES)}") from None

@@ -1,0 +1,58 @@
+"""Drive a sweep: skip finished jobs, run the rest through an executor, append records."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+from tqdm import tqdm
+
+from bench.executors.base import Executor
+from bench.jobs import Job
+from bench.records import RecordStore
+
+
+@dataclass
+class SweepResult:
+    """What a sweep did."""
+
+    output: Path  # the JSONL file
+    total: int  # jobs in the sweep
+    skipped: int  # already recorded (resume)
+    statuses: Counter = field(default_factory=Counter)  # status -> jobs run now
+
+    @property
+    def ran(self) -> int:
+        return sum(self.statuses.values())
+
+
+def pending_jobs(jobs: Sequence[Job], store: RecordStore, resume: bool, retry_failed: bool = False) -> list[Job]:
+    """The jobs that still need a record."""
+    if not resume:
+        return list(jobs)
+    done = store.finished_ids(retry_failed=retry_failed)
+    return [job for job in jobs if job.job_id not in done]
+
+
+def run_sweep(jobs: Sequence[Job], store: RecordStore, executor: Executor, *, resume: bool = True,
+              retry_failed: bool = False, progress: bool = True) -> SweepResult:
+    """Run every pending job, appending each record as it arrives; failures never stop the sweep."""
+    todo = pending_jobs(jobs, store, resume, retry_failed)
+    result = SweepResult(output=store.path, total=len(jobs), skipped=len(jobs) - len(todo))
+    # tqdm's rate gives the estimate of the time left; the postfix names the running job
+    with tqdm(total=len(todo), unit="job", disable=not progress, dynamic_ncols=True,
+              desc=f"{store.path.name}") as bar:
+        def on_start(job: Job) -> None:
+            bar.set_postfix_str(job.label(), refresh=True)
+
+        for record in executor.run(todo, on_start=on_start):
+            store.append(record)
+            result.statuses[record["status"]] += 1
+            if record["status"] != "ok":
+                first_line = (record.get("error") or "").strip().splitlines()
+                bar.write(f"[{record['status']}] {Job.from_identity(record['identity']).label()}: "
+                          f"{first_line[0] if first_line else ''}")
+            bar.update(1)
+    return result

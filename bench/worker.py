@@ -1,0 +1,75 @@
+"""The job process: `python -m bench.worker JOB.json RESULT.json`.
+
+Runs exactly one job with the framework's runner and writes its record to
+RESULT.json (atomically). Any failure inside the job becomes the record's status;
+the parent writes the record only when this process itself dies (crash, kill,
+timeout).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+from bench.environment import base_environment, now_iso
+from bench.jobs import Job
+from bench.records import new_record
+
+ERROR_TAIL_CHARS = 4000  # how much of a traceback goes into a record
+
+
+def run_in_process(job: Job, threads: int) -> dict[str, Any]:
+    """Run `job` here and return its record; never raises for a failing job."""
+    started = time.perf_counter()
+    record = new_record(job.job_id, job.identity(), base_environment(), now_iso())
+    record["environment"]["threads_requested"] = threads
+    try:
+        if job.framework == "torch":
+            from bench.runners import torch_runner as runner
+        else:
+            os.environ["KERAS_BACKEND"] = job.backend  # must precede the first keras import
+            from bench.runners import keras_runner as runner
+        record["environment"].update(runner.setup(job, threads))
+        runner.run(job, record)
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:  # noqa: BLE001 - every failure becomes a status; the sweep goes on
+        from bench.runners.common import Diverged, is_oom, peak_rss
+
+        record["status"] = "diverged" if isinstance(exc, Diverged) else "oom" if is_oom(exc) else "error"
+        message = f"{type(exc).__name__}: {exc}"
+        if not isinstance(exc, Diverged):  # a divergence is explained by its message; a bug needs the trace
+            message += "\n" + traceback.format_exc()[-ERROR_TAIL_CHARS:]
+        record["error"] = message
+        if record["memory"] is None:
+            record["memory"] = peak_rss()
+    record["duration_s"] = time.perf_counter() - started
+    return record
+
+
+def write_atomically(path: Path, record: dict[str, Any]) -> None:
+    from bench.records import dumps
+
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(dumps(record))
+    os.replace(tmp, path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) != 2:
+        print("usage: python -m bench.worker JOB.json RESULT.json (started by the local executor)", file=sys.stderr)
+        return 2
+    payload = json.loads(Path(argv[0]).read_text())
+    record = run_in_process(Job.from_identity(payload["identity"]), int(payload["threads"]))
+    write_atomically(Path(argv[1]), record)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

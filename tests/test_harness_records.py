@@ -1,0 +1,135 @@
+"""The record schema and the append-only store (partial lines, resume bookkeeping)."""
+
+import copy
+import json
+from pathlib import Path
+
+import pytest
+
+from bench.jobs import Job
+from bench.records import (SCHEMA, SCHEMA_VERSION, RecordError, RecordStore, dumps, read_records,
+                           validate_record)
+from bench.worker import run_in_process
+
+COMMITTED = Path(__file__).parent / "data" / "harness_records.jsonl"
+
+
+@pytest.fixture(scope="module")
+def fresh_record():
+    """A record of a real job (torch, digits, one epoch), run in this process."""
+    job = Job(cell="mgu1", framework="torch", backend="torch", mode="eager", device="cpu", task="digits",
+              measure="both", hidden_size=8, batch_size=64, epochs=1, lr=1e-2, target=0.2,
+              warmup_steps=1, timed_steps=3)
+    return job, run_in_process(job, threads=1)
+
+
+def test_a_real_record_follows_the_schema(fresh_record):
+    job, record = fresh_record
+    assert record["status"] == "ok", record["error"]
+    validate_record(record)
+    assert set(record) == set(SCHEMA)
+    assert record["schema_version"] == SCHEMA_VERSION
+    assert record["job_id"] == job.job_id and Job.from_identity(record["identity"]) == job
+    train = record["train"]
+    assert [e["epoch"] for e in train["epochs"]] == [1]
+    for key in ("train_loss", "train_metric", "val_loss", "val_metric", "wall_s"):
+        assert isinstance(train["epochs"][0][key], float)
+    assert train["metric"] == "accuracy" and 0.0 <= train["test_metric"] <= 1.0
+    assert train["sizes"]["train"] > 0 and train["seq_len"] == 8 and train["input_size"] == 8
+    for step in ("train_step", "inference_step"):
+        stats = record["timing"][step]
+        assert stats["n"] == 3 and stats["warmup_n"] == 1 and stats["median_s"] > 0
+    assert record["memory"]["kind"] == "max_rss" and record["memory"]["peak_bytes"] > 10 * 2**20
+    env = record["environment"]
+    assert env["versions"]["torch"] and env["versions"]["numpy"] and env["cpu"]
+    assert env["threads"]["intra_op"] == 1 and env["threads_requested"] == 1
+    assert "commit" in env["git"]
+    json.loads(dumps(record))  # one standard JSON line
+
+
+def test_parameter_counts_match_the_spec(fresh_record):
+    _, record = fresh_record
+    params = record["params"]
+    assert params["recurrent"] == params["recurrent_expected"] > 0
+    assert params["framework"] > params["recurrent"]  # plus the head
+
+
+def test_a_keras_record_names_its_backend_and_native_path():
+    job = Job(cell="lstm_native", framework="keras", backend="tensorflow", mode="graph", device="cpu",
+              task="digits", measure="both", hidden_size=8, batch_size=64, epochs=1, lr=1e-2,
+              warmup_steps=1, timed_steps=3)
+    record = run_in_process(job, threads=1)
+    assert record["status"] == "ok", record["error"]
+    validate_record(record)
+    assert record["identity"]["backend"] == "tensorflow" and record["environment"]["versions"]["keras"]
+    assert record["native_path"].startswith("generic")  # no GPU here: Keras's own loop, not cuDNN
+    assert record["params"]["recurrent"] == record["params"]["recurrent_expected"] == 4 * (8 * 8 + 8 * 8 + 8)
+    assert record["timing"]["inference_step"]["n"] == 3
+
+
+def test_committed_records_follow_the_schema_and_the_spec_counts():
+    records = read_records(COMMITTED)
+    assert len(records) >= 20
+    for record in records:
+        validate_record(record)
+        if record["params"]:
+            assert record["params"]["recurrent"] == record["params"]["recurrent_expected"], record["identity"]
+
+
+@pytest.mark.parametrize("mutate, message", [
+    (lambda r: r.pop("environment"), "missing key 'environment'"),
+    (lambda r: r.update(status="melted"), "status 'melted' is not one of"),
+    (lambda r: r.update(status="error", error=None), "needs an error message"),
+    (lambda r: r.update(schema_version=SCHEMA_VERSION + 1), "written by another version"),
+    (lambda r: r.update(duration_s="long"), "'duration_s' must be float or int"),
+    (lambda r: r.update(timing=None), "an ok timing job needs its 'timing'"),
+])
+def test_invalid_records_are_refused_with_the_reason(fresh_record, mutate, message):
+    record = copy.deepcopy(fresh_record[1])
+    mutate(record)
+    with pytest.raises(RecordError, match=message):
+        validate_record(record)
+
+
+def test_non_finite_numbers_are_written_as_null(fresh_record):
+    record = copy.deepcopy(fresh_record[1])
+    record["train"]["epochs"][0]["train_loss"] = float("nan")
+    assert json.loads(dumps(record))["train"]["epochs"][0]["train_loss"] is None
+
+
+def test_a_half_written_line_is_skipped_and_the_next_append_starts_a_new_line(fresh_record, tmp_path):
+    first = copy.deepcopy(fresh_record[1])
+    second = copy.deepcopy(first)
+    second["job_id"] = "0123456789abcdef"
+    store = RecordStore(tmp_path / "r.jsonl")
+    store.append(first)
+    with store.path.open("a") as fh:  # what a writer killed mid-line leaves
+        fh.write(dumps(second)[:57])
+    with pytest.warns(UserWarning, match="r.jsonl:2: skipping an unreadable record"):
+        assert [r["job_id"] for r in store.load()] == [first["job_id"]]
+    assert store.skipped_lines == [2]
+    store.append(second)
+    with pytest.warns(UserWarning):
+        assert [r["job_id"] for r in store.load()] == [first["job_id"], second["job_id"]]
+
+
+def test_finished_ids_use_the_latest_record_and_can_retry_failures(fresh_record, tmp_path):
+    ok = copy.deepcopy(fresh_record[1])
+    failed = copy.deepcopy(ok)
+    failed.update(job_id="feedfacefeedface", status="error", error="boom")
+    store = RecordStore(tmp_path / "r.jsonl")
+    store.append(ok)
+    store.append(failed)
+    assert store.finished_ids() == {ok["job_id"], "feedfacefeedface"}
+    assert store.finished_ids(retry_failed=True) == {ok["job_id"]}
+    rerun = copy.deepcopy(ok)
+    rerun["job_id"] = "feedfacefeedface"  # the retried job succeeded: its latest record counts
+    store.append(rerun)
+    assert store.finished_ids(retry_failed=True) == {ok["job_id"], "feedfacefeedface"}
+
+
+def test_append_refuses_an_invalid_record(tmp_path):
+    store = RecordStore(tmp_path / "r.jsonl")
+    with pytest.raises(RecordError):
+        store.append({"job_id": "x"})
+    assert not store.path.exists()

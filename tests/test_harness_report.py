@@ -1,0 +1,100 @@
+"""Reports from the small committed records file (written by `python -m bench run`)."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from bench.cli import main
+from bench.report import load_frame, timing_table, write_report
+
+RECORDS = Path(__file__).parent / "data" / "harness_records.jsonl"
+RATIO_TOL = 1e-9  # ratios are recomputed from the same floats
+
+
+@pytest.fixture(scope="module")
+def raw():
+    return [json.loads(line) for line in RECORDS.read_text().splitlines() if line.strip()]
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    out = tmp_path_factory.mktemp("report")
+    return out, write_report(RECORDS, out)
+
+
+def test_writes_summary_csv_and_the_three_kinds_of_plot(report):
+    out, written = report
+    assert written["summary"] == out / "summary.md" and written["csv"] == out / "results.csv"
+    names = {p.name for p in written["plots"]}
+    assert any(n.startswith("convergence_digits") for n in names)
+    assert any(n.startswith("step_time_") for n in names)
+    assert any(n.startswith("accuracy_vs_params_digits") for n in names)
+    for path in written["plots"]:
+        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 5000
+        assert f"]({path.name})" in written["summary"].read_text()  # linked from the summary
+
+
+def test_csv_has_one_flat_row_per_job(report, raw):
+    table = pd.read_csv(report[0] / "results.csv")
+    assert sorted(table.job_id) == sorted({r["job_id"] for r in raw})
+    for column in ("status", "cell", "framework", "backend", "mode", "device", "train.test_metric",
+                   "timing.train_step.median_s", "params.recurrent_expected", "environment.versions.torch"):
+        assert column in table.columns
+    ok_train = table[(table.measure == "train") & (table.status == "ok")]
+    assert ok_train["train.test_metric"].notna().all()
+
+
+def test_summary_has_every_section_cell_and_failure(report, raw):
+    text = report[1]["summary"].read_text()
+    for heading in ("## Accuracy", "## Step time", "## Failed jobs", "## Environment"):
+        assert heading in text
+    assert "hoist the input projection" in text
+    for cell in {r["identity"]["cell"] for r in raw}:
+        assert f"| {cell} " in text
+    diverged = [r for r in raw if r["status"] == "diverged"]
+    assert diverged and all(f"| {r['job_id']} |" in text for r in diverged)
+    assert "| diverged |" in text
+
+
+def test_accuracy_is_mean_and_std_over_seeds(report, raw):
+    runs = [r["train"]["test_metric"] for r in raw if r["status"] == "ok" and r["identity"]["measure"] == "train"
+            and r["identity"]["cell"] == "mgu" and r["identity"]["framework"] == "keras"]
+    assert len(runs) == 2  # two seeds in the committed file
+    expected = f"{np.mean(runs):.4f} ± {np.std(runs, ddof=1):.4f}"
+    assert expected in report[1]["summary"].read_text()
+
+
+def test_ratio_to_native_uses_the_baseline_of_the_same_framework_mode_and_shape(raw):
+    flat, _ = load_frame(RECORDS)
+    table = timing_table(flat).set_index(["framework", "mode", "cell"])
+    timed = [r for r in raw if r["status"] == "ok" and r["timing"]]
+    median = {(r["identity"]["framework"], r["identity"]["mode"], r["identity"]["cell"]):
+              r["timing"]["train_step"]["median_s"] for r in timed}
+    assert len(median) >= 6
+    for (framework, mode, cell), value in median.items():
+        base = median[(framework, mode, "gru4")]  # gru0, mgu and gru4 are all timed against gru4
+        assert table.loc[(framework, mode, cell), "train_ratio"] == pytest.approx(value / base, rel=RATIO_TOL)
+    assert (table.loc[table.native, "train_ratio"] == 1.0).all()
+
+
+def test_a_rerun_job_is_reported_once_with_its_latest_record(tmp_path, raw):
+    failed = next(r for r in raw if r["status"] == "diverged")
+    rerun = dict(failed, status="ok", error=None)  # as if retried and now fine
+    rerun["train"] = next(r["train"] for r in raw if r["status"] == "ok" and r["train"])
+    path = tmp_path / "r.jsonl"
+    path.write_text(RECORDS.read_text() + json.dumps(rerun) + "\n")
+    flat, _ = load_frame(path)
+    assert len(flat) == len({r["job_id"] for r in raw})
+    assert flat.set_index("job_id").loc[failed["job_id"], "status"] == "ok"
+
+
+def test_report_command_explains_a_missing_or_empty_file(tmp_path, capsys):
+    assert main(["report", str(tmp_path / "none.jsonl"), "--out", str(tmp_path / "r")]) == 2
+    assert "no records file" in capsys.readouterr().err
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    with pytest.raises(ValueError, match="holds no readable records"):
+        write_report(empty, tmp_path / "r")

@@ -1,0 +1,151 @@
+"""End to end: `python -m bench run` in subprocesses, a killed sweep resumed, a diverging job,
+a crashing and a hanging job process, and the command line's error messages."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from bench.cli import main
+from bench.executors.local import LocalExecutor
+from bench.jobs import Axes, expand
+from bench.records import RecordStore, read_records
+
+pytestmark = pytest.mark.slow
+REPO = Path(__file__).resolve().parents[1]
+FIRST_RECORD_TIMEOUT_S = 120  # generous: the machine is shared and imports are slow
+TINY = ["--tasks", "digits", "--hidden", "8", "--epochs", "1", "--no-progress", "--no-report"]
+
+
+def _bench(*args, **kw):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    return subprocess.run([sys.executable, "-m", "bench", *args], cwd=REPO, env=env, capture_output=True,
+                          text=True, timeout=600, **kw)
+
+
+def test_a_killed_sweep_resumes_without_losing_or_repeating_records(tmp_path):
+    out = tmp_path / "sweep.jsonl"
+    args = ["run", "--cells", "gru0", "mgu", "rnn", "--frameworks", "torch", "--threads", "1", *TINY,
+            "--output", str(out)]
+    # its own session, so the test can kill the sweep and its job process together
+    proc = subprocess.Popen([sys.executable, "-m", "bench", *args], cwd=REPO, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + FIRST_RECORD_TIMEOUT_S
+    try:
+        while not (out.exists() and out.read_text().count("\n") >= 1):
+            assert proc.poll() is None, "the sweep ended before it could be killed"
+            assert time.monotonic() < deadline, "no record appeared in time"
+            time.sleep(0.2)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)  # mid-sweep: the second job is running
+        proc.wait()
+    psutil.wait_procs([p for p in psutil.process_iter() if _in_group(p, proc.pid)], timeout=10)
+    before = read_records(out)
+    assert 1 <= len(before) < 3
+    with out.open("a") as fh:  # a kill during a write leaves a partial line; it must not break resume
+        fh.write('{"schema_version": 1, "job_id": "trunc')
+
+    result = _bench(*args)
+    assert result.returncode == 0, result.stderr
+    assert f"{len(before)} already recorded" in result.stdout
+    with pytest.warns(UserWarning, match="skipping an unreadable record"):
+        after = read_records(out)
+    jobs = expand(Axes(tasks=("digits",), measure="train", cells=("gru0", "mgu", "rnn"), frameworks=("torch",),
+                       hidden_sizes=(8,), epochs=1))
+    assert sorted(r["job_id"] for r in after) == sorted(j.job_id for j in jobs)  # each exactly once
+    assert after[:len(before)] == before  # finished records were kept, not rerun
+    assert all(r["status"] == "ok" for r in after)
+
+
+def _in_group(process, pgid):
+    try:
+        return os.getpgid(process.pid) == pgid
+    except (ProcessLookupError, psutil.Error):
+        return False
+
+
+def test_a_diverging_job_is_recorded_and_the_sweep_goes_on(tmp_path):
+    out, report = tmp_path / "div.jsonl", tmp_path / "report"
+    result = _bench("run", "--cells", "gru0", "--tasks", "digits", "--hidden", "32", "--epochs", "1",
+                    "--lr", "1e36", "1e-2", "--threads", "1", "--no-progress", "--output", str(out),
+                    "--report-dir", str(report))
+    assert result.returncode == 0, result.stderr
+    records = {(r["identity"]["framework"], r["identity"]["lr"]): r for r in read_records(out)}
+    assert set(records) == {("torch", 1e36), ("torch", 1e-2), ("keras", 1e36), ("keras", 1e-2)}
+    for framework in ("torch", "keras"):
+        diverged, fine = records[(framework, 1e36)], records[(framework, 1e-2)]
+        assert diverged["status"] == "diverged", diverged["error"]
+        assert "training loss became" in diverged["error"]
+        assert len(diverged["train"]["epochs"]) == 1  # the partial curve is kept
+        assert fine["status"] == "ok" and fine["train"]["test_metric"] > 0.15  # better than chance (0.1)
+    assert "2 diverged, 2 ok" in result.stdout
+    assert f"report written to {report.resolve()}" in result.stdout
+    summary = (report / "summary.md").read_text()
+    assert "## Failed jobs" in summary and summary.count("| diverged |") == 2
+
+
+def _fake_python(tmp_path, body):
+    script = tmp_path / "fake-python"
+    script.write_text("#!/bin/sh\n" + body + "\n")
+    script.chmod(0o755)
+    return str(script)
+
+
+def _one_job():
+    return expand(Axes(tasks=("digits",), measure="train", cells=("gru0",), frameworks=("torch",), epochs=1))
+
+
+def test_a_crashing_job_process_gets_an_error_record_from_the_parent(tmp_path):
+    executor = LocalExecutor(python=_fake_python(tmp_path, "echo 'about to crash' >&2; kill -SEGV $$"))
+    (record,) = list(executor.run(_one_job()))
+    assert record["status"] == "error"
+    assert "SIGSEGV" in record["error"] and "about to crash" in record["error"]
+    RecordStore(tmp_path / "r.jsonl").append(record)  # a parent-written record follows the schema too
+
+
+def test_a_hanging_job_is_killed_at_the_timeout_and_recorded(tmp_path):
+    executor = LocalExecutor(timeout_s=0.5, python=_fake_python(tmp_path, "sleep 60 & wait"))
+    start = time.monotonic()
+    (record,) = list(executor.run(_one_job()))
+    assert record["status"] == "timeout" and "per-job timeout of 0.5 s" in record["error"]
+    assert time.monotonic() - start < 15
+    assert not [p for p in psutil.process_iter(["cmdline"]) if p.info["cmdline"] == ["sleep", "60"]
+                and p.ppid() in (1, os.getpid())]
+
+
+def test_unknown_cell_is_an_error_listing_the_cells(capsys):
+    assert main(["run", "--cells", "gru9", "--dry-run"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown cell 'gru9'" in err and "gru0" in err and "rnn_native" in err
+
+
+def test_unknown_task_is_an_error_listing_the_tasks(capsys):
+    assert main(["run", "--cells", "gru0", "--tasks", "digitz", "--dry-run"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown task(s) digitz" in err and "mnist" in err
+
+
+def test_refuses_to_start_over_an_existing_file_without_resume(tmp_path, capsys):
+    out = tmp_path / "r.jsonl"
+    out.write_text(Path(__file__).with_name("data").joinpath("harness_records.jsonl").read_text())
+    assert main(["run", "--cells", "gru0", "--no-resume", "--output", str(out), *TINY]) == 2
+    assert "already holds records; pass --resume" in capsys.readouterr().err
+
+
+def test_dry_run_lists_the_quick_suite(capsys):
+    assert main(["run", "--suite", "quick", "--dry-run"]) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    assert out[-1] == f"{len(out) - 1} jobs" and len(out) - 1 >= 4 * 14
+
+
+def test_list_names_cells_tasks_suites_and_modes(capsys):
+    assert main(["list", "--no-devices"]) == 0
+    out = capsys.readouterr().out
+    for word in ("gru_reset_after", "lstm_native", "digits", "mnist", "quick", "standard", "gpu",
+                 "compiled_cudagraphs", "xla"):
+        assert word in out

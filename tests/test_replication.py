@@ -1,0 +1,187 @@
+"""The replication suites (issue 7): valid jobs, references that point into their suites, reports.
+
+The report tests read records written by `python -m bench run` itself: the harness's
+committed test records (tests/data) and the committed replication records
+(reports/replication/*/records.jsonl).
+"""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import datasets
+from bench.cells import list_cells
+from bench.cli import main
+from bench.config import ConfigError
+from bench.jobs import Axes
+from bench.replication.catalog import MODULES, experiments, get_experiment
+from bench.replication.experiment import Claim, Experiment, Reference
+from bench.replication.side_by_side import (NOT_RUN, PUBLISHED_LABEL, claim_table, match_reference, rows_frame,
+                                            side_by_side_table, write_replication_report)
+from bench.suites import SUITES, Suite
+
+ROOT = Path(__file__).resolve().parents[1]
+HARNESS_RECORDS = ROOT / "tests" / "data" / "harness_records.jsonl"
+REPLICATION_DIR = ROOT / "reports" / "replication"
+PCT_TOL = 0.005  # percentages in the tables are printed with two decimals
+# Published numbers whose configuration the suites deliberately do not run (compute, or
+# no MSE loss for binary addition); the reports mark them "not run".
+UNRUN_REFERENCES = {"notmnist": 6, "binary_addition": 3}
+
+
+def _job_frame(suite: Suite) -> pd.DataFrame:
+    rows = []
+    for job in suite.jobs():
+        ident = job.identity()
+        options = ident.pop("task_options")
+        rows.append({**ident, **{f"task_options.{k}": v for k, v in options.items()}})
+    return pd.DataFrame(rows)
+
+
+def test_one_experiment_per_issue_row_each_registered_as_a_suite():
+    found = experiments()
+    assert list(found) == list(MODULES) and len(found) == 7
+    for experiment in found.values():
+        assert SUITES[experiment.suite.name] is experiment.suite
+        assert experiment.suite.name.startswith("repl-") and experiment.suite.device == "cpu"
+        assert experiment.source_setup and experiment.our_setup
+        assert experiment.references or experiment.claims  # something published to stand beside
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_suite_expands_into_valid_jobs_on_registered_cells_tasks_and_options(name):
+    suite = get_experiment(name).suite
+    jobs = suite.jobs()
+    assert jobs and len({j.job_id for j in jobs}) == len(jobs)
+    for job in jobs:
+        assert job.cell in list_cells()
+        assert job.measure == "train" and job.task in datasets.list_tasks()
+        unknown = set(job.options) - set(datasets.task_options(job.task))
+        assert not unknown, f"{job.label()}: options {unknown} are not options of task {job.task}"
+    assert {j.framework for j in jobs} == {"torch", "keras"}  # the point of the suite is the pair
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_references_point_at_cells_tasks_and_jobs_of_their_suite(name):
+    experiment = get_experiment(name)
+    jobs = _job_frame(experiment.suite)
+    unrun = 0
+    for ref in experiment.references:
+        assert isinstance(ref, Reference) and ref.source and ref.setting
+        assert ref.task in set(jobs.task) and ref.cell in set(jobs.cell)
+        assert ref.metric in ("accuracy", "bit_accuracy", "mse") and ref.split in ("test", "val")
+        assert 0.0 <= ref.value <= 1.0  # accuracies, stored as fractions
+        for key, _ in ref.where:
+            assert key in jobs.columns or key.startswith("task_options."), f"{name}: unknown field {key}"
+        unrun += match_reference(jobs, ref.task, ref.cell, ref.where).empty
+    assert unrun == UNRUN_REFERENCES.get(name, 0)
+    for claim in experiment.claims:
+        assert set(claim.cells) <= set(jobs.cell) and (claim.baseline is None or claim.baseline in claim.cells)
+
+
+def test_unknown_experiment_is_refused_with_the_choices():
+    with pytest.raises(ConfigError, match="unknown replication experiment 'mnits'.*recall"):
+        get_experiment("mnits")
+    assert get_experiment("repl-recall").name == "recall"  # the suite name works too
+
+
+def test_report_only_without_records_says_what_to_run(tmp_path, capsys):
+    assert main(["replicate", "recall", "--report-only", "--root", str(tmp_path)]) == 2
+    assert "python -m bench replicate recall" in capsys.readouterr().err
+
+
+# -- the side-by-side report from the harness's own committed records --------------------------
+
+HARNESS_EXPERIMENT = Experiment(
+    name="harness_digits", title="digits (test fixture)",
+    suite=Suite(name="repl-test", description="test", device="cpu",
+                grids=(Axes(tasks=("digits",), measure="train", cells=("gru0", "gru4", "mgu"), hidden_sizes=(16,),
+                            batch_sizes=(32,), epochs=2, lrs=(1e-2,), seeds=(0, 1)),),
+                references=(Reference(source="fixture", task="digits", cell="gru4", metric="accuracy", value=0.8125,
+                                      setting="H16", where=(("hidden_size", 16), ("lr", 1e-2))),
+                            Reference(source="fixture", task="digits", cell="gru4", metric="accuracy", value=0.5,
+                                      setting="H512", where=(("hidden_size", 512),)))),
+    source_setup="fixture", our_setup="fixture",
+    claims=(Claim(source="fixture", text="gru0 and mgu match gru4", cells=("gru0", "gru4", "mgu"), baseline="gru4"),),
+)
+
+
+@pytest.fixture(scope="module")
+def harness_raw():
+    return [json.loads(line) for line in HARNESS_RECORDS.read_text().splitlines() if line.strip()]
+
+
+def _ours(raw, cell, framework, hidden, lr):
+    return [r["train"]["test_metric"] for r in raw if r["status"] == "ok" and r["train"]
+            and r["identity"]["measure"] == "train" and r["identity"]["cell"] == cell
+            and r["identity"]["framework"] == framework and r["identity"]["hidden_size"] == hidden
+            and np.isclose(r["identity"]["lr"], lr)]
+
+
+def test_side_by_side_puts_the_seed_mean_beside_the_published_number(harness_raw):
+    frame = rows_frame([r for r in harness_raw if r["status"] == "ok" and r["identity"]["measure"] == "train"])
+    table = side_by_side_table(HARNESS_EXPERIMENT, frame)
+    assert list(table.columns[:5]) == ["setting", "cell", "metric", PUBLISHED_LABEL, "framework"]
+    for framework in ("torch", "keras"):
+        row = table[(table.setting == "H16") & (table.framework == framework)].iloc[0]
+        values = _ours(harness_raw, "gru4", framework, 16, 1e-2)
+        assert len(values) == 2 and row.seeds == 2 and row[PUBLISHED_LABEL] == "81.25%"
+        mean_pct = float(row["ours (mean ± std)"].split("%")[0])
+        assert abs(mean_pct - 100 * np.mean(values)) < PCT_TOL
+        assert abs(float(row["ours − published"].split()[0]) - 100 * (np.mean(values) - 0.8125)) < PCT_TOL
+    absent = table[table.setting == "H512"]
+    assert (absent["ours (mean ± std)"] == NOT_RUN).all() and (absent.seeds == 0).all()
+
+
+def test_claim_table_shows_differences_to_the_baseline(harness_raw):
+    records = [r for r in harness_raw if r["status"] == "ok" and r["identity"]["measure"] == "train"]
+    table = claim_table(HARNESS_EXPERIMENT.claims[0], rows_frame(records), records, loss_curves=False)
+    row = table[(table.cell == "gru0") & (table.framework == "torch")].iloc[0]
+    expected = np.mean(_ours(harness_raw, "gru0", "torch", 16, 1e-2)) - np.mean(_ours(harness_raw, "gru4", "torch",
+                                                                                        16, 1e-2))
+    assert abs(float(row["− gru4"].split()[0]) - 100 * expected) < PCT_TOL
+
+
+def test_report_puts_the_side_by_side_on_top_of_the_harness_report(tmp_path):
+    written = write_replication_report(HARNESS_EXPERIMENT, HARNESS_RECORDS, tmp_path)
+    text = written["summary"].read_text()
+    assert text.startswith("# Replication: digits (test fixture)")
+    assert text.index("## Ours beside the published numbers") < text.index("# The harness report")
+    assert f"**{PUBLISHED_LABEL}** (fixture): gru0 and mgu match gru4" in text
+    assert "## Accuracy" in text and (tmp_path / "results.csv").is_file()
+    assert pd.read_csv(tmp_path / "side_by_side.csv").shape[0] == 4  # 2 references × 2 frameworks
+
+
+# -- the committed replication reports ---------------------------------------------------------
+
+COMMITTED = [name for name in MODULES if (REPLICATION_DIR / name / "records.jsonl").is_file()]
+
+
+@pytest.mark.parametrize("name", COMMITTED)
+def test_committed_report_matches_its_records(name):
+    folder = REPLICATION_DIR / name
+    committed = pd.read_csv(folder / "side_by_side.csv") if (folder / "side_by_side.csv").is_file() else None
+    raw = [json.loads(line) for line in (folder / "records.jsonl").read_text().splitlines() if line.strip()]
+    ok = [r for r in raw if r["status"] == "ok" and r["train"]]
+    assert ok, f"{name}: no successful job in the committed records"
+    experiment = get_experiment(name)
+    assert {r["job_id"] for r in raw} <= {j.job_id for j in experiment.suite.jobs()}  # only the suite's jobs
+    if committed is not None:
+        fresh = side_by_side_table(experiment, rows_frame(ok))
+        assert fresh.fillna("").astype(str).values.tolist() == committed.fillna("").astype(str).values.tolist()
+    summary = (folder / "summary.md").read_text()
+    assert summary.startswith(f"# Replication: {experiment.title}") and "# The harness report" in summary
+
+
+def test_binary_addition_report_has_the_length_curve(tmp_path):
+    records = REPLICATION_DIR / "binary_addition" / "records.jsonl"
+    if not records.is_file():
+        pytest.skip("reports/replication/binary_addition/records.jsonl is not committed yet")
+    write_replication_report(get_experiment("binary_addition"), records, tmp_path)
+    curve = pd.read_csv(tmp_path / "bit_accuracy_vs_length.csv")
+    assert [str(n) for n in range(1, 21)] == [c for c in curve.columns if c.isdigit()]
+    assert (tmp_path / "bit_accuracy_vs_length.png").stat().st_size > 5000
+    assert "## Bit accuracy against input length" in (tmp_path / "summary.md").read_text()
