@@ -5,16 +5,22 @@
 Jobs are matched by identity. The gate fails (exit 1) when, for any job:
 - a job that was ok in the baseline is now failed (error, timeout, diverged, oom) or missing;
 - its task metric is worse than the baseline's by more than the tolerance;
-- a custom cell's step time divided by its native layer's (same framework, mode and shape,
-  same records file) rose by more than the tolerance;
+- a custom cell's step time divided by its native layer's (same framework, mode and shape)
+  rose by more than the tolerance;
 - a native layer now runs another kernel path than in the baseline (e.g. fell off cuDNN).
 
 Speed is judged from ratios, never absolute times, so a slower machine is no regression;
 and only when both files come from the same machine class and backend: otherwise the
-table says so and only status and accuracy are judged. Each job runs in its own process,
-so a custom cell and its native layer are timed at different moments; the gate takes, per
-cell, the fastest of the rounds (seeds) a suite repeats, since load from other processes
-only ever adds time.
+table says so and only status and accuracy are judged.
+
+The ratio is the *paired* one when the records have it: the custom cell's job timed its
+native layer in the same process, step pair by step pair (bench.timing.time_pair), and
+recorded the median of the per-pair ratios; over several rounds (seeds) the gate takes
+their median. Records from before pairing (or run with pairing off) fall back to the
+*cross-job* ratio: each job timed alone in its own process, the fastest round of the
+custom cell over the fastest round of its native layer's job, since load from other
+processes only ever adds time. Ratios measured the two ways are not judged against each
+other.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +48,10 @@ CHECK_LABELS = {"train_ratio": "train × native", "infer_ratio": "infer × nativ
 CHECK_PHRASES = {"train_ratio": "training-step time relative to the native layer",
                  "infer_ratio": "inference-step time relative to the native layer"}
 OK, REGRESSION = "ok", "REGRESSION"
+PAIRED, CROSS_JOB = "paired", "cross-job"  # how a ratio was measured (see the module docstring)
+# identity keys that say how a job was timed, not what it ran: left out when matching, so a
+# baseline from before pairing still matches the same jobs
+TIMING_METHOD_KEYS = ("paired",)
 
 
 @dataclass(frozen=True)
@@ -79,6 +90,7 @@ class Comparison:
 # -- identities ------------------------------------------------------------------------------
 
 def _key(identity: dict[str, Any], drop: Iterable[str] = (), **replace: Any) -> str:
+    drop = (*drop, *TIMING_METHOD_KEYS)
     data = {k: v for k, v in identity.items() if k not in drop}
     data.update(replace)
     return json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
@@ -125,13 +137,15 @@ class TimingGroup:
     identity: dict[str, Any]  # identity of the first round
     seeds: list[int] = field(default_factory=list)  # rounds present
     fastest: dict[str, float] = field(default_factory=dict)  # timing kind -> min over rounds of the median
+    paired: dict[str, list[float]] = field(default_factory=dict)  # timing kind -> each round's paired ratio
     machines: set[str] = field(default_factory=set)  # machine classes of the rounds
     native_kernels: set[str] = field(default_factory=set)  # native layers: kernels seen
 
     @property
     def label(self) -> str:
         seeds = ",".join(str(s) for s in sorted(self.seeds))
-        return job_label(self.identity).rsplit("/seed", 1)[0] + f"/seeds {seeds}"
+        rounds = f"seeds {seeds}" if len(self.seeds) > 1 else f"seed {seeds}"
+        return job_label(self.identity).rsplit("/seed", 1)[0] + "/" + rounds
 
 
 def timing_groups(records: Iterable[dict[str, Any]]) -> dict[str, TimingGroup]:
@@ -150,16 +164,43 @@ def timing_groups(records: Iterable[dict[str, Any]]) -> dict[str, TimingGroup]:
             median = (record["timing"].get(kind) or {}).get("median_s")
             if median is not None and median > 0:
                 group.fastest[kind] = min(median, group.fastest.get(kind, median))
+            paired = paired_ratio(record, kind)
+            if paired is not None:
+                group.paired.setdefault(kind, []).append(paired)
     return groups
 
 
-def ratio(groups: dict[str, TimingGroup], group: TimingGroup, kind: str) -> float | None:
-    """The group's step time over its native layer's in the same file; None when either is missing."""
+def paired_ratio(record: dict[str, Any], kind: str) -> float | None:
+    """The record's in-process ratio to its native layer (median over step pairs), if it was timed paired."""
+    timing = record.get("timing") or {}
+    if not timing.get("paired"):
+        return None
+    value = ((timing.get("paired_ratio") or {}).get(kind) or {}).get("median")
+    return float(value) if value is not None and value > 0 else None
+
+
+@dataclass(frozen=True)
+class Ratio:
+    """A custom cell's step time relative to its native layer's."""
+
+    value: float  # custom / native; below 1 is faster than the native layer
+    method: str  # PAIRED (same process, interleaved) or CROSS_JOB (separate jobs of the same file)
+
+
+def ratio(groups: dict[str, TimingGroup], group: TimingGroup, kind: str) -> Ratio | None:
+    """The group's step time over its native layer's; None when there is nothing to divide by.
+
+    Paired when every round of the group was timed paired (the median over rounds), else
+    the fastest round over the native layer's fastest round in the same file.
+    """
+    paired = group.paired.get(kind, [])
+    if paired and len(paired) == len(group.seeds):
+        return Ratio(float(statistics.median(paired)), PAIRED)
     native_cell = _baseline_cell(group.identity["cell"])
     native = groups.get(_key(group.identity, drop=("seed",), cell=native_cell)) if native_cell else None
     if native is None or kind not in group.fastest or kind not in native.fastest:
         return None
-    return group.fastest[kind] / native.fastest[kind]
+    return Ratio(group.fastest[kind] / native.fastest[kind], CROSS_JOB)
 
 
 # -- judging ---------------------------------------------------------------------------------
@@ -258,16 +299,22 @@ def _judge_group(bgroups, cgroups, bgroup: TimingGroup, cgroup: TimingGroup | No
             rows.append(Row(label, "native kernel", before, now, "changed", REGRESSION,
                             f"{label}: the native layer ran {before} in the baseline and now runs {now}"))
     for kind, field_name in TIMING_KINDS.items():
-        b, c = ratio(bgroups, bgroup, kind), ratio(cgroups, cgroup, kind)
-        if b is None:
+        bratio, cratio = ratio(bgroups, bgroup, kind), ratio(cgroups, cgroup, kind)
+        if bratio is None:
             continue  # a native layer, or no native timing in the baseline: nothing to compare with
-        check = CHECK_LABELS[field_name]
-        if c is None:
+        check = f"{CHECK_LABELS[field_name]} ({bratio.method})"
+        b = bratio.value
+        if cratio is None:
             rows.append(Row(label, check, _fmt(b, 3), "—", "—", "not judged: no native timing in the current run"))
             continue
+        c = cratio.value
         tolerance = tolerances[field_name]
         change = _change(b, c, True)
-        if skip:
+        if cratio.method != bratio.method:
+            rows.append(Row(label, f"{CHECK_LABELS[field_name]} ({bratio.method} → {cratio.method})", _fmt(b, 3),
+                            _fmt(c, 3), change, f"not judged: the baseline's ratio is {bratio.method}, the current "
+                            f"one {cratio.method}; regenerate the baseline"))
+        elif skip:
             rows.append(Row(label, check, _fmt(b, 3), _fmt(c, 3), change, skip))
         elif tolerance.exceeded(b, c):
             rows.append(Row(label, check, _fmt(b, 3), _fmt(c, 3), change, REGRESSION,

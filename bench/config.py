@@ -48,6 +48,9 @@ class TimingConfig:
 
     warmup_steps: int = 3  # untimed steps first; compilation and caches happen here
     timed_steps: int = 30  # steps timed after warm-up (DESIGN.md: at least 30)
+    # custom cells: also build the native baseline in the same process and time the two
+    # interleaved, pair by pair, so their ratio is measured under the same load
+    paired: bool = True
 
     def __post_init__(self) -> None:
         if self.warmup_steps < 1:

@@ -45,6 +45,10 @@ class Job:
     target: float | None = None  # validation metric that counts as "reached" (epochs to target)
     warmup_steps: int | None = None  # timing jobs: untimed steps before timing
     timed_steps: int | None = None  # timing jobs: steps timed after warm-up
+    # timing jobs of custom cells: time the native baseline interleaved in the same
+    # process (TimingConfig.paired); left out of the identity when False, so jobs from
+    # before pairing existed keep their ids and read as unpaired
+    paired: bool = False
     # options passed to datasets.load (train jobs) or describing the timing data
     # (loss, num_outputs); stored as sorted pairs so the job stays hashable
     task_options: tuple[tuple[str, Any], ...] = field(default_factory=tuple)
@@ -66,6 +70,9 @@ class Job:
             raise ConfigError("a timing job needs warmup_steps and timed_steps")
         if self.measure == "timing" and (self.seq_len is None or self.input_size is None):
             raise ConfigError("a timing-only job needs seq_len and input_size (its shape)")
+        if self.paired and (self.measure == "train" or get_spec(self.cell).native):
+            raise ConfigError(f"only timing jobs of custom cells can be paired with a native layer; "
+                              f"{self.cell} ({self.measure}) cannot")
         if not self.lr > 0:
             raise ConfigError(f"lr must be positive, got {self.lr}")
 
@@ -78,6 +85,8 @@ class Job:
         """Plain-JSON identity, the part of a record that names the job."""
         data = asdict(self)
         data["task_options"] = dict(self.task_options)
+        if not self.paired:
+            del data["paired"]
         return data
 
     @property
@@ -126,7 +135,7 @@ class Axes:
     seq_len: int | None = None  # timing: steps; None = from the named shape
     input_size: int | None = None  # timing: features per step; None = from the named shape
     target: float | None = None  # validation metric target for epochs-to-target
-    timing: TimingConfig | None = None  # warm-up and timed steps (timing/both)
+    timing: TimingConfig | None = None  # warm-up and timed steps, pairing with native (timing/both)
     task_options: tuple[tuple[str, Any], ...] = ()  # passed to every job
 
 
@@ -181,6 +190,7 @@ def expand(axes: Axes) -> list[Job]:
                 target=axes.target,
                 warmup_steps=timing.warmup_steps if timing else None,
                 timed_steps=timing.timed_steps if timing else None,
+                paired=bool(timing and timing.paired and not get_spec(cell).native),
                 task_options=freeze_options(options)))
     return dedupe(jobs)
 

@@ -22,10 +22,15 @@ TRAIN_GROUP = ["task", "framework", "backend", "device", "mode", "num_layers", "
                "batch_size", "epochs", "lr", "init"]
 TIMING_GROUP = ["framework", "backend", "device", "mode", "batch_size", "seq_len", "input_size", "num_layers",
                 "hidden_size", "bidirectional"]
+# Paired timing (custom cell and native layer interleaved in one job): ratio kind -> flat column
+PAIRED_COLUMNS = {"train": "timing.paired_ratio.train_step.median",
+                  "infer": "timing.paired_ratio.inference_step.median",
+                  "train_iqr": "timing.paired_ratio.train_step.iqr",
+                  "infer_iqr": "timing.paired_ratio.inference_step.iqr"}
 # Flattened fields the tables read; created empty when no record has them.
 EXPECTED_COLUMNS = ["train.target", "train.epochs_to_target", "train.test_metric", "train.metric",
                     "params.framework", "params.recurrent", "params.recurrent_expected", "memory.peak_bytes",
-                    "native_path", "error"]
+                    "native_path", "error", *PAIRED_COLUMNS.values()]
 ENV_COLUMNS = {  # flat record column -> report label
     "environment.hostname": "host", "environment.cpu": "CPU", "environment.cpu_cores": "cores",
     "environment.device_name": "device name", "environment.threads.intra_op": "intra-op threads",
@@ -55,9 +60,16 @@ How to read this report:
   steps, with the device synchronised around every step; the table shows the median and, in
   brackets, the interquartile range in milliseconds, and *n* timed steps. Throughput is sequences
   per second at the median.
-- **× native** is the cell's median step time divided by the median of its native baseline
-  (`gru4` for GRU and MGU cells, `lstm_native`, `rnn_native`) in the same framework, backend,
-  device, mode and shape from this records file; below 1 means faster than the native layer.
+- **× native** is the cell's step time relative to its native baseline (`gru4` for GRU and
+  MGU cells, `lstm_native`, `rnn_native`) in the same framework, backend, device, mode and
+  shape; below 1 means faster than the native layer. The *ratio* column says how it was
+  measured. **paired**: the cell's job built the native layer in the same process and timed
+  the two interleaved, one step of each back to back (alternating which goes first), and
+  the ratio is the median over those pairs of custom / native (median over seeds), with the
+  pairs' interquartile range in brackets; load from other processes hits both halves of a
+  pair alike, so this is the number to trust on a shared machine. **cross-job** (records
+  timed without pairing): the cell's median divided by the median of its native layer's own
+  job from this records file, timed in another process at another moment.
 - **Compile** is the first warm-up step minus the steady-state median: tracing, XLA or
   torch.compile/inductor compilation, and first-call allocation. torch.compile keeps an
   on-disk cache between runs (`/tmp/torchinductor_$USER` unless `TORCHINDUCTOR_CACHE_DIR`
@@ -163,34 +175,52 @@ def timing_table(flat: pd.DataFrame) -> pd.DataFrame:
                     infer_iqr=("timing.inference_step.iqr_s", "median"),
                     throughput=("timing.train_step.throughput_seq_s", "median"),
                     compile_s=("timing.train_step.compile_s", "median"), n=("timing.train_step.n", "min"),
-                    peak=("memory.peak_bytes", "max"), native_path=("native_path", "first"), seeds=("seed", "count"))
+                    peak=("memory.peak_bytes", "max"), native_path=("native_path", "first"), seeds=("seed", "count"),
+                    **{f"paired_{kind}": (column, "median") for kind, column in PAIRED_COLUMNS.items()},
+                    paired_n=(PAIRED_COLUMNS["train"], "count"))
                .reset_index())
     for column in ("train_ms", "train_iqr", "train_q1", "train_q3", "infer_ms", "infer_iqr"):
         summary[column] = summary[column] * 1e3
     baseline = summary.set_index(TIMING_GROUP + ["cell"])
-    ratios = {"train": [], "infer": []}
+    ratios: dict[str, list] = {"train": [], "infer": [], "train_ratio_iqr": [], "infer_ratio_iqr": [], "method": []}
     for _, row in summary.iterrows():
+        # paired only when every seed of the group was timed paired, so one number never mixes methods
+        paired = row.paired_n > 0 and row.paired_n == row.seeds
         key = tuple(row[c] for c in TIMING_GROUP) + (baseline_of(row.cell),)
-        for kind in ratios:
+        for kind in ("train", "infer"):
+            if paired:
+                ratios[kind].append(row[f"paired_{kind}"])
+                ratios[f"{kind}_ratio_iqr"].append(row[f"paired_{kind}_iqr"])
+                continue
             base = baseline[f"{kind}_ms"].get(key) if key in baseline.index else None
             ratios[kind].append(row[f"{kind}_ms"] / base if base else None)
+            ratios[f"{kind}_ratio_iqr"].append(None)
+        ratios["method"].append("paired" if paired else "cross-job" if ratios["train"][-1] is not None else "")
     summary["train_ratio"], summary["infer_ratio"] = ratios["train"], ratios["infer"]
+    summary["train_ratio_iqr"], summary["infer_ratio_iqr"] = ratios["train_ratio_iqr"], ratios["infer_ratio_iqr"]
     summary["native"] = summary.cell.map(is_native)
-    return summary
+    summary["ratio_method"] = [m if not native else "" for m, native in zip(ratios["method"], summary.native)]
+    return summary.drop(columns=[c for c in summary.columns if c.startswith("paired_")])
+
+
+def _ratio_text(ratio: Any, iqr: Any) -> str:
+    text = _fmt_num(ratio)
+    return text + (f" ({iqr:.2g})" if iqr is not None and pd.notna(iqr) else "")
 
 
 def _timing_markdown(summary: pd.DataFrame) -> str:
     rows = []
     for _, r in summary.sort_values(TIMING_GROUP + ["cell"]).iterrows():
         rows.append([r.cell + (" (native)" if r.native else ""), r.framework, r.backend, r["mode"], r.device, _shape(r),
-                     f"{r.train_ms:.3g} ({r.train_iqr:.2g})", _fmt_num(r.train_ratio),
-                     f"{r.infer_ms:.3g} ({r.infer_iqr:.2g})", _fmt_num(r.infer_ratio),
+                     f"{r.train_ms:.3g} ({r.train_iqr:.2g})", _ratio_text(r.train_ratio, r.train_ratio_iqr),
+                     f"{r.infer_ms:.3g} ({r.infer_iqr:.2g})", _ratio_text(r.infer_ratio, r.infer_ratio_iqr),
+                     r.ratio_method,
                      _fmt_num(r.throughput, 4), _fmt_num(r.compile_s), int(r.n),
                      _fmt_num(r.peak / MB if pd.notna(r.peak) else None, 4),
                      r.native_path.split(": ")[0] if isinstance(r.native_path, str) else ""])
     return tabulate(rows, tablefmt="github", headers=[
         "cell", "framework", "backend", "mode", "device", "shape", "train ms (IQR)", "train × native",
-        "infer ms (IQR)", "infer × native", "train seq/s", "compile s", "n", "peak MB", "native path"])
+        "infer ms (IQR)", "infer × native", "ratio", "train seq/s", "compile s", "n", "peak MB", "native path"])
 
 
 def _accuracy_markdown(table: pd.DataFrame) -> str:

@@ -53,8 +53,9 @@ class Suite:
             warmup, timed = changes.pop("warmup_steps", None), changes.pop("timed_steps", None)
             if warmup is not None or timed is not None:
                 base = grid.timing or TimingConfig()
-                changes["timing"] = TimingConfig(warmup_steps=warmup or base.warmup_steps,
-                                                 timed_steps=timed or base.timed_steps)
+                # replace, not rebuild: the grid's other timing settings (pairing) survive
+                changes["timing"] = dataclasses.replace(base, warmup_steps=warmup or base.warmup_steps,
+                                                        timed_steps=timed or base.timed_steps)
             jobs.extend(expand(dataclasses.replace(grid, device=self.device, **changes)))
         return dedupe(jobs)
 

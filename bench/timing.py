@@ -1,8 +1,10 @@
 """Step timing: warm up, then time each step between two device synchronisations.
 
-The clock and the synchronisation are injected, so the helper is tested with a fake
-clock, and each runner passes what "the device is done" means for it
-(torch.cuda.synchronize, reading a TensorFlow value back, JAX block_until_ready).
+`time_pair` times two step functions (a custom cell and its native layer) interleaved
+in one process, so their ratio is measured under the same load. The clock and the
+synchronisation are injected, so the helpers are tested with a fake clock, and each
+runner passes what "the device is done" means for it (torch.cuda.synchronize, reading
+a TensorFlow value back, JAX block_until_ready).
 """
 
 from __future__ import annotations
@@ -54,10 +56,14 @@ def time_steps(step: Callable[[], Any], *, warmup: int, repeats: int, batch_size
         raise ValueError(f"repeats must be >= 1, got {repeats}")
     warmup_times = [_timed(step, clock, sync) for _ in range(warmup)]
     times = np.array([_timed(step, clock, sync) for _ in range(repeats)], dtype=np.float64)
+    return _stats(times, warmup_times, batch_size)
+
+
+def _stats(times: np.ndarray, warmup_times: list[float], batch_size: int) -> StepStats:
     q1, median, q3 = (float(v) for v in np.percentile(times, [25, 50, 75]))
     return StepStats(
         median_s=median, q1_s=q1, q3_s=q3, iqr_s=q3 - q1, mean_s=float(times.mean()), n=int(times.size),
-        warmup_n=warmup, first_s=warmup_times[0], warmup_s=warmup_times,
+        warmup_n=len(warmup_times), first_s=warmup_times[0], warmup_s=warmup_times,
         compile_s=max(0.0, warmup_times[0] - median), batch_size=batch_size,
         throughput_seq_s=batch_size / median if median > 0 else None)
 
@@ -68,3 +74,74 @@ def _timed(step: Callable[[], Any], clock: Callable[[], float], sync: Callable[[
     result = step()
     sync(result)
     return clock() - start
+
+
+@dataclass(frozen=True)
+class RatioStats:
+    """Per-pair ratios custom_i / native_i of an interleaved measurement."""
+
+    median: float  # median over the timed pairs: the paired ratio the report and gate use
+    q1: float  # 25th percentile of the per-pair ratios
+    q3: float  # 75th percentile
+    iqr: float  # q3 - q1
+    n: int  # timed pairs
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class PairedStats:
+    """Two step functions timed interleaved, pair by pair, in one process."""
+
+    a: StepStats  # the first step (the custom cell), over its timed steps
+    b: StepStats  # the second step (its native baseline)
+    ratio: RatioStats | None  # a_i / b_i over the pairs; None if a step of b took no measurable time
+    order: str  # the order of the pairs: "ABBA" (alternating which step goes first)
+
+
+def time_pair(step_a: Callable[[], Any], step_b: Callable[[], Any], *, warmup: int, repeats: int, batch_size: int,
+              clock: Callable[[], float] = time.perf_counter, sync_a: Callable[[Any], None] = no_sync,
+              sync_b: Callable[[Any], None] = no_sync) -> PairedStats:
+    """Time `step_a` and `step_b` interleaved: pair i is one step of each, back to back.
+
+    Even pairs run a then b, odd pairs b then a (ABBA...), so neither step always goes
+    first (after the other's cache traffic or allocation). Both are warmed up the same
+    way first. Load that lasts longer than one pair (another process, a slow drift)
+    hits both halves of the pair alike, so the median of the per-pair ratios keeps
+    what the two steps cost relative to each other, where a ratio of medians timed one
+    after the other does not.
+    """
+    if warmup < 1:
+        raise ValueError(f"warmup must be >= 1 so compilation is not timed, got {warmup}")
+    if repeats < 1:
+        raise ValueError(f"repeats must be >= 1, got {repeats}")
+    timed_a, timed_b = (step_a, clock, sync_a), (step_b, clock, sync_b)
+
+    def pairs(count: int) -> tuple[list[float], list[float]]:
+        times_a, times_b = [], []
+        for i in range(count):
+            if i % 2 == 0:
+                times_a.append(_timed(*timed_a))
+                times_b.append(_timed(*timed_b))
+            else:
+                times_b.append(_timed(*timed_b))
+                times_a.append(_timed(*timed_a))
+        return times_a, times_b
+
+    warm_a, warm_b = pairs(warmup)
+    times_a, times_b = pairs(repeats)
+    a = _stats(np.array(times_a), warm_a, batch_size)
+    b = _stats(np.array(times_b), warm_b, batch_size)
+    return PairedStats(a=a, b=b, ratio=ratio_stats(times_a, times_b), order="ABBA")
+
+
+def ratio_stats(times_a: list[float], times_b: list[float]) -> RatioStats | None:
+    """Median and quartiles of a_i / b_i; None when some b_i is not positive (a clock that did not advance)."""
+    a, b = np.asarray(times_a, dtype=np.float64), np.asarray(times_b, dtype=np.float64)
+    if a.shape != b.shape or a.size == 0:
+        raise ValueError(f"need the same positive number of a and b times, got {a.size} and {b.size}")
+    if (b <= 0).any():
+        return None
+    q1, median, q3 = (float(v) for v in np.percentile(a / b, [25, 50, 75]))
+    return RatioStats(median=median, q1=q1, q3=q3, iqr=q3 - q1, n=int(a.size))

@@ -24,13 +24,16 @@ FIELDS: dict[str, tuple[str, bool]] = {
 # shorthand fields that set several at once
 ALIASES: dict[str, tuple[str, ...]] = {"ratio": ("train_ratio", "infer_ratio")}
 
-# Defaults, from five runs of the regress suite against the committed baseline on the
+# Defaults, from the runs of the regress suite against the committed baseline on the
 # project's shared 2-core CI box (docs/regression_gate.md): accuracy of an unchanged cell
 # reproduced exactly, so two points only leave room for another CPU's rounding. Step-time
-# ratios, timed in separate processes under other users' load, drifted by +29..+44 % in
-# four runs and +79 % in one; 60 % is the widest tolerance that still reliably catches a
-# 2x slowdown (+100 %), so that one run is a false alarm this box cannot avoid.
-DEFAULT_TOLERANCES: tuple[str, ...] = ("accuracy:0.02", "bit_accuracy:0.02", "mse:10%", "ratio:60%")
+# ratios are timed paired (custom and native interleaved in one process): with no code
+# change they drifted by at most +5 % in seven runs (five with the machine to ourselves,
+# two beside another engineer's training jobs) and +10 % between two busy runs. 25 % is
+# chosen from those runs (after seeing them): 2.5x the worst drift seen, and a 2x slowdown
+# (+100 %) or anything above +25 % still fails. Before pairing, ratios timed in separate
+# processes drifted by up to +78 % and even 60 % raised false alarms.
+DEFAULT_TOLERANCES: tuple[str, ...] = ("accuracy:0.02", "bit_accuracy:0.02", "mse:10%", "ratio:25%")
 
 _THRESHOLD = re.compile(r"^\s*(?P<value>[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*(?P<percent>%?)\s*$")
 

@@ -1,7 +1,11 @@
 """The regression gate must fail on every kind of regression and stay quiet otherwise.
 
 The records are the committed baseline (reports/baseline/regress.jsonl, written by
-`python -m bench run --suite regress`); each test doctors a copy of them.
+`python -m bench run --suite regress`); each test doctors a copy of them. Its custom
+cells were timed paired (their native layer interleaved in the same process); the speed
+tests run twice, on those records and on the same records with the pairing stripped, as
+records from before pairing look, so the gate's cross-job fallback is held to the same
+standard.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from bench import compare
+from bench.cells import get_spec
 from bench.config import ConfigError
 from bench.records import RecordStore, read_records
 from bench.tolerances import parse_tolerance, resolve_tolerances
@@ -26,7 +31,38 @@ MIN_JOBS = 10  # the committed baseline must hold a real suite, not a stub
 def baseline() -> list[dict]:
     records = read_records(BASELINE)
     assert len(records) >= MIN_JOBS, f"{BASELINE} holds {len(records)} records; regenerate it (reports/baseline/README.md)"
+    assert any(compare.paired_ratio(r, "train_step") for r in records), f"{BASELINE} has no paired timing"
     return records
+
+
+def _unpaired(records: list[dict]) -> list[dict]:
+    """The records as a run without pairing writes them: no native half, no paired ratio, no identity flag."""
+    out = copy.deepcopy(records)
+    for record in out:
+        record["identity"].pop("paired", None)
+        if record.get("timing"):
+            for key in ("native", "paired_ratio"):
+                record["timing"].pop(key, None)
+            record["timing"]["paired"] = False
+    return out
+
+
+@pytest.fixture(params=["paired", "cross-job"])
+def method(request) -> str:
+    """How the ratios of the baseline and the current records were measured."""
+    return request.param
+
+
+@pytest.fixture
+def records(baseline, method) -> list[dict]:
+    """The baseline records, as timed with `method`."""
+    return copy.deepcopy(baseline) if method == "paired" else _unpaired(baseline)
+
+
+@pytest.fixture
+def baseline_path(tmp_path, records) -> Path:
+    """A baseline file holding `records`."""
+    return _write(tmp_path, records, "baseline.jsonl")
 
 
 def _write(tmp_path: Path, records: list[dict], name: str = "current.jsonl") -> Path:
@@ -36,17 +72,16 @@ def _write(tmp_path: Path, records: list[dict], name: str = "current.jsonl") -> 
     return store.path
 
 
-def _gate(tmp_path: Path, current: list[dict], *extra: str, capsys=None) -> tuple[int, str]:
+def _gate(tmp_path: Path, current: list[dict], *extra: str, capsys=None,
+          baseline: Path = BASELINE) -> tuple[int, str]:
     path = _write(tmp_path, current)
-    code = compare.main(["--baseline", str(BASELINE), str(path), "--markdown", str(tmp_path / "gate.md"), *extra])
+    code = compare.main(["--baseline", str(baseline), str(path), "--markdown", str(tmp_path / "gate.md"), *extra])
     out = capsys.readouterr().out if capsys is not None else ""
     return code, out
 
 
 def _pick(records: list[dict], *, native: bool, framework: str = "torch") -> dict:
     """A record of a custom (or native) cell that has timing and accuracy."""
-    from bench.cells import get_spec
-
     for record in records:
         identity = record["identity"]
         if (record["status"] == "ok" and record.get("timing") and record.get("train")
@@ -55,11 +90,27 @@ def _pick(records: list[dict], *, native: bool, framework: str = "torch") -> dic
     raise AssertionError("the baseline lacks a suitable record")
 
 
+def _scale_stats(stats: dict, factor: float) -> None:
+    for key in ("median_s", "q1_s", "q3_s", "iqr_s", "mean_s"):
+        stats[key] *= factor
+
+
 def _scale_timing(record: dict, factor: float) -> None:
+    """The job's process ran `factor` times slower: its own steps and, when paired, its native half alike."""
     for kind in ("train_step", "inference_step"):
-        stats = record["timing"][kind]
-        for key in ("median_s", "q1_s", "q3_s", "iqr_s", "mean_s"):
-            stats[key] *= factor
+        _scale_stats(record["timing"][kind], factor)
+        if record["timing"].get("native"):
+            _scale_stats(record["timing"]["native"][kind], factor)
+
+
+def _slow_cell(record: dict, factor: float) -> None:
+    """The cell's own steps got `factor` times slower; a paired native half in the same job did not."""
+    for kind in ("train_step", "inference_step"):
+        _scale_stats(record["timing"][kind], factor)
+        ratio = (record["timing"].get("paired_ratio") or {}).get(kind)
+        if ratio:  # every custom_i / native_i is `factor` times larger
+            for key in ("median", "q1", "q3", "iqr"):
+                ratio[key] *= factor
 
 
 def _label(record: dict) -> str:
@@ -76,17 +127,18 @@ def test_unchanged_records_pass(tmp_path, baseline, capsys):
         assert _label(record) in out
 
 
-def test_custom_cell_twice_as_slow_relative_to_native_fails(tmp_path, baseline, capsys):
-    current = copy.deepcopy(baseline)
+def test_custom_cell_twice_as_slow_relative_to_native_fails(tmp_path, records, baseline_path, method, capsys):
+    current = copy.deepcopy(records)
     victim = _pick(current, native=False)
     cell, framework = victim["identity"]["cell"], victim["identity"]["framework"]
     for record in current:  # every round of that cell, so the fastest round is slower too
         if record["identity"]["cell"] == cell and record["identity"]["framework"] == framework:
-            _scale_timing(record, SLOWDOWN)
-    code, out = _gate(tmp_path, current, capsys=capsys)
+            _slow_cell(record, SLOWDOWN)
+    code, out = _gate(tmp_path, current, capsys=capsys, baseline=baseline_path)
     assert code == compare.EXIT_REGRESSION, out
     regressions = out.split("## Regressions", 1)[1]
     assert f"{cell}/{framework}-" in regressions and "time relative to the native layer rose" in regressions
+    assert f"× native ({method})" in out  # the table says how the ratio was measured
 
 
 def test_accuracy_drop_of_five_points_fails(tmp_path, baseline, capsys):
@@ -118,13 +170,37 @@ def test_missing_job_fails(tmp_path, baseline, capsys):
     assert _label(victim) in regressions and "missing from the current records" in regressions
 
 
-def test_uniformly_slower_machine_passes(tmp_path, baseline, capsys):
-    current = copy.deepcopy(baseline)
+def test_uniformly_slower_machine_passes(tmp_path, records, baseline_path, capsys):
+    current = copy.deepcopy(records)
     for record in current:  # custom and native cells alike
         if record.get("timing"):
             _scale_timing(record, SLOWDOWN)
-    code, out = _gate(tmp_path, current, capsys=capsys)
+    code, out = _gate(tmp_path, current, capsys=capsys, baseline=baseline_path)
     assert code == compare.EXIT_PASS, out
+
+
+def test_load_on_the_native_jobs_alone_moves_only_the_cross_job_ratio(tmp_path, records, baseline_path, method,
+                                                                      capsys):
+    """Another process's load while the native layers' own jobs ran: the paired ratio never saw it."""
+    current = copy.deepcopy(records)
+    for record in current:
+        if record.get("timing") and get_spec(record["identity"]["cell"]).native:
+            _scale_timing(record, 1 / SLOWDOWN)  # the native jobs ran in a quiet moment, the others did not
+    code, out = _gate(tmp_path, current, capsys=capsys, baseline=baseline_path)
+    if method == "paired":
+        assert code == compare.EXIT_PASS, out
+    else:  # the false alarm pairing removes
+        assert code == compare.EXIT_REGRESSION, out
+
+
+def test_a_baseline_from_before_pairing_still_matches_but_its_ratios_are_not_judged(tmp_path, baseline, capsys):
+    old = _write(tmp_path, _unpaired(baseline), "old-baseline.jsonl")
+    current = copy.deepcopy(baseline)
+    _slow_cell(_pick(current, native=False), SLOWDOWN)
+    code, out = _gate(tmp_path, current, capsys=capsys, baseline=old)
+    assert code == compare.EXIT_PASS, out
+    assert "missing" not in out and "| new " not in out  # jobs match although the identity gained "paired"
+    assert "not judged: the baseline's ratio is cross-job, the current one paired; regenerate the baseline" in out
 
 
 def test_other_machine_class_is_reported_and_speed_not_judged(tmp_path, baseline, capsys):
@@ -133,7 +209,7 @@ def test_other_machine_class_is_reported_and_speed_not_judged(tmp_path, baseline
     for record in current:
         record["environment"]["device_name"] = "Some Other CPU @ 3.0GHz"
         if record["identity"]["cell"] == victim["identity"]["cell"]:
-            _scale_timing(record, SLOWDOWN)
+            _slow_cell(record, SLOWDOWN)
     code, out = _gate(tmp_path, current, capsys=capsys)
     assert code == compare.EXIT_PASS, out
     assert "Machine class differs" in out and "not judged: machine class differs" in out

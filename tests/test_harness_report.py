@@ -7,10 +7,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from bench.cells import get_spec
 from bench.cli import main
 from bench.report import load_frame, timing_table, write_report
 
-RECORDS = Path(__file__).parent / "data" / "harness_records.jsonl"
+RECORDS = Path(__file__).parent / "data" / "harness_records.jsonl"  # timed before pairing: cross-job ratios
+PAIRED_RECORDS = Path(__file__).parents[1] / "reports" / "baseline" / "regress.jsonl"  # custom cells timed paired
 RATIO_TOL = 1e-9  # ratios are recomputed from the same floats
 
 
@@ -98,3 +100,23 @@ def test_report_command_explains_a_missing_or_empty_file(tmp_path, capsys):
     empty.write_text("")
     with pytest.raises(ValueError, match="holds no readable records"):
         write_report(empty, tmp_path / "r")
+
+
+def test_ratio_to_native_is_the_paired_in_process_ratio_when_records_have_it(tmp_path):
+    raw = [json.loads(line) for line in PAIRED_RECORDS.read_text().splitlines() if line.strip()]
+    paired = {(r["identity"]["framework"], r["identity"]["cell"]): r["timing"]["paired_ratio"]
+              for r in raw if r["status"] == "ok" and (r.get("timing") or {}).get("paired")}
+    assert len(paired) >= 4
+    flat, _ = load_frame(PAIRED_RECORDS)
+    table = timing_table(flat).set_index(["framework", "cell"])
+    for (framework, cell), ratio in paired.items():
+        row = table.loc[(framework, cell)]
+        assert row.ratio_method == "paired"
+        assert row.train_ratio == pytest.approx(ratio["train_step"]["median"], rel=RATIO_TOL)
+        assert row.infer_ratio == pytest.approx(ratio["inference_step"]["median"], rel=RATIO_TOL)
+        assert row.train_ratio_iqr == pytest.approx(ratio["train_step"]["iqr"], rel=RATIO_TOL)
+        # not the cross-job ratio of the two jobs' medians, which another moment's load moves
+        native = table.loc[(framework, get_spec(cell).baseline)]
+        assert row.train_ratio != pytest.approx(row.train_ms / native.train_ms, rel=RATIO_TOL)
+    summary = write_report(PAIRED_RECORDS, tmp_path)["summary"].read_text()
+    assert "| paired " in summary and "**paired**" in summary

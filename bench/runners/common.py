@@ -3,11 +3,13 @@
 Each framework supplies a `ModelAdapter` (build, one training step, a forward pass,
 parameter counts); everything that must be identical across frameworks lives here:
 the batch order (NumPy permutations from the seed), how losses and metrics are
-scored (NumPy, from the model's raw outputs), divergence, epochs to target.
+scored (NumPy, from the model's raw outputs), divergence, epochs to target, and how a
+custom cell is timed interleaved with its native baseline in the same process.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import resource
 import sys
@@ -21,7 +23,7 @@ from bench.config import SPEC_FRAMEWORK
 from bench.jobs import Job
 from bench.runners.batches import Batch, batch_order, eval_batches, make_batch, random_batch
 from bench.runners.metrics import HIGHER_IS_BETTER, Problem, epochs_to_target, score
-from bench.timing import time_steps
+from bench.timing import time_pair, time_steps
 
 EMBEDDING_DIM = 64  # token tasks: embedding width passed to make_model (its default)
 TRAIN_EVAL_LIMIT = 10_000  # train metric after each epoch is scored on at most this many training sequences
@@ -167,17 +169,47 @@ def _evaluate(adapter, x, y, lengths, job: Job, problem: Problem) -> tuple[float
     return score(outputs, y, lengths, problem)
 
 
-def measure_steps(adapter: ModelAdapter, job: Job, batch: Batch) -> dict[str, Any]:
-    """Training-step and inference-step statistics on one batch, after warm-up."""
-    result = {}
-    for name, make in (("train_step", adapter.timed_train_step), ("inference_step", adapter.timed_infer_step)):
-        stats = time_steps(make(batch), warmup=job.warmup_steps, repeats=job.timed_steps,
-                           batch_size=job.batch_size, sync=adapter.sync)
-        result[name] = stats.to_dict()
+STEP_KINDS = ("train_step", "inference_step")  # what is timed, in this order
+
+
+def native_job(job: Job) -> Job:
+    """The job of `job`'s native baseline: same framework, mode, shape, batch, seed and init."""
+    return dataclasses.replace(job, cell=get_spec(job.cell).baseline, paired=False)
+
+
+def measure_steps(adapter: ModelAdapter, job: Job, batch: Batch,
+                  native: ModelAdapter | None = None) -> dict[str, Any]:
+    """Training-step and inference-step statistics on one batch, after warm-up.
+
+    With `native` (the baseline's adapter, built in this process), each kind of step is
+    timed interleaved with the native one (bench.timing.time_pair); the record then holds
+    the native's statistics under "native" and the median of the per-pair ratios under
+    "paired_ratio", which the report and the gate prefer to a ratio across jobs.
+    """
+    result: dict[str, Any] = {"paired": native is not None}
+    if native is not None:
+        result["native"] = {"cell": get_spec(job.cell).baseline}
+        result["paired_ratio"] = {"order": None}
+    for name in STEP_KINDS:
+        if native is None:
+            stats = time_steps(_step_maker(adapter, name)(batch), warmup=job.warmup_steps, repeats=job.timed_steps,
+                               batch_size=job.batch_size, sync=adapter.sync)
+            result[name] = stats.to_dict()
+            continue
+        pair = time_pair(_step_maker(adapter, name)(batch), _step_maker(native, name)(batch),
+                         warmup=job.warmup_steps, repeats=job.timed_steps, batch_size=job.batch_size,
+                         sync_a=adapter.sync, sync_b=native.sync)
+        result[name], result["native"][name] = pair.a.to_dict(), pair.b.to_dict()
+        result["paired_ratio"][name] = pair.ratio.to_dict() if pair.ratio else None
+        result["paired_ratio"]["order"] = pair.order
     result["data"] = "random" if job.measure == "timing" else "first training batch"
     result["shape"] = {"batch_size": job.batch_size, "seq_len": int(batch.x.shape[1]),
                        "input_size": int(batch.x.shape[2]) if batch.x.ndim == 3 else None}
     return result
+
+
+def _step_maker(adapter: ModelAdapter, kind: str) -> Callable[[Batch], Callable[[], Any]]:
+    return adapter.timed_train_step if kind == "train_step" else adapter.timed_infer_step
 
 
 def first_train_batch(job: Job, problem: Problem, task) -> Batch:
@@ -218,7 +250,9 @@ def run_job(job: Job, make_adapter: Callable[[Job, Problem], ModelAdapter], out:
         if task is not None:
             train(adapter, job, problem, task, out)
         if timing_batch is not None:
-            out["timing"] = measure_steps(adapter, job, timing_batch)
+            # built after training, so the paired native model cannot change the custom one's results
+            native = make_adapter(native_job(job), problem) if job.paired else None
+            out["timing"] = measure_steps(adapter, job, timing_batch, native)
     finally:
         out["memory"] = adapter.peak_memory()
 

@@ -1,0 +1,75 @@
+"""Paired timing in the runners: a custom cell's job times its native layer in the same process.
+
+Real jobs, run in this process at a tiny size (digits, H8), in both frameworks.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+
+from bench.config import ConfigError, TimingConfig
+from bench.jobs import Axes, Job, expand
+from bench.worker import run_in_process
+
+TIMING = TimingConfig(warmup_steps=2, timed_steps=6)
+STEP_KINDS = ("train_step", "inference_step")
+RATIO_SANITY = 20.0  # a custom cell this many times slower or faster than its native layer means a mix-up
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _keep_torch_threads():
+    """The runners set torch's thread count for their job; give the test session its own back."""
+    before = torch.get_num_threads()
+    yield
+    torch.set_num_threads(before)
+
+
+def _jobs(measure: str, cells: tuple[str, ...], framework: str, paired: bool = True) -> list[Job]:
+    return expand(Axes(tasks=("digits",), measure=measure, cells=cells, frameworks=(framework,), hidden_sizes=(8,),
+                       batch_sizes=(16,), epochs=1 if measure != "timing" else 0, lrs=(1e-2,), seeds=(3,),
+                       timing=dataclasses.replace(TIMING, paired=paired)))
+
+
+def test_only_custom_timing_jobs_are_paired_and_the_flag_is_in_their_identity():
+    custom, native = _jobs("timing", ("mgu", "gru4"), "torch")
+    assert custom.paired and not native.paired  # a native layer is its own baseline
+    assert custom.identity()["paired"] is True and "paired" not in native.identity()
+    (unpaired,) = _jobs("timing", ("mgu",), "torch", paired=False)
+    assert "paired" not in unpaired.identity() and unpaired.job_id != custom.job_id
+    (train,) = expand(Axes(tasks=("digits",), measure="train", cells=("mgu",), frameworks=("torch",), epochs=1))
+    assert "paired" not in train.identity()  # train jobs keep the ids they had before pairing existed
+    with pytest.raises(ConfigError, match="only timing jobs of custom cells can be paired"):
+        dataclasses.replace(native, paired=True)
+
+
+@pytest.mark.parametrize("framework", ["torch", "keras"])
+def test_a_paired_job_records_its_native_half_and_the_paired_ratio(framework):
+    (job,) = _jobs("timing", ("lstm",), framework)
+    record = run_in_process(job, threads=1)
+    assert record["status"] == "ok", record["error"]
+    timing = record["timing"]
+    assert timing["paired"] is True and timing["native"]["cell"] == "lstm_native"
+    assert timing["paired_ratio"]["order"] == "ABBA"
+    for kind in STEP_KINDS:
+        mine, native, ratio = timing[kind], timing["native"][kind], timing["paired_ratio"][kind]
+        assert mine["n"] == native["n"] == ratio["n"] == TIMING.timed_steps
+        assert native["warmup_n"] == TIMING.warmup_steps and native["median_s"] > 0
+        assert ratio["q1"] <= ratio["median"] <= ratio["q3"]
+        assert 1 / RATIO_SANITY < ratio["median"] < RATIO_SANITY
+
+
+def test_pairing_leaves_training_untouched_and_an_unpaired_job_times_alone():
+    (paired,) = _jobs("both", ("gru0",), "torch")
+    (alone,) = _jobs("both", ("gru0",), "torch", paired=False)
+    with_native, without = run_in_process(paired, threads=1), run_in_process(alone, threads=1)
+    assert with_native["status"] == without["status"] == "ok"
+    # the native model is built after training, so the cell's training is bit for bit the same
+    assert with_native["train"]["epochs"][0]["train_loss"] == without["train"]["epochs"][0]["train_loss"]
+    assert with_native["train"]["test_metric"] == without["train"]["test_metric"]
+    assert np.isfinite(with_native["timing"]["paired_ratio"]["train_step"]["median"])
+    assert without["timing"]["paired"] is False and "native" not in without["timing"]
+    assert "paired_ratio" not in without["timing"]
