@@ -17,14 +17,18 @@ MODELS = (  # (cell, hidden, bidirectional, published test accuracy, the source'
     ("gru4", 256, False, 0.976, "GRU 2×256"),
     ("lstm_native", 128, True, 0.964, "bidirectional LSTM 2×128"),
 )
+# The Keras subset: the bidirectional LSTM is left out there (about 3 minutes of the budget)
+KERAS_SKIPPED = {("keras", "lstm_native")}
 
 SUITE = Suite(
     name="repl-mnist-rows",
     description="replication: MNIST row by row (10k-image training subset), rnn_native 2x128, gru4 2x256, "
-                "bidirectional lstm_native 2x128, batch 100, Adam 1e-3, 5 epochs, 1 seed, both frameworks",
+                "bidirectional lstm_native 2x128, batch 100, Adam 1e-3, 5 epochs, 1 seed; torch all three, keras "
+                "rnn_native and gru4",
     device="cpu",
     grids=tuple(Axes(cells=(cell,), hidden_sizes=(hidden,), bidirectional=(bidir,), frameworks=(framework,), **COMMON)
-                for framework in ("torch", "keras") for cell, hidden, bidir, _, _ in MODELS),
+                for framework in ("torch", "keras") for cell, hidden, bidir, _, _ in MODELS
+                if (framework, cell) not in KERAS_SKIPPED),
     references=tuple(
         Reference(source=SOURCE, task="mnist", cell=cell, metric="accuracy", value=value, setting=label,
                   where=(("num_layers", 2), ("hidden_size", hidden), ("bidirectional", bidir)),
@@ -41,5 +45,6 @@ EXPERIMENT = Experiment(
     our_setup="task `mnist` with `limit_train=10000` (a seeded 10,000-image subset of the 55,000 training images) "
               "and `limit_val=1000`; the test split is the full official 10,000. Native layers stand for the "
               "source's models (`rnn_native`, `gru4` = reset-after GRU, `lstm_native --bidirectional`), 2 layers, "
-              "batch 100, Adam 1e-3, 5 epochs, seed 0, both frameworks, each framework's own initialiser",
+              "batch 100, Adam 1e-3, 5 epochs, seed 0, each framework's own initialiser; torch runs all three models, "
+              "Keras the RNN and the GRU (the bidirectional LSTM was not run in Keras, for compute)",
 )

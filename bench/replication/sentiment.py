@@ -17,11 +17,13 @@ COMMON = dict(tasks=("sentiment",), measure="train", hidden_sizes=(100,), batch_
 SUITE = Suite(
     name="repl-sentiment",
     description="replication: Amazon reviews (Blitzer 4 domains, first 100 tokens), gru4 2x100 vs mgu 1x100, "
-                "learned 64-d embedding, batch 64, 5 epochs, 1 seed; torch at lr 1e-3 and 1e-4, keras at 1e-3",
+                "learned 64-d embedding, batch 64, 5 epochs, 1 seed, lr 1e-3; torch mgu also at the source's 1e-4",
     device="cpu",
     grids=tuple(Axes(cells=(cell,), num_layers=(layers,), frameworks=(framework,), lrs=lrs, **COMMON)
-                for framework, lrs in (("torch", (LR_BATCHED, LR_SOURCE)), ("keras", (LR_BATCHED,)))
-                for cell, layers, _, _ in MODELS),
+                for framework, cell, layers, lrs in (("torch", "gru4", 2, (LR_BATCHED,)),
+                                                     ("torch", "mgu", 1, (LR_BATCHED, LR_SOURCE)),
+                                                     ("keras", "gru4", 2, (LR_BATCHED,)),
+                                                     ("keras", "mgu", 1, (LR_BATCHED,)))),
     references=tuple(
         Reference(source=SOURCE, task="sentiment", cell=cell, metric="accuracy", value=value,
                   setting=f"{label}, lr {lr:g}", where=(("num_layers", layers), ("lr", lr)),
@@ -40,6 +42,6 @@ EXPERIMENT = Experiment(
               "tokens (`max_len=100`). No word2vec here: a learned 64-d embedding feeds the recurrent layers, and "
               "padded batches of 64 with lengths replace batch 1 (the label is read at the last valid step). "
               "`gru4` 2 × 100 vs `mgu` 1 × 100, 5 epochs, seed 0. Learning rate: 1e-3 in both frameworks (with "
-              "batches 64 times larger than the source's, 1e-4 makes 64 times fewer updates); torch also at the "
-              "source's 1e-4 to show what that does",
+              "batches 64 times larger than the source's, 1e-4 makes 64 times fewer updates); the torch MGU also "
+              "at the source's 1e-4 to show what that does (the GRU at 1e-4 was not run, for compute)",
 )

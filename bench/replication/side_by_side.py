@@ -88,6 +88,11 @@ def _mean_std(values: pd.Series) -> tuple[float, float]:
     return float(values.mean()), float(values.std(ddof=1)) if len(values) > 1 else 0.0
 
 
+def _mean_pm(mean: float, std: float, seeds: int) -> str:
+    """"mean% ± std" in percentage points; a single seed has no spread to show."""
+    return f"{_pct(mean)} ± {100 * std:.2f}" if seeds > 1 else f"{_pct(mean)} ± —"
+
+
 def side_by_side_table(experiment: Experiment, frame: pd.DataFrame) -> pd.DataFrame:
     """One row per published number and framework; "not run" where no record matches."""
     rows = []
@@ -103,7 +108,7 @@ def side_by_side_table(experiment: Experiment, frame: pd.DataFrame) -> pd.DataFr
                 row.update({"ours (mean ± std)": NOT_RUN, "seeds": 0, "ours − published": "—"})
             else:
                 mean, std = _mean_std(ours[split])
-                row.update({"ours (mean ± std)": f"{_pct(mean)} ± {100 * std:.2f}", "seeds": len(ours),
+                row.update({"ours (mean ± std)": _mean_pm(mean, std, len(ours)), "seeds": len(ours),
                             "ours − published": f"{100 * (mean - ref.value):+.2f} pp"})
             row["note"] = ref.note
             rows.append(row)
@@ -135,7 +140,7 @@ def claim_table(claim: Claim, frame: pd.DataFrame, records: list[dict[str, Any]]
                     continue
                 mean, std = _mean_std(ours.test)
                 row = {"framework": framework, "cell": cell, "metric": f"{ours.metric.iloc[0]} (test)",
-                       "ours (mean ± std)": f"{_pct(mean)} ± {100 * std:.2f}", "seeds": len(ours)}
+                       "ours (mean ± std)": _mean_pm(mean, std, len(ours)), "seeds": len(ours)}
                 base = frame[(frame.cell == claim.baseline) & (frame.framework == framework)]
                 if claim.baseline and not base.empty:
                     row[f"− {claim.baseline}"] = f"{100 * (mean - base.test.astype(float).mean()):+.2f} pp"
@@ -144,7 +149,7 @@ def claim_table(claim: Claim, frame: pd.DataFrame, records: list[dict[str, Any]]
 
 
 def length_curve_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
-    """Bit accuracy against input length: one row per (framework, cell, hidden, seed, length)."""
+    """Bit accuracy against input length: one row per (framework, cell, hidden, epochs, seed, length)."""
     rows = []
     for record in records:
         ident, train = record["identity"], record["train"]
@@ -156,7 +161,7 @@ def length_curve_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
                 points[int(found.group(1))] = result["metric"]
         for length, metric in points.items():
             rows.append({"framework": ident["framework"], "cell": ident["cell"], "hidden_size": ident["hidden_size"],
-                         "seed": ident["seed"], "length": length, "bit_accuracy": metric})
+                         "epochs": ident["epochs"], "seed": ident["seed"], "length": length, "bit_accuracy": metric})
     return pd.DataFrame(rows)
 
 
@@ -164,12 +169,14 @@ def length_plot(curve: pd.DataFrame, out_dir: Path) -> Path:
     fig, axes = plt.subplots(1, len(FRAMEWORKS), figsize=(12, 4.5), sharey=True, squeeze=False)
     for ax, framework in zip(axes[0], FRAMEWORKS):
         part = curve[curve.framework == framework]
-        for (cell, hidden), group in part.groupby(["cell", "hidden_size"]):
+        for (cell, hidden, epochs), group in part.groupby(["cell", "hidden_size", "epochs"]):
             stats = group.groupby("length").bit_accuracy.agg(["mean", "std"]).fillna(0.0)
-            ax.plot(stats.index, stats["mean"], marker="o", markersize=3, label=f"{cell} H{hidden}")
+            ax.plot(stats.index, stats["mean"], marker="o", markersize=3, label=f"{cell} H{hidden}, {epochs} epochs",
+                    linestyle="-" if epochs == part.epochs.max() else ":")
             ax.fill_between(stats.index, stats["mean"] - stats["std"], stats["mean"] + stats["std"], alpha=0.15)
         ax.set_title(framework)
         ax.set_xlabel("input length (bits; trained on 5)")
+        ax.xaxis.get_major_locator().set_params(integer=True)
         ax.grid(alpha=0.3)
         ax.legend(fontsize="small")
     axes[0][0].set_ylabel("bit accuracy (mean over seeds, band ±1 std)")
@@ -239,7 +246,7 @@ def write_replication_report(experiment: Experiment, records_path: str | Path, o
         lines += [f"![training loss curves]({extra[-1].name})", ""]
     if experiment.length_curve and records:
         curve = length_curve_frame(records)
-        wide = curve.pivot_table(index=["framework", "cell", "hidden_size"], columns="length",
+        wide = curve.pivot_table(index=["framework", "cell", "hidden_size", "epochs"], columns="length",
                                  values="bit_accuracy", aggfunc="mean")
         wide.to_csv(out_dir / "bit_accuracy_vs_length.csv")
         extra += [out_dir / "bit_accuracy_vs_length.csv", length_plot(curve, out_dir)]
