@@ -11,61 +11,15 @@ unspecified: mask them in a per-step loss.  Mirrors cells_torch/model.py.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 
 import keras
 import numpy as np
 from keras import ops
 
-from bench.cells import get_spec
-from cells_tf.cell_base import check_positive, derived_seed
+from bench.cells.model_config import ModelConfig
+from cells_tf.cell_base import derived_seed
 from cells_tf.factory import make_layer
-from cells_tf.registry import lookup
-
-HEADS = ("last", "per_step")
-INITS = ("framework", "shared")
-
-
-@dataclass(frozen=True)
-class ModelConfig:
-    cell: str  # registered cell name, used by every recurrent layer
-    input_size: int | None  # features per step; with vocab_size set, None or embedding_dim
-    hidden_size: int  # H of every recurrent layer (and direction)
-    num_layers: int = 1  # stacked layers; layer k>0 reads H (or 2H if bidirectional) features
-    bidirectional: bool = False  # add a backward direction per layer, concatenated per step
-    head: str = "last"  # "last": (B, num_outputs) from the last step; "per_step": (B, T, num_outputs)
-    num_outputs: int = 10  # width of the dense head (logits or raw values, no softmax)
-    vocab_size: int | None = None  # token-id input with an embedding (index 0 = padding) when set
-    embedding_dim: int = 64  # embedding width, used only with vocab_size
-    init: str = "framework"  # "framework": Keras's initialisers; "shared": spec.init_canonical per layer
-    seed: int = 0  # seeds Keras's initialisers and the shared NumPy initialiser
-
-    def __post_init__(self) -> None:
-        lookup(self.cell)  # unknown or unimplemented name -> UnknownCellError listing the valid ones
-        for label in ("hidden_size", "num_layers", "num_outputs", "embedding_dim"):
-            check_positive(label, getattr(self, label))
-        if self.head not in HEADS:
-            raise ValueError(f"head must be one of {HEADS}, got {self.head!r}")
-        if self.init not in INITS:
-            raise ValueError(f"init must be one of {INITS}, got {self.init!r}")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)) or self.seed < 0:
-            raise ValueError(f"seed must be a non-negative integer, got {self.seed!r}")
-        if self.vocab_size is None:
-            check_positive("input_size", self.input_size)
-        else:
-            check_positive("vocab_size", self.vocab_size)
-            if self.input_size not in (None, self.embedding_dim):
-                raise ValueError(f"with vocab_size set the recurrent input is the embedding: pass "
-                                 f"input_size=None or {self.embedding_dim} (embedding_dim), got {self.input_size}")
-
-    @property
-    def recurrent_input_size(self) -> int:
-        return self.embedding_dim if self.vocab_size is not None else self.input_size
-
-    @property
-    def directions(self) -> int:
-        return 2 if self.bidirectional else 1
-
 
 @keras.saving.register_keras_serializable(package="rnnbench")
 class RecurrentModel(keras.Model):
@@ -204,10 +158,6 @@ def make_model(cell: str, input_size: int | None, hidden_size: int, *, num_layer
 
 
 def _shared_init(model: RecurrentModel) -> None:
-    """Keras's recipe from NumPy, seeded per layer and direction, so Keras and torch match."""
-    config = model.config
-    spec = get_spec(config.cell)
+    """Load the shared initialiser's weights into every recurrent layer and direction."""
     for position, layer in enumerate(model.recurrent_layers):
-        layer_index, direction = divmod(position, config.directions)
-        rng = np.random.default_rng(config.seed + layer_index * 2 + direction)
-        layer.set_canonical(spec.init_canonical(layer.input_size, config.hidden_size, rng))
+        layer.set_canonical(model.config.shared_weights(position, layer.input_size))

@@ -9,64 +9,11 @@ Outputs past a sequence's length are unspecified: mask them in a per-step loss.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-import numpy as np
 import torch
 from torch import Tensor, nn
 
-from bench.cells import get_spec
+from bench.cells.model_config import ModelConfig
 from cells_torch.registry import layer_class
-
-HEADS = ("last", "per_step")
-INITS = ("framework", "shared")
-
-
-@dataclass(frozen=True)
-class ModelConfig:
-    cell: str  # registered cell name, used by every recurrent layer
-    input_size: int | None  # features per step; with vocab_size set, None or embedding_dim
-    hidden_size: int  # H of every recurrent layer (and direction)
-    num_layers: int = 1  # stacked layers; layer k>0 reads H (or 2H if bidirectional) features
-    bidirectional: bool = False  # add a backward direction per layer, concatenated per step
-    head: str = "last"  # "last": (B, num_outputs) from the last step; "per_step": (B, T, num_outputs)
-    num_outputs: int = 10  # width of the linear head (logits or raw values, no softmax)
-    vocab_size: int | None = None  # token-id input with an embedding (index 0 = padding) when set
-    embedding_dim: int = 64  # embedding width, used only with vocab_size
-    init: str = "framework"  # "framework": torch defaults; "shared": spec.init_canonical per layer
-    seed: int = 0  # seeds torch's initialisers and the shared NumPy initialiser
-
-    def __post_init__(self) -> None:
-        get_spec(self.cell)  # unknown name -> UnknownCellError listing the valid ones
-        layer_class(self.cell)
-        for label in ("hidden_size", "num_layers", "num_outputs", "embedding_dim"):
-            _positive(label, getattr(self, label))
-        if self.head not in HEADS:
-            raise ValueError(f"head must be one of {HEADS}, got {self.head!r}")
-        if self.init not in INITS:
-            raise ValueError(f"init must be one of {INITS}, got {self.init!r}")
-        if self.vocab_size is None:
-            _positive("input_size", self.input_size)
-        else:
-            _positive("vocab_size", self.vocab_size)
-            if self.input_size not in (None, self.embedding_dim):
-                raise ValueError(f"with vocab_size set the recurrent input is the embedding: pass "
-                                 f"input_size=None or {self.embedding_dim} (embedding_dim), "
-                                 f"got {self.input_size}")
-
-    @property
-    def recurrent_input_size(self) -> int:
-        return self.embedding_dim if self.vocab_size is not None else self.input_size
-
-    @property
-    def directions(self) -> int:
-        return 2 if self.bidirectional else 1
-
-
-def _positive(label: str, value) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{label} must be a positive integer, got {value!r}")
-
 
 class RecurrentModel(nn.Module):
     """`model(x, lengths=None)`: x (B, T, I) floats, or (B, T) int64 ids with vocab_size."""
@@ -169,10 +116,6 @@ def make_model(cell: str, input_size: int | None, hidden_size: int, *, num_layer
 
 
 def _shared_init(model: RecurrentModel) -> None:
-    """Keras's recipe from NumPy, seeded per layer and direction, so Keras and torch match."""
-    config = model.config
-    spec = get_spec(config.cell)
+    """Load the shared initialiser's weights into every recurrent layer and direction."""
     for position, layer in enumerate(model.recurrent_layers):
-        layer_index, direction = divmod(position, config.directions)
-        rng = np.random.default_rng(config.seed + layer_index * 2 + direction)
-        layer.set_canonical(spec.init_canonical(layer.input_size, config.hidden_size, rng))
+        layer.set_canonical(model.config.shared_weights(position, layer.input_size))

@@ -1,0 +1,75 @@
+"""`ModelConfig`: what `make_model` builds, the same in both frameworks.
+
+Kept beside the registry so the Keras and torch model builders validate one
+definition; each framework then checks that it implements the cell when it builds
+the layers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from bench.cells.spec import get_spec
+
+HEADS = ("last", "per_step")
+INITS = ("framework", "shared")
+
+
+def check_positive(label: str, value: object) -> int:
+    """`value` as an int, or a ValueError saying it must be a positive integer."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{label} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    cell: str  # registered cell name, used by every recurrent layer
+    input_size: int | None  # features per step; with vocab_size set, None or embedding_dim
+    hidden_size: int  # H of every recurrent layer (and direction)
+    num_layers: int = 1  # stacked layers; layer k>0 reads H (or 2H if bidirectional) features
+    bidirectional: bool = False  # add a backward direction per layer, concatenated per step
+    head: str = "last"  # "last": (B, num_outputs) from the last step; "per_step": (B, T, num_outputs)
+    num_outputs: int = 10  # width of the dense head (logits or raw values, no softmax)
+    vocab_size: int | None = None  # token-id input with an embedding (index 0 = padding) when set
+    embedding_dim: int = 64  # embedding width, used only with vocab_size
+    init: str = "framework"  # "framework": the framework's initialisers; "shared": spec.init_canonical per layer
+    seed: int = 0  # seeds the framework's initialisers and the shared NumPy initialiser
+
+    def __post_init__(self) -> None:
+        get_spec(self.cell)  # unknown name -> UnknownCellError listing the valid ones
+        for label in ("hidden_size", "num_layers", "num_outputs", "embedding_dim"):
+            check_positive(label, getattr(self, label))
+        if self.head not in HEADS:
+            raise ValueError(f"head must be one of {HEADS}, got {self.head!r}")
+        if self.init not in INITS:
+            raise ValueError(f"init must be one of {INITS}, got {self.init!r}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)) or self.seed < 0:
+            raise ValueError(f"seed must be a non-negative integer, got {self.seed!r}")
+        if self.vocab_size is None:
+            check_positive("input_size", self.input_size)
+        else:
+            check_positive("vocab_size", self.vocab_size)
+            if self.input_size not in (None, self.embedding_dim):
+                raise ValueError(f"with vocab_size set the recurrent input is the embedding: pass "
+                                 f"input_size=None or {self.embedding_dim} (embedding_dim), got {self.input_size}")
+
+    @property
+    def recurrent_input_size(self) -> int:
+        return self.embedding_dim if self.vocab_size is not None else self.input_size
+
+    @property
+    def directions(self) -> int:
+        return 2 if self.bidirectional else 1
+
+    def shared_weights(self, position: int, input_size: int) -> dict[str, np.ndarray]:
+        """init="shared": canonical weights of recurrent layer `position` (layers x directions, in order).
+
+        Keras's recipe drawn in NumPy from (seed, layer, direction), so Keras and torch
+        start from identical recurrent weights.
+        """
+        layer_index, direction = divmod(position, self.directions)
+        rng = np.random.default_rng(self.seed + layer_index * 2 + direction)
+        return get_spec(self.cell).init_canonical(input_size, self.hidden_size, rng)
