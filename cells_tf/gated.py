@@ -15,7 +15,7 @@ from typing import ClassVar
 import keras
 from keras import ops
 
-from bench.cells.gated import GateTerms
+from bench.cells.gated import GateTerms, gated_layout
 from cells_tf.cell_base import RecurrentCell, dense_over_time
 from cells_tf.registry import register_cell_class
 
@@ -53,58 +53,53 @@ class GatedCell(RecurrentCell):
         return h_new, [h_new]
 
 
-def _gated(name: str, num_gates: int, terms: GateTerms):
-    """Register one variant: a subclass of GatedCell fixing the gate count and terms."""
+def _gated(name: str):
+    """Register one variant: a subclass of GatedCell with the gate count and terms of its layout."""
 
     def decorate(cls):
-        cls.num_gates = num_gates
-        cls.terms = terms
+        layout = gated_layout(name)
+        cls.num_gates = len(layout.gates)
+        cls.terms = layout.terms
         return keras.saving.register_keras_serializable(package="rnnbench")(register_cell_class(name)(cls))
 
     return decorate
 
 
-_ALL = GateTerms(uses_input=True, uses_state=True, uses_bias=True)
-_STATE_BIAS = GateTerms(uses_input=False, uses_state=True, uses_bias=True)
-_STATE_ONLY = GateTerms(uses_input=False, uses_state=True, uses_bias=False)
-_BIAS_ONLY = GateTerms(uses_input=False, uses_state=False, uses_bias=True)
-
-
-@_gated("gru0", 2, _ALL)
+@_gated("gru0")
 class GRU0Cell(GatedCell):
     """Classical reset-before GRU: z, r = sigmoid(x W + h U + b)."""
 
 
-@_gated("gru1", 2, _STATE_BIAS)
+@_gated("gru1")
 class GRU1Cell(GatedCell):
     """GRU1: z, r = sigmoid(h U + b)."""
 
 
-@_gated("gru2", 2, _STATE_ONLY)
+@_gated("gru2")
 class GRU2Cell(GatedCell):
     """GRU2: z, r = sigmoid(h U)."""
 
 
-@_gated("gru3", 2, _BIAS_ONLY)
+@_gated("gru3")
 class GRU3Cell(GatedCell):
     """GRU3: z, r = sigmoid(b), constant in time."""
 
 
-@_gated("mgu", 1, _ALL)
+@_gated("mgu")
 class MGUCell(GatedCell):
     """Minimal gated unit: f = sigmoid(x W + h U + b)."""
 
 
-@_gated("mgu1", 1, _STATE_BIAS)
+@_gated("mgu1")
 class MGU1Cell(GatedCell):
     """MGU1: f = sigmoid(h U + b)."""
 
 
-@_gated("mgu2", 1, _STATE_ONLY)
+@_gated("mgu2")
 class MGU2Cell(GatedCell):
     """MGU2: f = sigmoid(h U)."""
 
 
-@_gated("mgu3", 1, _BIAS_ONLY)
+@_gated("mgu3")
 class MGU3Cell(GatedCell):
     """MGU3: f = sigmoid(b), constant in time."""

@@ -12,24 +12,26 @@ Canonical arrays stack the gate blocks first and the candidate block last.
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from bench.cells.gated import gated_layout
 from cells_torch.base import CustomRecurrent
 from cells_torch.registry import register
 from cells_torch.validation import State
 
 
 class GatedRecurrent(CustomRecurrent):
-    """Shared body; subclasses set the four class constants below."""
+    """Shared body; the gate count and terms come from the cell's layout in bench.cells.gated."""
 
-    n_gates: ClassVar[int]  # 2 for a GRU ([z, r]), 1 for an MGU ([f])
-    uses_input: ClassVar[bool]  # the gates see x @ W_g
-    uses_state: ClassVar[bool]  # the gates see h @ U_g
-    uses_bias: ClassVar[bool]  # the gates have a bias b_g
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        layout = gated_layout(self.cell_name)
+        self.n_gates = len(layout.gates)  # 2 for a GRU ([z, r]), 1 for an MGU ([f])
+        self.uses_input = layout.terms.uses_input  # the gates see x @ W_g
+        self.uses_state = layout.terms.uses_state  # the gates see h @ U_g
+        self.uses_bias = layout.terms.uses_bias  # the gates have a bias b_g
 
     def project_inputs(self, x: Tensor) -> Tensor:
         hidden, gate_width = self.hidden_size, self.n_gates * self.hidden_size
@@ -70,49 +72,41 @@ class GatedRecurrent(CustomRecurrent):
         return pre
 
 
-class _GRU(GatedRecurrent):
-    n_gates = 2
-
-
-class _MGU(GatedRecurrent):
-    n_gates = 1
-
-
 @register("gru0")
-class GRU0(_GRU):
-    uses_input, uses_state, uses_bias = True, True, True
+class GRU0(GatedRecurrent):
+    """Classical reset-before GRU: z, r = sigmoid(x W + h U + b)."""
 
 
 @register("gru1")
-class GRU1(_GRU):
-    uses_input, uses_state, uses_bias = False, True, True
+class GRU1(GatedRecurrent):
+    """GRU1: z, r = sigmoid(h U + b)."""
 
 
 @register("gru2")
-class GRU2(_GRU):
-    uses_input, uses_state, uses_bias = False, True, False
+class GRU2(GatedRecurrent):
+    """GRU2: z, r = sigmoid(h U)."""
 
 
 @register("gru3")
-class GRU3(_GRU):
-    uses_input, uses_state, uses_bias = False, False, True
+class GRU3(GatedRecurrent):
+    """GRU3: z, r = sigmoid(b), constant in time."""
 
 
 @register("mgu")
-class MGU(_MGU):
-    uses_input, uses_state, uses_bias = True, True, True
+class MGU(GatedRecurrent):
+    """Minimal gated unit: f = sigmoid(x W + h U + b)."""
 
 
 @register("mgu1")
-class MGU1(_MGU):
-    uses_input, uses_state, uses_bias = False, True, True
+class MGU1(GatedRecurrent):
+    """MGU1: f = sigmoid(h U + b)."""
 
 
 @register("mgu2")
-class MGU2(_MGU):
-    uses_input, uses_state, uses_bias = False, True, False
+class MGU2(GatedRecurrent):
+    """MGU2: f = sigmoid(h U)."""
 
 
 @register("mgu3")
-class MGU3(_MGU):
-    uses_input, uses_state, uses_bias = False, False, True
+class MGU3(GatedRecurrent):
+    """MGU3: f = sigmoid(b), constant in time."""

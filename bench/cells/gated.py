@@ -137,7 +137,19 @@ def _backward(layout: GatedLayout, weights: Weights, x: np.ndarray, d_outputs: n
     return d_x, d_weights
 
 
+_LAYOUTS: dict[str, GatedLayout] = {}
+
+
+def gated_layout(name: str) -> GatedLayout:
+    """The gate layout of a gated cell, so the framework cells read it instead of restating it."""
+    try:
+        return _LAYOUTS[name]
+    except KeyError:
+        raise ValueError(f"{name!r} is not a gated cell; gated cells are: {', '.join(sorted(_LAYOUTS))}") from None
+
+
 def _register(name: str, layout: GatedLayout, family: str, description: str) -> None:
+    _LAYOUTS[name] = layout
     register_cell(CellSpec(
         name=name,
         family=family,
