@@ -19,6 +19,14 @@ from bench.report import is_native  # noqa: E402
 NATIVE_COLOR, CUSTOM_COLOR = "tab:red", "tab:blue"
 
 
+def save_figure(fig, path: Path) -> Path:
+    """Lay out, write and close a figure (every report plot goes through here, at one resolution)."""
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
 def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
 
@@ -58,11 +66,7 @@ def convergence(records: list[dict[str, Any]], out_dir: Path) -> list[Path]:
         axes[0][0].set_ylabel(f"validation {metric_of[task]}")
         axes[0][-1].legend(fontsize="x-small", ncol=2)
         fig.suptitle(f"{task}: convergence (mean over seeds, band ±1 std; dashed: native layers)")
-        fig.tight_layout()
-        path = out_dir / f"convergence_{_slug(task)}.png"
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
-        paths.append(path)
+        paths.append(save_figure(fig, out_dir / f"convergence_{_slug(task)}.png"))
     return paths
 
 
@@ -92,11 +96,7 @@ def step_time(timing: pd.DataFrame, out_dir: Path) -> list[Path]:
         title = f"{device}: B{batch} T{steps} {inputs} H{hidden}" + (f" L{layers}" if layers != 1 else "") + \
             (" bidirectional" if bidir else "")
         fig.suptitle(f"step time, {title} (red: native layer, dotted: its time)")
-        fig.tight_layout()
-        path = out_dir / f"step_time_{_slug(title)}.png"
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
-        paths.append(path)
+        paths.append(save_figure(fig, out_dir / f"step_time_{_slug(title)}.png"))
     return paths
 
 
@@ -119,11 +119,7 @@ def accuracy_vs_params(accuracy: pd.DataFrame, out_dir: Path) -> list[Path]:
         ax.set_title(f"{task}: accuracy against parameter count")
         ax.grid(alpha=0.3)
         ax.legend()
-        fig.tight_layout()
-        path = out_dir / f"accuracy_vs_params_{_slug(task)}.png"
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
-        paths.append(path)
+        paths.append(save_figure(fig, out_dir / f"accuracy_vs_params_{_slug(task)}.png"))
     return paths
 
 

@@ -21,6 +21,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from tabulate import tabulate  # noqa: E402
 
+from bench.plots import save_figure  # noqa: E402
 from bench.records import RecordStore, latest_by_job  # noqa: E402
 from bench.replication.experiment import Claim, Experiment  # noqa: E402
 from bench.report import write_report  # noqa: E402
@@ -181,11 +182,7 @@ def length_plot(curve: pd.DataFrame, out_dir: Path) -> Path:
         ax.legend(fontsize="small")
     axes[0][0].set_ylabel("bit accuracy (mean over seeds, band ±1 std)")
     fig.suptitle("binary addition: bit accuracy against input length")
-    fig.tight_layout()
-    path = out_dir / "bit_accuracy_vs_length.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, out_dir / "bit_accuracy_vs_length.png")
 
 
 def loss_curve_plot(records: list[dict[str, Any]], out_dir: Path) -> Path:
@@ -206,11 +203,7 @@ def loss_curve_plot(records: list[dict[str, Any]], out_dir: Path) -> Path:
         ax.legend(fontsize="small")
     axes[0][0].set_ylabel("training loss (MSE, mean over the epoch's batches)")
     fig.suptitle("random noise: training loss per epoch (dashed: native GRU, gru4)")
-    fig.tight_layout()
-    path = out_dir / "train_loss_curves.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, out_dir / "train_loss_curves.png")
 
 
 def _markdown(frame: pd.DataFrame) -> str:
