@@ -117,20 +117,10 @@ class SequenceLayer(keras.layers.Layer):
 
 def check_canonical(spec: CellSpec, input_size: int, hidden_size: int, weights: Mapping) -> Arrays:
     """`weights` as float32 arrays, or a ValueError saying which name or shape is wrong."""
-    expected = spec.weight_shapes(input_size, hidden_size)
-    if not isinstance(weights, Mapping):
-        raise ValueError(f"{spec.name}: canonical weights must be a dict {{name: array}} with names "
-                         f"{sorted(expected)}, got {type(weights).__name__}")
-    missing, extra = sorted(set(expected) - set(weights)), sorted(set(weights) - set(expected))
-    if missing or extra:
-        raise ValueError(f"{spec.name}: canonical weights must be named {sorted(expected)}; "
-                         f"missing {missing}, unexpected {extra}")
+    expected = spec.check_weights(weights, input_size, hidden_size)
     checked = {}
-    for name, shape in expected.items():
+    for name in expected:
         value = np.asarray(weights[name], dtype=np.float32)
-        if value.shape != shape:
-            raise ValueError(f"{spec.name}: weight {name!r} must have shape {shape} for input size "
-                             f"{input_size} and hidden size {hidden_size}, got {value.shape}")
         if not np.all(np.isfinite(value)):
             raise ValueError(f"{spec.name}: weight {name!r} contains NaN or infinity")
         checked[name] = value

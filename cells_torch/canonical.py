@@ -46,23 +46,10 @@ class CanonicalWeights:
 
     def set_canonical(self, weights: Mapping[str, object]) -> None:
         """Load canonical weights (NumPy arrays or tensors), checking names and shapes."""
-        expected = self.spec.weight_shapes(self.input_size, self.hidden_size)
-        if not isinstance(weights, Mapping):
-            raise ValueError(f"{self.cell_name}: set_canonical expects a dict {{name: array}} with "
-                             f"names {sorted(expected)}, got {type(weights).__name__}")
-        missing, extra = sorted(set(expected) - set(weights)), sorted(set(weights) - set(expected))
-        if missing or extra:
-            raise ValueError(f"{self.cell_name}: canonical weights must be named {sorted(expected)}; "
-                             f"missing {missing}, unexpected {extra}")
+        expected = self.spec.check_weights(weights, self.input_size, self.hidden_size)
         reference = next(self.parameters())  # device and dtype to build on
-        tensors = {}
-        for name, shape in expected.items():
-            value = torch.as_tensor(weights[name], dtype=reference.dtype, device=reference.device)
-            if tuple(value.shape) != shape:
-                raise ValueError(f"{self.cell_name}: weight {name!r} must have shape {shape} for input "
-                                 f"size {self.input_size} and hidden size {self.hidden_size}, "
-                                 f"got {tuple(value.shape)}")
-            tensors[name] = value
+        tensors = {name: torch.as_tensor(weights[name], dtype=reference.dtype, device=reference.device)
+                   for name in expected}
         with torch.no_grad():
             for name, value in self.params_from_canonical(tensors).items():
                 # copy in place: keeps the parameter objects (optimisers, cuDNN's flat buffer)

@@ -8,6 +8,7 @@ same names, and the tests parametrize over `list_cells()`.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -113,21 +114,34 @@ class CellSpec:
     def _hidden_size(self, weights: Weights) -> int:
         return weights["recurrent_kernel"].shape[0]
 
-    def _prepare(self, weights: Weights, x: np.ndarray):
-        x64 = np.asarray(x, np.float64)
-        if x64.ndim != 3:
-            raise ValueError(f"{self.name}: expected input of shape (batch, time, features), got {x64.shape}")
-        hidden = weights["recurrent_kernel"].shape[0]
-        expected = self.weight_shapes(x64.shape[2], hidden)
-        missing = sorted(set(expected) - set(weights))
-        extra = sorted(set(weights) - set(expected))
+    def check_weights(self, weights, input_size: int, hidden_size: int) -> dict[str, tuple[int, ...]]:
+        """Raise a ValueError naming what is wrong with a canonical weight dict; return the shapes.
+
+        Every implementation's `set_canonical` and the reference call this, so one
+        message says which name or shape is wrong wherever weights are loaded.
+        """
+        expected = self.weight_shapes(input_size, hidden_size)
+        if not isinstance(weights, Mapping):
+            raise ValueError(f"{self.name}: canonical weights must be a dict {{name: array}} with names "
+                             f"{sorted(expected)}, got {type(weights).__name__}")
+        missing, extra = sorted(set(expected) - set(weights)), sorted(set(weights) - set(expected))
         if missing or extra:
-            raise ValueError(f"{self.name}: canonical weights must be {sorted(expected)}; "
+            raise ValueError(f"{self.name}: canonical weights must be named {sorted(expected)}; "
                              f"missing {missing}, unexpected {extra}")
         for name, shape in expected.items():
             if tuple(np.shape(weights[name])) != shape:
                 raise ValueError(f"{self.name}: weight {name!r} must have shape {shape} for input size "
-                                 f"{x64.shape[2]} and hidden size {hidden}, got {np.shape(weights[name])}")
+                                 f"{input_size} and hidden size {hidden_size}, got {tuple(np.shape(weights[name]))}")
+        return expected
+
+    def _prepare(self, weights: Weights, x: np.ndarray):
+        x64 = np.asarray(x, np.float64)
+        if x64.ndim != 3:
+            raise ValueError(f"{self.name}: expected input of shape (batch, time, features), got {x64.shape}")
+        if not isinstance(weights, Mapping) or "recurrent_kernel" not in weights:
+            raise ValueError(f"{self.name}: canonical weights must be a dict with a 'recurrent_kernel' "
+                             f"(hidden size is read from it), got {type(weights).__name__}")
+        self.check_weights(weights, x64.shape[2], np.shape(weights["recurrent_kernel"])[0])
         return {k: np.asarray(v, np.float64) for k, v in weights.items()}, x64
 
 
