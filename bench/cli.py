@@ -68,6 +68,10 @@ def _add_run(parser: argparse.ArgumentParser) -> None:
     how.add_argument("--retry-failed", action="store_true", help="with --resume, run error/timeout jobs again")
     how.add_argument("--timeout", type=float, default=1800.0, help="per-job limit in seconds (default 1800)")
     how.add_argument("--threads", type=int, help="threads per job (default: every available core)")
+    how.add_argument("--parallel", type=int, default=1,
+                     help="local executor: run N job processes at once; their start-up and compiling overlap, "
+                          "their timed steps never do (a device lock). For GPU suites and accuracy-only runs; "
+                          "refused for CPU timing jobs (default 1)")
     how.add_argument("--executor", choices=("local", "ray"), default="local",
                      help="local: subprocesses on this machine; ray: Ray tasks on a cluster (docs/ray.md)")
     how.add_argument("--address", help="with --executor ray: the cluster, e.g. HEAD_IP:6379 (default: RAY_ADDRESS, "
@@ -151,10 +155,13 @@ def make_executor(args: argparse.Namespace, config: RunConfig):
     if args.executor == "ray":
         from bench.executors.ray_executor import RayExecutor
 
+        if config.parallel != 1:
+            raise ConfigError("--parallel is for the local executor; Ray packs jobs by the resources each asks for")
+
         return RayExecutor.from_cli(args.address, config.timeout_s, config.threads)
     from bench.executors.local import LocalExecutor
 
-    return LocalExecutor(timeout_s=config.timeout_s, threads=config.threads)
+    return LocalExecutor(timeout_s=config.timeout_s, threads=config.threads, parallel=config.parallel)
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -170,7 +177,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         return 0
     config = RunConfig(output=args.output or DEFAULT_RESULTS_DIR / f"{name}.jsonl", resume=args.resume,
                        retry_failed=args.retry_failed, timeout_s=args.timeout, threads=args.threads,
-                       progress=not args.no_progress)
+                       progress=not args.no_progress, parallel=args.parallel)
     store = RecordStore(config.output)
     if not config.resume and store.load():
         raise ConfigError(f"{config.output} already holds records; pass --resume to continue that sweep, "

@@ -69,6 +69,7 @@ class RunConfig:
     timeout_s: float = 1800.0  # per-job wall-clock limit; past it the job is recorded as "timeout"
     threads: int | None = None  # intra-op threads per job; None = every core this process may use
     progress: bool = True  # show the progress bar
+    parallel: int = 1  # local executor: job processes at once (GPU or accuracy-only jobs; timed steps never overlap)
 
 
 def default_keras_backend() -> str:

@@ -10,6 +10,7 @@ import datetime as dt
 import importlib.metadata
 import os
 import platform
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -96,6 +97,8 @@ def torch_environment(device: str) -> dict[str, Any]:
     }
     if device == "cuda" and torch.cuda.is_available():
         env["device_name"] = torch.cuda.get_device_name(0)
+        env["cuda_driver"] = nvidia_driver()
+        env["cuda_capability"] = ".".join(map(str, torch.cuda.get_device_capability(0)))
     else:
         env["device_name"] = cpu_name()
     return env
@@ -124,4 +127,37 @@ def keras_environment(backend: str, device: str) -> dict[str, Any]:
         env["jax_devices"] = [str(d) for d in devices]
         if device == "cuda" and devices and devices[0].platform == "gpu":
             env["device_name"] = devices[0].device_kind
+            env["cuda_driver"] = nvidia_driver()
+            env.update(_jax_cuda_versions())
     return env
+
+
+def nvidia_driver() -> str | None:
+    """The NVIDIA driver version from nvidia-smi, or None where there is none."""
+    exe = shutil.which("nvidia-smi")
+    if exe is None:
+        return None
+    try:
+        out = subprocess.run([exe, "--query-gpu=driver_version", "--format=csv,noheader"], capture_output=True,
+                             text=True, timeout=20, check=True).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.strip().splitlines()[0] if out.strip() else None
+
+
+def _jax_cuda_versions() -> dict[str, Any]:
+    """CUDA runtime and cuDNN versions jaxlib loaded (a private module: absent facts stay None)."""
+    try:
+        from jax._src.lib import cuda_versions  # the module `jax.print_environment_info` reads
+    except ImportError:
+        return {"cuda": None, "cudnn": None}
+    if cuda_versions is None:
+        return {"cuda": None, "cudnn": None}
+    read = {"cuda": "cuda_runtime_get_version", "cudnn": "cudnn_get_version"}
+    out: dict[str, Any] = {}
+    for key, name in read.items():
+        try:
+            out[key] = getattr(cuda_versions, name)()
+        except Exception:  # noqa: BLE001 - a version we cannot read is recorded as unknown
+            out[key] = None
+    return out

@@ -17,7 +17,9 @@ Masks would change the JAX answer, but the sequence layers here never pass one.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from typing import Any
 
 import keras
 
@@ -112,3 +114,17 @@ def _tensorflow_sees_gpu() -> bool:
     import tensorflow as tf  # only on the TensorFlow backend
 
     return bool(tf.config.list_logical_devices("GPU"))
+
+
+def observed_jax_kernel(layer: keras.layers.Layer, x: Any) -> str | None:
+    """On the JAX backend: the cuDNN custom call in `layer(x)`'s jitted program, or None.
+
+    `native_fast_path` predicts from the arguments; this looks at what JAX will
+    actually run (Keras falls back to its generic loop silently when the cuDNN call
+    cannot be built), by lowering the call with jax.jit and searching the StableHLO.
+    """
+    import jax  # only on the JAX backend
+
+    text = jax.jit(lambda inputs: layer(inputs)).lower(x).as_text()
+    match = re.search(r"cudnn[A-Za-z_$]*", text)
+    return match.group(0) if match else None

@@ -73,3 +73,22 @@ def test_pairing_leaves_training_untouched_and_an_unpaired_job_times_alone():
     assert np.isfinite(with_native["timing"]["paired_ratio"]["train_step"]["median"])
     assert without["timing"]["paired"] is False and "native" not in without["timing"]
     assert "paired_ratio" not in without["timing"]
+
+
+def test_torch_steps_set_their_own_train_or_eval_mode_whatever_order_they_were_made_in():
+    """measure_steps makes both kinds of step before running either (cuDNN refuses backward in eval mode)."""
+    from bench.runners.batches import random_batch
+    from bench.runners.common import timing_problem
+    from bench.runners.torch_runner import TorchAdapter
+
+    (job,) = _jobs("timing", ("gru4",), "torch")
+    problem = timing_problem(job)
+    adapter = TorchAdapter(job, problem)
+    batch = random_batch(job, problem)
+    train, infer = adapter.timed_train_step(batch), adapter.timed_infer_step(batch)
+    train()
+    assert adapter.model.training
+    infer()
+    assert not adapter.model.training
+    train()
+    assert adapter.model.training

@@ -1,7 +1,10 @@
-"""Run each job in its own Python subprocess, one after another, on this machine.
+"""Run each job in its own Python subprocess on this machine: one after another, or N at once.
 
 A fresh process per job means a crash, a compile cache or a leaked thread never
 touches the next job, and threads and the Keras backend are set before any import.
+With `parallel` > 1 (`bench run --parallel N`), N job processes run side by side on
+one GPU: their start-up and compilation overlap, and a device lock
+(bench.executors.device_lock) keeps their timed steps from overlapping.
 """
 
 from __future__ import annotations
@@ -12,23 +15,28 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
 import psutil
 
+from bench.config import ConfigError
 from bench.environment import REPO_ROOT, available_cores, now_iso
 from bench.executors.base import failure_record
+from bench.executors.device_lock import LOCK_DIR_ENV, PARALLEL_ENV
+from bench.executors.ray_resources import is_timing
 from bench.jobs import Job
 from bench.records import validate_record
 
 STDERR_TAIL_CHARS = 3000  # how much of a dead job's output goes into its record
 
 
-def job_env(job: Job, threads: int) -> dict[str, str]:
-    """Environment of a job process: backend, thread counts, visible devices, quiet logs."""
+def job_env(job: Job, threads: int, lock_dir: Path | None = None, parallel: int = 1) -> dict[str, str]:
+    """Environment of a job process: backend, thread counts, visible devices, quiet logs, device lock."""
     env = dict(os.environ)
     env.update({
         "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads),
@@ -41,6 +49,15 @@ def job_env(job: Job, threads: int) -> dict[str, str]:
     })
     if job.framework == "keras":
         env["KERAS_BACKEND"] = job.backend
+    if job.backend == "jax":
+        # JAX grabs 75% of the GPU at start-up by default: that breaks jobs sharing the GPU and
+        # makes its peak-memory figure the preallocation rather than what the model used
+        env.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
+    if lock_dir is not None:
+        env[LOCK_DIR_ENV] = str(lock_dir)
+        env[PARALLEL_ENV] = str(parallel)
+        # torch.compile's worker pool per job: the cores are shared by `parallel` jobs
+        env.setdefault("TORCHINDUCTOR_COMPILE_THREADS", str(max(1, threads)))
     if job.device == "cpu":
         env["CUDA_VISIBLE_DEVICES"] = ""  # a CPU job must not touch (or be placed on) a GPU
         if job.backend == "jax":
@@ -52,28 +69,67 @@ def job_env(job: Job, threads: int) -> dict[str, str]:
 
 @dataclass
 class LocalExecutor:
-    """One subprocess per job, sequential (timing jobs never share the machine with each other)."""
+    """One subprocess per job; sequential unless `parallel` > 1 (GPU or accuracy-only jobs)."""
 
     timeout_s: float = 1800.0  # wall-clock limit per job; past it the job tree is killed -> "timeout"
-    threads: int | None = None  # threads per job; None = every core this process may use
+    threads: int | None = None  # threads per job; None = every core this process may use, shared by `parallel`
     python: str = field(default_factory=lambda: sys.executable)  # interpreter that runs the jobs
+    parallel: int = 1  # job processes at once; > 1 holds a device lock around each job's timed steps
+
+    def __post_init__(self) -> None:
+        if self.parallel < 1:
+            raise ConfigError(f"--parallel must be >= 1, got {self.parallel}")
+        self._running: set[subprocess.Popen] = set()
+        self._guard = threading.Lock()
 
     def run(self, jobs: Sequence[Job], on_start: Callable[[Job], None] | None = None) -> Iterator[dict[str, Any]]:
-        threads = self.threads or available_cores()
+        check_parallel(jobs, self.parallel)
+        threads = self.threads or max(1, available_cores() // self.parallel)
         with tempfile.TemporaryDirectory(prefix="rnnbench-") as tmp:
-            for job in jobs:
-                if on_start is not None:
-                    on_start(job)
-                yield self._run_one(job, threads, Path(tmp))
+            if self.parallel == 1:
+                for job in jobs:
+                    if on_start is not None:
+                        on_start(job)
+                    yield self._run_one(job, threads, Path(tmp))
+                return
+            yield from self._run_parallel(jobs, threads, Path(tmp), on_start)
 
-    def _run_one(self, job: Job, threads: int, tmp: Path) -> dict[str, Any]:
+    def _run_parallel(self, jobs: Sequence[Job], threads: int, tmp: Path,
+                      on_start: Callable[[Job], None] | None) -> Iterator[dict[str, Any]]:
+        lock_dir = tmp / "locks"
+
+        def one(job: Job) -> dict[str, Any]:
+            if on_start is not None:
+                on_start(job)
+            return self._run_one(job, threads, tmp, lock_dir)
+
+        pool = ThreadPoolExecutor(max_workers=self.parallel, thread_name_prefix="rnnbench-job")
+        pending = {pool.submit(one, job) for job in jobs}
+        try:
+            while pending:
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    yield future.result()
+        finally:  # Ctrl-C, or the sweep stopped reading: no job may outlive the run
+            for future in pending:
+                future.cancel()
+            with self._guard:
+                running = list(self._running)
+            for proc in running:
+                kill_tree(proc.pid)
+            pool.shutdown(wait=True)
+
+    def _run_one(self, job: Job, threads: int, tmp: Path, lock_dir: Path | None = None) -> dict[str, Any]:
         job_file, result_file, log_file = (tmp / f"{job.job_id}.{ext}" for ext in ("job.json", "result.json", "log"))
         job_file.write_text(json.dumps({"identity": job.identity(), "threads": threads}))
         result_file.unlink(missing_ok=True)
         started_at, start = now_iso(), time.perf_counter()
         with log_file.open("wb") as log:
             proc = subprocess.Popen([self.python, "-m", "bench.worker", str(job_file), str(result_file)],
-                                    env=job_env(job, threads), cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT)
+                                    env=job_env(job, threads, lock_dir, self.parallel), cwd=REPO_ROOT, stdout=log,
+                                    stderr=subprocess.STDOUT)
+            with self._guard:
+                self._running.add(proc)
             try:
                 returncode = proc.wait(timeout=self.timeout_s)
             except subprocess.TimeoutExpired:
@@ -86,6 +142,9 @@ class LocalExecutor:
                 kill_tree(proc.pid)
                 proc.wait()
                 raise
+            finally:
+                with self._guard:
+                    self._running.discard(proc)
         duration = time.perf_counter() - start
         if returncode == 0 and result_file.exists():
             try:
@@ -98,6 +157,17 @@ class LocalExecutor:
                                       duration, started_at)
         return failure_record(job, "error", f"the job process died ({_describe_exit(returncode)}) before writing "
                               "its record; its last output:\n" + _tail(log_file), duration, started_at)
+
+
+def check_parallel(jobs: Sequence[Job], parallel: int) -> None:
+    """Refuse side-by-side CPU timing: the lock keeps timed steps apart, not other jobs' compiling off the cores."""
+    if parallel == 1:
+        return
+    cpu_timing = [job for job in jobs if job.device == "cpu" and is_timing(job)]
+    if cpu_timing:
+        raise ConfigError(f"--parallel {parallel} would time {len(cpu_timing)} CPU job(s) (e.g. {cpu_timing[0].label()}) "
+                          "while other jobs load the same cores; run CPU timing jobs with --parallel 1, and use "
+                          "--parallel for GPU suites or accuracy-only (--measure train) runs")
 
 
 def kill_tree(pid: int) -> None:

@@ -10,6 +10,7 @@ custom cell is timed interleaved with its native baseline in the same process.
 from __future__ import annotations
 
 import dataclasses
+import os
 import random
 import resource
 import sys
@@ -23,7 +24,8 @@ from bench.config import SPEC_FRAMEWORK
 from bench.jobs import Job
 from bench.runners.batches import Batch, batch_order, eval_batches, make_batch, random_batch
 from bench.runners.metrics import HIGHER_IS_BETTER, Problem, epochs_to_target, score
-from bench.timing import time_pair, time_steps
+from bench.executors.device_lock import LOCK_DIR_ENV, PARALLEL_ENV, device_lock
+from bench.timing import StepStats, time_pair, time_steps
 
 EMBEDDING_DIM = 64  # token tasks: embedding width passed to make_model (its default)
 TRAIN_EVAL_LIMIT = 10_000  # train metric after each epoch is scored on at most this many training sequences
@@ -178,34 +180,69 @@ def native_job(job: Job) -> Job:
 
 
 def measure_steps(adapter: ModelAdapter, job: Job, batch: Batch,
-                  native: ModelAdapter | None = None) -> dict[str, Any]:
+                  make_native: Callable[[], ModelAdapter] | None = None) -> dict[str, Any]:
     """Training-step and inference-step statistics on one batch, after warm-up.
 
-    With `native` (the baseline's adapter, built in this process), each kind of step is
-    timed interleaved with the native one (bench.timing.time_pair); the record then holds
-    the native's statistics under "native" and the median of the per-pair ratios under
-    "paired_ratio", which the report and the gate prefer to a ratio across jobs.
+    Each step is first primed alone: `job.warmup_steps` untimed calls, the first one
+    timed as the compile/trace cost (`first_s`, `compile_s`). Priming happens outside
+    the device lock (bench.executors.device_lock), so jobs run side by side with
+    `--parallel` compile at the same time; the warm-up and timed steps then run holding
+    the lock, so no other job's timed steps overlap them. The memory peak is read after
+    the custom model's priming and before the native model exists, so it is this
+    model's alone.
+
+    With `make_native` (builds the baseline's adapter in this process), each kind of
+    step is timed interleaved with the native one (bench.timing.time_pair); the record
+    then holds the native's statistics under "native" and the median of the per-pair
+    ratios under "paired_ratio", which the report and the gate prefer to a ratio
+    across jobs.
     """
-    result: dict[str, Any] = {"paired": native is not None}
+    result: dict[str, Any] = {"paired": make_native is not None}
+    steps = {name: _step_maker(adapter, name)(batch) for name in STEP_KINDS}
+    first = {name: _prime(steps[name], adapter.sync, job.warmup_steps) for name in STEP_KINDS}
+    result["memory_alone"] = adapter.peak_memory()
+    native = make_native() if make_native is not None else None
     if native is not None:
+        native_steps = {name: _step_maker(native, name)(batch) for name in STEP_KINDS}
+        native_first = {name: _prime(native_steps[name], native.sync, job.warmup_steps) for name in STEP_KINDS}
         result["native"] = {"cell": get_spec(job.cell).baseline}
         result["paired_ratio"] = {"order": None}
-    for name in STEP_KINDS:
-        if native is None:
-            stats = time_steps(_step_maker(adapter, name)(batch), warmup=job.warmup_steps, repeats=job.timed_steps,
-                               batch_size=job.batch_size, sync=adapter.sync)
-            result[name] = stats.to_dict()
-            continue
-        pair = time_pair(_step_maker(adapter, name)(batch), _step_maker(native, name)(batch),
-                         warmup=job.warmup_steps, repeats=job.timed_steps, batch_size=job.batch_size,
-                         sync_a=adapter.sync, sync_b=native.sync)
-        result[name], result["native"][name] = pair.a.to_dict(), pair.b.to_dict()
-        result["paired_ratio"][name] = pair.ratio.to_dict() if pair.ratio else None
-        result["paired_ratio"]["order"] = pair.order
+    with device_lock(job.device) as lock:
+        for name in STEP_KINDS:
+            if native is None:
+                stats = time_steps(steps[name], warmup=job.warmup_steps, repeats=job.timed_steps,
+                                   batch_size=job.batch_size, sync=adapter.sync)
+                result[name] = _with_first_call(stats, first[name]).to_dict()
+                continue
+            pair = time_pair(steps[name], native_steps[name], warmup=job.warmup_steps, repeats=job.timed_steps,
+                             batch_size=job.batch_size, sync_a=adapter.sync, sync_b=native.sync)
+            result[name] = _with_first_call(pair.a, first[name]).to_dict()
+            result["native"][name] = _with_first_call(pair.b, native_first[name]).to_dict()
+            result["paired_ratio"][name] = pair.ratio.to_dict() if pair.ratio else None
+            result["paired_ratio"]["order"] = pair.order
+    result["device_lock"] = {"used": bool(os.environ.get(LOCK_DIR_ENV)), "wait_s": lock["wait_s"],
+                             "parallel_jobs": int(os.environ.get(PARALLEL_ENV, "1"))}
     result["data"] = "random" if job.measure == "timing" else "first training batch"
     result["shape"] = {"batch_size": job.batch_size, "seq_len": int(batch.x.shape[1]),
                        "input_size": int(batch.x.shape[2]) if batch.x.ndim == 3 else None}
     return result
+
+
+def _prime(step: Callable[[], Any], sync: Callable[[Any], None], calls: int) -> float:
+    """Run `step` `calls` times untimed except the first (compilation, tracing, CUDA-graph capture); its seconds."""
+    sync(None)
+    start = time.perf_counter()
+    result = step()
+    sync(result)
+    first = time.perf_counter() - start
+    for _ in range(max(0, calls - 1)):
+        sync(step())
+    return first
+
+
+def _with_first_call(stats: StepStats, first_s: float) -> StepStats:
+    """`stats` with the priming call as its first call (the compile cost), not its first warm-up step."""
+    return dataclasses.replace(stats, first_s=first_s, compile_s=max(0.0, first_s - stats.median_s))
 
 
 def _step_maker(adapter: ModelAdapter, kind: str) -> Callable[[Batch], Callable[[], Any]]:
@@ -251,8 +288,10 @@ def run_job(job: Job, make_adapter: Callable[[Job, Problem], ModelAdapter], out:
             train(adapter, job, problem, task, out)
         if timing_batch is not None:
             # built after training, so the paired native model cannot change the custom one's results
-            native = make_adapter(native_job(job), problem) if job.paired else None
-            out["timing"] = measure_steps(adapter, job, timing_batch, native)
+            make_native = (lambda: make_adapter(native_job(job), problem)) if job.paired else None
+            out["timing"] = measure_steps(adapter, job, timing_batch, make_native)
     finally:
-        out["memory"] = adapter.peak_memory()
+        # a paired job's process also holds the native model: its peak read before that model existed
+        alone = (out.get("timing") or {}).get("memory_alone")
+        out["memory"] = alone if alone is not None else adapter.peak_memory()
 

@@ -113,8 +113,18 @@ class KerasAdapter:
     def native_path(self, batch: Batch) -> str | None:
         if not get_spec(self.job.cell).native:
             return None
-        path = cells_tf.native_fast_path(self.model.recurrent_layers[0])
-        return f"{path.path}: {path.reason}"
+        layer = self.model.recurrent_layers[0]
+        path = cells_tf.native_fast_path(layer)
+        described = f"{path.path}: {path.reason}"
+        if keras.backend.backend() == "jax" and self.job.device == "cuda":
+            # what the backend will really run: Keras falls back from cuDNN silently
+            from cells_tf.fast_path import observed_jax_kernel
+
+            steps = batch.x.shape[1]
+            probe = np.zeros((2, steps, layer.input_size), np.float32)
+            seen = observed_jax_kernel(layer, probe)
+            described += f"; observed: {seen + ' in the jitted program' if seen else 'no cuDNN call in the jitted program'}"
+        return described
 
     def peak_memory(self) -> dict[str, Any]:
         if self.job.device == "cuda":

@@ -86,6 +86,8 @@ class TorchAdapter:
         mark = self.job.mode == "compiled_cudagraphs"
 
         def step() -> torch.Tensor:
+            if not self.model.training:  # the steps of both kinds may be made before either runs
+                self.model.train()
             if mark:  # a new CUDA-graph step: outputs of the previous replay may be overwritten
                 torch.compiler.cudagraph_mark_step_begin()
             self.optimizer.zero_grad(set_to_none=True)
@@ -99,6 +101,8 @@ class TorchAdapter:
         mark = self.job.mode == "compiled_cudagraphs"
 
         def infer() -> torch.Tensor:
+            if self.model.training:
+                self.model.eval()
             if mark:
                 torch.compiler.cudagraph_mark_step_begin()
             with torch.no_grad():
@@ -116,11 +120,9 @@ class TorchAdapter:
         return self._infer_fn(x, lengths)().float().cpu().numpy()
 
     def timed_train_step(self, batch: Batch) -> Callable[[], Any]:
-        self.model.train()
         return self._step_fn(*self._to_device(batch))
 
     def timed_infer_step(self, batch: Batch) -> Callable[[], Any]:
-        self.model.eval()
         x, _, lengths, _ = self._to_device(batch)
         return self._infer_fn(x, lengths)
 
