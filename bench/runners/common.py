@@ -183,13 +183,15 @@ def measure_steps(adapter: ModelAdapter, job: Job, batch: Batch,
                   make_native: Callable[[], ModelAdapter] | None = None) -> dict[str, Any]:
     """Training-step and inference-step statistics on one batch, after warm-up.
 
-    Each step is first primed alone: `job.warmup_steps` untimed calls, the first one
-    timed as the compile/trace cost (`first_s`, `compile_s`). Priming happens outside
-    the device lock (bench.executors.device_lock), so jobs run side by side with
-    `--parallel` compile at the same time; the warm-up and timed steps then run holding
-    the lock, so no other job's timed steps overlap them. The memory peak is read after
-    the custom model's priming and before the native model exists, so it is this
-    model's alone.
+    Kind by kind (training step, then inference step), each step is first primed:
+    `job.warmup_steps` untimed calls, the first one timed as the compile/trace cost
+    (`first_s`, `compile_s`). Priming happens outside the device lock
+    (bench.executors.device_lock), so jobs run side by side with `--parallel` compile at
+    the same time; the warm-up and timed steps then run holding the lock, so no other
+    job's timed steps overlap them. The memory peak is read after the custom model's
+    training step was primed and before the native model exists, so it is this model's
+    alone. Where the framework can tell, the record counts the graphs compiled, and
+    those compiled while the lock was held (a recompile inside the timed section).
 
     With `make_native` (builds the baseline's adapter in this process), each kind of
     step is timed interleaved with the native one (bench.timing.time_pair); the record
@@ -198,34 +200,53 @@ def measure_steps(adapter: ModelAdapter, job: Job, batch: Batch,
     across jobs.
     """
     result: dict[str, Any] = {"paired": make_native is not None}
-    steps = {name: _step_maker(adapter, name)(batch) for name in STEP_KINDS}
-    first = {name: _prime(steps[name], adapter.sync, job.warmup_steps) for name in STEP_KINDS}
-    result["memory_alone"] = adapter.peak_memory()
-    native = make_native() if make_native is not None else None
-    if native is not None:
-        native_steps = {name: _step_maker(native, name)(batch) for name in STEP_KINDS}
-        native_first = {name: _prime(native_steps[name], native.sync, job.warmup_steps) for name in STEP_KINDS}
-        result["native"] = {"cell": get_spec(job.cell).baseline}
-        result["paired_ratio"] = {"order": None}
-    with device_lock(job.device) as lock:
-        for name in STEP_KINDS:
+    native: ModelAdapter | None = None
+    waited, compiles = 0.0, _compile_count(adapter)
+    recompiled_while_timed = 0
+    for name in STEP_KINDS:
+        step = _step_maker(adapter, name)(batch)
+        first = _prime(step, adapter.sync, job.warmup_steps)
+        if "memory_alone" not in result:
+            result["memory_alone"] = adapter.peak_memory()  # before the native model exists
+        if make_native is not None and native is None:
+            native = make_native()
+            result["native"] = {"cell": get_spec(job.cell).baseline}
+            result["paired_ratio"] = {"order": None}
+        if native is not None:
+            native_step = _step_maker(native, name)(batch)
+            native_first = _prime(native_step, native.sync, job.warmup_steps)
+        before = _compile_count(adapter)
+        with device_lock(job.device) as lock:
             if native is None:
-                stats = time_steps(steps[name], warmup=job.warmup_steps, repeats=job.timed_steps,
+                stats = time_steps(step, warmup=job.warmup_steps, repeats=job.timed_steps,
                                    batch_size=job.batch_size, sync=adapter.sync)
-                result[name] = _with_first_call(stats, first[name]).to_dict()
-                continue
-            pair = time_pair(steps[name], native_steps[name], warmup=job.warmup_steps, repeats=job.timed_steps,
-                             batch_size=job.batch_size, sync_a=adapter.sync, sync_b=native.sync)
-            result[name] = _with_first_call(pair.a, first[name]).to_dict()
-            result["native"][name] = _with_first_call(pair.b, native_first[name]).to_dict()
-            result["paired_ratio"][name] = pair.ratio.to_dict() if pair.ratio else None
-            result["paired_ratio"]["order"] = pair.order
-    result["device_lock"] = {"used": bool(os.environ.get(LOCK_DIR_ENV)), "wait_s": lock["wait_s"],
+                result[name] = _with_first_call(stats, first).to_dict()
+            else:
+                pair = time_pair(step, native_step, warmup=job.warmup_steps, repeats=job.timed_steps,
+                                 batch_size=job.batch_size, sync_a=adapter.sync, sync_b=native.sync)
+                result[name] = _with_first_call(pair.a, first).to_dict()
+                result["native"][name] = _with_first_call(pair.b, native_first).to_dict()
+                result["paired_ratio"][name] = pair.ratio.to_dict() if pair.ratio else None
+                result["paired_ratio"]["order"] = pair.order
+        waited += lock["wait_s"]
+        if before is not None:
+            recompiled_while_timed += _compile_count(adapter) - before
+    if compiles is not None:
+        # graphs compiled by this job, and how many of them came while holding the lock (should be 0)
+        result["compiled_graphs"] = {"total": _compile_count(adapter) - compiles,
+                                     "while_timed": recompiled_while_timed}
+    result["device_lock"] = {"used": bool(os.environ.get(LOCK_DIR_ENV)), "wait_s": waited,
                              "parallel_jobs": int(os.environ.get(PARALLEL_ENV, "1"))}
     result["data"] = "random" if job.measure == "timing" else "first training batch"
     result["shape"] = {"batch_size": job.batch_size, "seq_len": int(batch.x.shape[1]),
                        "input_size": int(batch.x.shape[2]) if batch.x.ndim == 3 else None}
     return result
+
+
+def _compile_count(adapter: ModelAdapter) -> int | None:
+    """Graphs the adapter's framework has compiled so far, where it can tell (torch.compile)."""
+    count = getattr(adapter, "compile_count", None)
+    return count() if count is not None else None
 
 
 def _prime(step: Callable[[], Any], sync: Callable[[Any], None], calls: int) -> float:

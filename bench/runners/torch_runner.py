@@ -86,8 +86,6 @@ class TorchAdapter:
         mark = self.job.mode == "compiled_cudagraphs"
 
         def step() -> torch.Tensor:
-            if not self.model.training:  # the steps of both kinds may be made before either runs
-                self.model.train()
             if mark:  # a new CUDA-graph step: outputs of the previous replay may be overwritten
                 torch.compiler.cudagraph_mark_step_begin()
             self.optimizer.zero_grad(set_to_none=True)
@@ -101,8 +99,8 @@ class TorchAdapter:
         mark = self.job.mode == "compiled_cudagraphs"
 
         def infer() -> torch.Tensor:
-            if self.model.training:
-                self.model.eval()
+            # the module stays in training mode: the models have no dropout or batch norm, so both
+            # modes compute the same, and flipping the flag makes torch.compile compile again
             if mark:
                 torch.compiler.cudagraph_mark_step_begin()
             with torch.no_grad():
@@ -111,11 +109,9 @@ class TorchAdapter:
 
     # -- ModelAdapter ------------------------------------------------------------------------
     def train_step(self, batch: Batch) -> float:
-        self.model.train()
         return float(self._step_fn(*self._to_device(batch))())
 
     def predict(self, batch: Batch) -> np.ndarray:
-        self.model.eval()
         x, _, lengths, _ = self._to_device(batch)
         return self._infer_fn(x, lengths)().float().cpu().numpy()
 
@@ -125,6 +121,12 @@ class TorchAdapter:
     def timed_infer_step(self, batch: Batch) -> Callable[[], Any]:
         x, _, lengths, _ = self._to_device(batch)
         return self._infer_fn(x, lengths)
+
+    def compile_count(self) -> int:
+        """Graphs torch.compile has compiled in this process so far (a recompile while timing shows here)."""
+        from torch._dynamo.utils import counters
+
+        return int(counters["stats"]["unique_graphs"])
 
     def sync(self, result: Any) -> None:
         if self.device.type == "cuda":
