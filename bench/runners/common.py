@@ -215,6 +215,11 @@ def measure_steps(adapter: ModelAdapter, job: Job, batch: Batch,
         if native is not None:
             native_step = _step_maker(native, name)(batch)
             native_first = _prime(native_step, native.sync, job.warmup_steps)
+            # alternate once outside the lock too: on CUDA, running the other compiled model in
+            # between made torch.compile compile the first one again (20-40 s, seen on the H100)
+            for _ in range(job.warmup_steps):
+                adapter.sync(step())
+                native.sync(native_step())
         before = _compile_count(adapter)
         with device_lock(job.device) as lock:
             if native is None:
