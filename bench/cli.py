@@ -171,9 +171,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
     name, device, jobs = build_jobs(args)
     _check_tasks(jobs)
     if args.dry_run:
+        done = _recorded_ids(args.output or DEFAULT_RESULTS_DIR / f"{name}.jsonl") if args.resume else set()
         for job in jobs:
-            print(job.job_id, job.label())
-        print(f"{len(jobs)} jobs")
+            print(job.job_id, job.label(), "(recorded)" if job.job_id in done else "")
+        recorded = sum(job.job_id in done for job in jobs)
+        print(f"{len(jobs)} jobs" + (f"; {recorded} already recorded, {len(jobs) - recorded} to run" if done else ""))
         return 0
     config = RunConfig(output=args.output or DEFAULT_RESULTS_DIR / f"{name}.jsonl", resume=args.resume,
                        retry_failed=args.retry_failed, timeout_s=args.timeout, threads=args.threads,
@@ -194,6 +196,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
         written = write_report(config.output, out_dir)
         print(f"report written to {out_dir.resolve()} (open {written['summary'].name})")
     return 0
+
+
+def _recorded_ids(path: Path) -> set[str]:
+    """Job ids that a resumed run would skip (finished records in `path`), for --dry-run."""
+    from bench.records import RecordStore
+
+    return RecordStore(path).finished_ids() if Path(path).is_file() else set()
 
 
 def device_tag(device: str) -> str:

@@ -7,6 +7,8 @@ crashed jobs); the runners add what only the imported framework knows.
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import hashlib
 import importlib.metadata
 import os
 import platform
@@ -71,6 +73,23 @@ def git_commit() -> dict[str, Any]:
     return {"commit": commit, "dirty": bool(status) if status is not None else None}
 
 
+SOURCE_PACKAGES = ("bench", "cells_torch", "cells_tf", "datasets")  # the code whose version a record names
+
+
+@functools.lru_cache(maxsize=4)
+def source_digest(root: Path = REPO_ROOT) -> str:
+    """SHA-256 (first 16 hex digits) of the project's Python sources, paths included.
+
+    Names the code that made a record even where git cannot: a copy of the working tree
+    with uncommitted changes, or a checkout whose .git is stale (a remote GPU machine).
+    """
+    digest = hashlib.sha256()
+    for package in SOURCE_PACKAGES:
+        for path in sorted((root / package).rglob("*.py")):
+            digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
+
+
 def base_environment() -> dict[str, Any]:
     """Everything knowable without importing a framework."""
     return {
@@ -80,6 +99,7 @@ def base_environment() -> dict[str, Any]:
         "cpu": cpu_name(),
         "cpu_cores": available_cores(),
         "git": git_commit(),
+        "source_digest": source_digest(),
         "recorded_at": now_iso(),
         "python_executable": sys.executable,
         "env": {name: os.environ.get(name) for name in RECORDED_ENV},

@@ -38,8 +38,10 @@ ENV_COLUMNS = {  # flat record column -> report label
     "environment.versions.numpy": "numpy", "environment.versions.torch": "torch",
     "environment.versions.tensorflow": "tensorflow", "environment.versions.tensorflow-cpu": "tensorflow-cpu",
     "environment.versions.keras": "keras", "environment.versions.jax": "jax", "environment.cuda": "CUDA",
-    "environment.cudnn": "cuDNN", "environment.env.OMP_WAIT_POLICY": "OMP_WAIT_POLICY",
+    "environment.cudnn": "cuDNN", "environment.cuda_driver": "NVIDIA driver",
+    "environment.cuda_capability": "compute capability", "environment.env.OMP_WAIT_POLICY": "OMP_WAIT_POLICY",
     "environment.git.commit": "git commit", "environment.git.dirty": "uncommitted changes",
+    "environment.source_digest": "source digest",
 }
 
 NOTES = """\
@@ -70,12 +72,18 @@ How to read this report:
   pair alike, so this is the number to trust on a shared machine. **cross-job** (records
   timed without pairing): the cell's median divided by the median of its native layer's own
   job from this records file, timed in another process at another moment.
-- **Compile** is the first warm-up step minus the steady-state median: tracing, XLA or
-  torch.compile/inductor compilation, and first-call allocation. torch.compile keeps an
+- **Compile** is the step's first call (made alone, before its warm-up steps) minus the
+  steady-state median: tracing, XLA or torch.compile/inductor compilation, CUDA-graph capture
+  and first-call allocation. torch.compile keeps an
   on-disk cache between runs (`/tmp/torchinductor_$USER` unless `TORCHINDUCTOR_CACHE_DIR`
   is set), so a compile time measured with a warm cache is far shorter than a cold one.
 - **Peak memory** is the job process's maximum resident set on CPU (it includes the framework
-  itself) and the device allocator's peak on GPU.
+  itself) and the device allocator's peak on GPU; a paired job reads it before it builds the
+  native layer, so it is the cell's own.
+- **Jobs side by side** (`bench run --parallel N`, used on GPU machines): the jobs' start-up and
+  compilation overlap, but each job holds a device lock from its first warm-up step to its
+  last timed step, so no two jobs' timed steps overlap; other jobs' compiling still loads the
+  CPU meanwhile, which is one more reason to read the paired ratios.
 - Jobs that failed are listed with their status (`diverged`: non-finite training loss; `oom`;
   `error`; `timeout`) and are left out of the other tables.
 """
@@ -223,6 +231,34 @@ def _timing_markdown(summary: pd.DataFrame) -> str:
         "infer ms (IQR)", "infer × native", "ratio", "train seq/s", "compile s", "n", "peak MB", "native path"])
 
 
+def ratio_pivots(summary: pd.DataFrame, kind: str = "train") -> list[tuple[str, pd.DataFrame]]:
+    """Per framework, backend, device and mode: cell × shape of the `kind` step's ratio to native.
+
+    Only custom cells that have a ratio appear; each heading says how many of its
+    ratios are at most 1.0 (as fast as the native layer, or faster).
+    """
+    column = f"{kind}_ratio"
+    custom = summary[~summary.native & summary[column].notna()].copy()
+    if custom.empty:
+        return []
+    custom["shape_label"] = custom.apply(_shape, axis=1)
+    out = []
+    keys = ["framework", "backend", "device", "mode"]
+    for key, group in custom.groupby(keys, sort=True):
+        order = group.sort_values(["seq_len", "hidden_size", "batch_size"])["shape_label"].drop_duplicates().tolist()
+        pivot = group.pivot_table(index="cell", columns="shape_label", values=column, aggfunc="first")[order]
+        at_most_one = int((group[column] <= 1.0).sum())
+        title = (f"{key[0]} ({key[1]}) · {key[3]} · {key[2]}: {kind} step × native — "
+                 f"{at_most_one} of {len(group)} at most 1.0")
+        out.append((title, pivot))
+    return out
+
+
+def _pivot_markdown(pivot: pd.DataFrame) -> str:
+    rows = [[cell] + [_fmt_num(v) if pd.notna(v) else "—" for v in values] for cell, values in pivot.iterrows()]
+    return tabulate(rows, headers=["cell", *pivot.columns], tablefmt="github")
+
+
 def _accuracy_markdown(table: pd.DataFrame) -> str:
     visible = table.drop(columns=[c for c in table.columns if c.startswith("_")])
     return tabulate(visible.sort_values(["task", "framework", "mode", "cell"]).values.tolist(),
@@ -287,6 +323,14 @@ def write_report(records_path: str | Path, out_dir: str | Path) -> dict[str, Any
     if not timing.empty:
         lines += ["## Step time", "", "Milliseconds per step (median, IQR in brackets).", "",
                   _timing_markdown(timing), ""]
+        pivots = ratio_pivots(timing, "train") + ratio_pivots(timing, "infer")
+        if pivots:
+            lines += ["## Ratio to the native layer, by shape", "",
+                      "The *× native* column above, one table per framework, mode and device: rows are the "
+                      "custom cells, columns the shapes (B batch, T steps, I features, H units); below 1 the "
+                      "cell is faster than its native layer.", ""]
+            for title, pivot in pivots:
+                lines += [f"### {title}", "", _pivot_markdown(pivot), ""]
     if images:
         lines += ["## Plots", ""] + [f"![{p.stem}]({p.name})" for p in images] + [""]
     if (flat.status != "ok").any():

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from bench.environment import source_digest
 from bench.jobs import Job
 from bench.records import (SCHEMA, SCHEMA_VERSION, RecordError, RecordStore, dumps, read_records,
                            validate_record)
@@ -44,6 +45,7 @@ def test_a_real_record_follows_the_schema(fresh_record):
     assert env["versions"]["torch"] and env["versions"]["numpy"] and env["cpu"]
     assert env["threads"]["intra_op"] == 1 and env["threads_requested"] == 1
     assert "commit" in env["git"]
+    assert env["source_digest"] == source_digest()
     json.loads(dumps(record))  # one standard JSON line
 
 
@@ -133,3 +135,15 @@ def test_append_refuses_an_invalid_record(tmp_path):
     with pytest.raises(RecordError):
         store.append({"job_id": "x"})
     assert not store.path.exists()
+
+
+def test_the_source_digest_names_the_code_and_only_the_code(tmp_path):
+    """Records carry it because git cannot always tell (a copied tree reports a stale commit)."""
+    (tmp_path / "bench").mkdir()
+    module = tmp_path / "bench" / "a.py"
+    module.write_text("x = 1\n")
+    before = source_digest(tmp_path)
+    (tmp_path / "bench" / "notes.txt").write_text("not code")
+    assert source_digest.__wrapped__(tmp_path) == before
+    module.write_text("x = 2\n")
+    assert source_digest.__wrapped__(tmp_path) != before
