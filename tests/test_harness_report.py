@@ -120,3 +120,15 @@ def test_ratio_to_native_is_the_paired_in_process_ratio_when_records_have_it(tmp
         assert row.train_ratio != pytest.approx(row.train_ms / native.train_ms, rel=RATIO_TOL)
     summary = write_report(PAIRED_RECORDS, tmp_path)["summary"].read_text()
     assert "| paired " in summary and "**paired**" in summary
+
+
+COMMITTED_REPORTS = [path.parent for path in sorted((Path(__file__).resolve().parents[1] / "reports").glob("*/records.jsonl"))
+                     if (path.parent / "summary.md").is_file()]
+
+
+@pytest.mark.parametrize("folder", COMMITTED_REPORTS, ids=lambda p: p.name)
+def test_committed_reports_are_what_bench_report_writes_from_their_records(folder, tmp_path):
+    """Every committed summary (reports/cpu-quick, reports/gpu-h100) is regenerated, not edited by hand."""
+    write_report(folder / "records.jsonl", tmp_path)
+    assert (tmp_path / "summary.md").read_text() == (folder / "summary.md").read_text(), (
+        f"{folder}/summary.md differs from its records; run python -m bench report {folder}/records.jsonl --out {folder}")
