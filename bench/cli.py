@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import sys
 from pathlib import Path
@@ -72,8 +73,14 @@ def _add_run(parser: argparse.ArgumentParser) -> None:
                      help="local executor: run N job processes at once; their start-up and compiling overlap, "
                           "their timed steps never do (a device lock). For GPU suites and accuracy-only runs; "
                           "refused for CPU timing jobs (default 1)")
+    how.add_argument("--profile", action="store_true",
+                     help="after timing, run a few steps of each timing job under torch.profiler and record the "
+                          "kernels (GPU) or operators (CPU) per step and where the time went (torch jobs)")
     how.add_argument("--executor", choices=("local", "ray"), default="local",
                      help="local: subprocesses on this machine; ray: Ray tasks on a cluster (docs/ray.md)")
+    how.add_argument("--gpu-share", type=float, default=1.0,
+                     help="with --executor ray: the share of a GPU each accuracy-only GPU job asks for; "
+                          "0.25 packs four on a GPU (timing jobs always take a whole GPU; default 1)")
     how.add_argument("--address", help="with --executor ray: the cluster, e.g. HEAD_IP:6379 (default: RAY_ADDRESS, "
                      "else a cluster started here with `ray start`, else a fresh local Ray)")
     how.add_argument("--report-dir", type=Path, help="report folder (default reports/DEVICE-SUITE)")
@@ -152,13 +159,15 @@ def make_executor(args: argparse.Namespace, config: RunConfig):
     """The executor a run uses: local subprocesses, or Ray tasks with --executor ray."""
     if args.address and args.executor != "ray":
         raise ConfigError("--address names a Ray cluster; add --executor ray")
+    if args.gpu_share != 1.0 and args.executor != "ray":
+        raise ConfigError("--gpu-share is for --executor ray; the local executor packs jobs with --parallel N")
     if args.executor == "ray":
         from bench.executors.ray_executor import RayExecutor
 
         if config.parallel != 1:
             raise ConfigError("--parallel is for the local executor; Ray packs jobs by the resources each asks for")
 
-        return RayExecutor.from_cli(args.address, config.timeout_s, config.threads)
+        return RayExecutor.from_cli(args.address, config.timeout_s, config.threads, args.gpu_share)
     from bench.executors.local import LocalExecutor
 
     return LocalExecutor(timeout_s=config.timeout_s, threads=config.threads, parallel=config.parallel)
@@ -180,6 +189,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
     config = RunConfig(output=args.output or DEFAULT_RESULTS_DIR / f"{name}.jsonl", resume=args.resume,
                        retry_failed=args.retry_failed, timeout_s=args.timeout, threads=args.threads,
                        progress=not args.no_progress, parallel=args.parallel)
+    if args.profile:  # read by the job processes, which inherit this environment
+        from bench.runners.common import PROFILE_ENV
+
+        os.environ[PROFILE_ENV] = "1"
     store = RecordStore(config.output)
     if not config.resume and store.load():
         raise ConfigError(f"{config.output} already holds records; pass --resume to continue that sweep, "

@@ -17,6 +17,7 @@ from bench.config import ConfigError
 from bench.records import RecordStore, latest_by_job
 
 MB = 1024 * 1024
+STEP_NAMES = ("train_step", "inference_step")  # the timed kinds of step, as records name them
 # Columns that identify a comparable group of jobs, apart from cell and seed.
 TRAIN_GROUP = ["task", "framework", "backend", "device", "mode", "num_layers", "hidden_size", "bidirectional",
                "batch_size", "epochs", "lr", "init"]
@@ -254,6 +255,33 @@ def ratio_pivots(summary: pd.DataFrame, kind: str = "train") -> list[tuple[str, 
     return out
 
 
+def profile_table(records: list[dict[str, Any]]) -> pd.DataFrame:
+    """One row per profiled step (`bench run --profile`): launches and time per step, beside the native's."""
+    rows = []
+    for record in records:
+        profile = (record.get("timing") or {}).get("profile") if record["status"] == "ok" else None
+        if not profile:
+            continue
+        ident, shape = record["identity"], record["timing"]["shape"]
+        for kind in STEP_NAMES:
+            mine, native = profile.get(kind), profile.get(f"native_{kind}")
+            if not mine:
+                continue
+            rows.append({
+                "cell": ident["cell"], "framework": ident["framework"], "mode": ident["mode"],
+                "device": ident["device"],
+                "shape": f"B{ident['batch_size']} T{shape['seq_len']} I{shape['input_size']} H{ident['hidden_size']}",
+                "step": kind.replace("_step", ""), "counted": mine["what"],
+                "per step": f"{mine['launches_per_step']:.0f}",
+                "native per step": f"{native['launches_per_step']:.0f}" if native else "—",
+                "ms per step": f"{1e3 * mine['time_per_step_s']:.3g}",
+                "native ms per step": f"{1e3 * native['time_per_step_s']:.3g}" if native else "—",
+                "top (calls per step)": "; ".join(f"{t['name'][:48]} ({t['calls_per_step']:.0f})"
+                                                  for t in mine["top"][:3]),
+            })
+    return pd.DataFrame(rows)
+
+
 def _pivot_markdown(pivot: pd.DataFrame) -> str:
     rows = [[cell] + [_fmt_num(v) if pd.notna(v) else "—" for v in values] for cell, values in pivot.iterrows()]
     return tabulate(rows, headers=["cell", *pivot.columns], tablefmt="github")
@@ -331,6 +359,15 @@ def write_report(records_path: str | Path, out_dir: str | Path) -> dict[str, Any
                       "cell is faster than its native layer.", ""]
             for title, pivot in pivots:
                 lines += [f"### {title}", "", _pivot_markdown(pivot), ""]
+    profiles = profile_table(list(latest_by_job(records).values()))
+    if not profiles.empty:
+        lines += ["## Profile", "",
+                  "Jobs run with `--profile`: a few steps of each kind under torch.profiler after the timed "
+                  "steps. *per step* counts the CUDA kernels a step launched (ATen operators on CPU), *ms per "
+                  "step* is their summed device time (CPU time on CPU), beside the native layer's from the same "
+                  "job; the most expensive kernels are listed with their calls per step.", "",
+                  tabulate(profiles.sort_values(["framework", "mode", "shape", "cell", "step"]).values.tolist(),
+                           headers=list(profiles.columns), tablefmt="github"), ""]
     if images:
         lines += ["## Plots", ""] + [f"![{p.stem}]({p.name})" for p in images] + [""]
     if (flat.status != "ok").any():

@@ -20,6 +20,7 @@ from .task import Task
 
 MAX_LENGTH = 30  # operands of up to 30 bits: pair codes (2**60) and sums stay inside int64
 CARRY_STEPS = 1  # extra step for the final carry
+BIT_LOSSES = ("bce", "sigmoid_mse")  # losses for 0/1 bit targets
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,9 @@ class BinaryAdditionOptions:
     n_test: int = 200  # test pairs
     eval_lengths: tuple[int, ...] = ()  # operand lengths of the extra test sets, e.g. range(1, 21)
     n_eval: int = 1000  # pairs per extra test set (all pairs when fewer exist)
+    # "bce" (from logits) or "sigmoid_mse" (squared error of the sigmoid output); either way a bit is
+    # predicted 1 when the output logit is above 0
+    loss: str = "bce"
 
     def __post_init__(self) -> None:
         _check_length("length", self.length)
@@ -44,6 +48,8 @@ class BinaryAdditionOptions:
                               f"exist at length {self.length}; lower n_train/n_val/n_test or raise length")
         for value in self.eval_lengths:
             _check_length("each of eval_lengths", value)
+        if self.loss not in BIT_LOSSES:
+            raise OptionError(f"loss must be one of {', '.join(BIT_LOSSES)}, got {self.loss!r}")
 
 
 def _check_length(name: str, value: int) -> None:
@@ -106,7 +112,7 @@ def load_binary_addition(options: BinaryAdditionOptions, source: None, seed: int
         else:
             extra[f"length={length}"] = make_split(options.n_eval, length, seed + length)
     return Task(name="binary_addition", kind="per_step", num_outputs=1, input_size=2,
-                seq_len=options.length + CARRY_STEPS, loss="bce", metric="bit_accuracy",
+                seq_len=options.length + CARRY_STEPS, loss=options.loss, metric="bit_accuracy",
                 extra_tests=extra, **arrays,
                 info={"source": "generated: distinct operand pairs, numpy default_rng(seed)",
                       "bit_order": "least significant bit first; last step has zero inputs and the carry"})

@@ -14,7 +14,7 @@ import numpy as np
 from .errors import TaskContractError
 
 KINDS = ("classify", "per_step", "regress")
-LOSSES = ("cross_entropy", "bce", "mse")
+LOSSES = ("cross_entropy", "bce", "mse", "sigmoid_mse")  # sigmoid_mse: squared error of sigmoid(output), 0/1 targets
 METRICS = ("accuracy", "bit_accuracy", "mse")
 SPLITS = ("train", "val", "test")
 # The loss and metric a task of each kind gets unless its loader says otherwise.
@@ -46,7 +46,7 @@ class Task:
     lengths_val: np.ndarray | None = None  # as lengths_train
     lengths_test: np.ndarray | None = None  # as lengths_train
     vocab_size: int | None = None  # token tasks only: ids 0 (padding), 1 (out of vocabulary), 2.. words
-    loss: str | None = None  # "cross_entropy" | "bce" | "mse"; None: the default for `kind`
+    loss: str | None = None  # "cross_entropy" | "bce" | "mse" | "sigmoid_mse"; None: the default for `kind`
     metric: str | None = None  # "accuracy" | "bit_accuracy" | "mse"; None: the default for `kind`
     extra_tests: dict[str, SplitArrays] = field(default_factory=dict)  # name -> (x, y, lengths or None)
     info: dict = field(default_factory=dict)  # provenance, JSON-serialisable: source, files, digests, options

@@ -71,3 +71,42 @@ def test_eval_batches_keep_one_shape_and_cover_each_row_once():
         assert batch.x.shape == (8, 2, 1)
         seen.extend(batch.y[:valid])
     assert seen == list(range(23))
+
+
+def test_sigmoid_mse_is_the_same_loss_in_numpy_torch_and_keras_and_keeps_the_bit_rule():
+    """The binary-addition MSE rows: squared error of sigmoid(output); a bit is 1 when the logit is above 0."""
+    from types import SimpleNamespace
+
+    import keras
+
+    from bench.runners.keras_runner import _loss as keras_loss
+    from bench.runners.metrics import step_weights
+    from bench.runners.torch_runner import TorchAdapter
+
+    rng = np.random.default_rng(9)
+    out, y = rng.normal(size=(4, 6, 1)) * 3, rng.integers(0, 2, (4, 6, 1)).astype(np.float32)
+    lengths = np.array([6, 3, 1, 5])
+    problem = _problem("per_step", "sigmoid_mse", "bit_accuracy", 1)
+    loss, bits = score(out, y, lengths, problem)
+    mask = np.arange(6)[None, :] < lengths[:, None]
+    expected = ((1 / (1 + np.exp(-out[..., 0])) - y[..., 0]) ** 2)[mask].mean()
+    assert loss == pytest.approx(expected, abs=LOSS_TOL)
+    assert bits == pytest.approx(score(out, y, lengths, _problem("per_step", "bce", "bit_accuracy", 1))[1])
+
+    weights = step_weights(lengths, 6, "per_step")
+    torch_value = TorchAdapter._loss(SimpleNamespace(problem=problem), torch.tensor(out), torch.tensor(y),
+                                     torch.tensor(weights, dtype=torch.float64)).item()
+    assert torch_value == pytest.approx(expected, abs=LOSS_TOL)
+    keras_value = float(keras_loss("sigmoid_mse")(y, out.astype(np.float32), sample_weight=weights.astype(np.float32)))
+    assert keras_value == pytest.approx(expected, abs=1e-6 + 1e-5 * expected)  # float32 in Keras
+    assert isinstance(keras_loss("sigmoid_mse"), keras.losses.Loss)
+
+
+def test_binary_addition_takes_the_loss_as_an_option_and_refuses_others():
+    import datasets
+    from datasets.errors import OptionError
+
+    task = datasets.load("binary_addition", loss="sigmoid_mse")
+    assert (task.loss, task.metric) == ("sigmoid_mse", "bit_accuracy")
+    with pytest.raises(OptionError, match="loss must be one of bce, sigmoid_mse"):
+        datasets.load("binary_addition", loss="hinge")

@@ -92,3 +92,25 @@ def test_torch_timed_steps_never_flip_train_eval_mode_so_compiled_graphs_are_not
     for step in (train, infer, train):
         step()
         assert adapter.model.training
+
+
+def test_profile_records_what_each_step_ran_beside_the_native_and_the_report_shows_it(monkeypatch, tmp_path):
+    from bench.records import RecordStore
+    from bench.report import write_report
+    from bench.runners.common import PROFILE_ENV, PROFILE_STEPS
+
+    monkeypatch.setenv(PROFILE_ENV, "1")
+    (job,) = _jobs("timing", ("gru0",), "torch")
+    record = run_in_process(job, threads=1)
+    assert record["status"] == "ok", record["error"]
+    profile = record["timing"]["profile"]
+    assert set(profile) == {f"{prefix}{kind}" for prefix in ("", "native_") for kind in STEP_KINDS}
+    mine, native = profile["train_step"], profile["native_train_step"]
+    assert mine["steps"] == PROFILE_STEPS and mine["what"].startswith("ATen operators")
+    # a hand-written cell runs an operator or more per time step; the native layer one fused call
+    assert mine["launches_per_step"] > native["launches_per_step"] > 0
+    assert "aten::gru" not in {t["name"] for t in mine["top"]}
+    assert mine["top"] and all(t["time_per_step_s"] >= 0 for t in mine["top"])
+    RecordStore(tmp_path / "r.jsonl").append(record)
+    summary = write_report(tmp_path / "r.jsonl", tmp_path)["summary"].read_text()
+    assert "## Profile" in summary and "ATen operators (CPU time)" in summary

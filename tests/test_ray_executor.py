@@ -84,6 +84,16 @@ def test_a_job_no_node_can_run_is_refused_before_anything_runs():
         ResourcePolicy(train_gpus=1.5)
 
 
+def test_the_cli_sets_the_gpu_share_of_accuracy_jobs_and_only_for_ray(capsys):
+    from bench.cli import main
+
+    executor = RayExecutor.from_cli(None, 60.0, None, gpu_share=0.25)
+    assert executor.policy.train_gpus == 0.25 and executor.policy.train_cpus == ResourcePolicy().train_cpus
+    assert RayExecutor.from_cli(None, 60.0, 4).policy == ResourcePolicy(train_cpus=4)
+    assert main(["run", "--cells", "gru0", "--frameworks", "torch", "--gpu-share", "0.5", "--no-progress"]) == 2
+    assert "--gpu-share is for --executor ray" in capsys.readouterr().err
+
+
 def test_without_ray_the_executor_says_how_to_install_it(monkeypatch):
     monkeypatch.setitem(sys.modules, "ray", None)  # makes `import ray` fail as if it were not installed
     with pytest.raises(ConfigError, match=r"rnnbench\[ray\]"):

@@ -65,12 +65,14 @@ class RayExecutor:
     task_body: Callable[[dict[str, Any], int, float, str | None], dict[str, Any]] = run_job_on_node
 
     @classmethod
-    def from_cli(cls, address: str | None, timeout_s: float, threads: int | None) -> "RayExecutor":
-        """What `bench run --executor ray [--address A] [--timeout S] [--threads N]` runs with.
+    def from_cli(cls, address: str | None, timeout_s: float, threads: int | None,
+                 gpu_share: float = 1.0) -> "RayExecutor":
+        """What `bench run --executor ray [--address A] [--timeout S] [--threads N] [--gpu-share F]` runs with.
 
-        `--threads` sets the CPUs of an accuracy-only CPU job; timing jobs always get a whole node or GPU.
+        `--threads` sets the CPUs of an accuracy-only CPU job, `--gpu-share` the share of a GPU an
+        accuracy-only GPU job asks for (0.25: four pack on a GPU); timing jobs always get a whole node or GPU.
         """
-        policy = ResourcePolicy(train_cpus=threads) if threads else ResourcePolicy()
+        policy = ResourcePolicy(train_cpus=threads or ResourcePolicy.train_cpus, train_gpus=gpu_share)
         return cls(address=address, timeout_s=timeout_s, policy=policy)
 
     def run(self, jobs: Sequence[Job], on_start: Callable[[Job], None] | None = None) -> Iterator[dict[str, Any]]:

@@ -24,14 +24,14 @@ def experiments():
 
 def suites():
     """The replication suites, for bench.suites.SUITES."""
-    return [experiment.suite for experiment in experiments().values()]
+    return [suite for experiment in experiments().values() for suite in experiment.suites]
 
 
 def get_experiment(name: str):
     """The experiment called `name` (its folder name or its suite name)."""
     every = experiments()
     for experiment in every.values():
-        if name in (experiment.name, experiment.suite.name):
+        if name in (experiment.name, *(suite.name for suite in experiment.suites)):
             return experiment
     raise ConfigError(f"unknown replication experiment {name!r}; choose from {', '.join(every)} "
                       "(or their suite names, e.g. repl-recall)")

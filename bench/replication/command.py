@@ -41,16 +41,27 @@ def handle(args: argparse.Namespace) -> int:
         records = folder / RECORDS_NAME
         if not args.report_only:
             folder.mkdir(parents=True, exist_ok=True)
-            run_args = ["run", "--suite", experiment.suite.name, "--output", str(records), "--no-report",
-                        "--timeout", str(args.timeout)]
-            run_args += ["--threads", str(args.threads)] if args.threads else []
-            run_args += ["--no-progress"] if args.no_progress else []
-            status = bench_main(run_args)
-            if status != 0:
-                return status
+            for suite in experiment.suites:
+                if suite.device == "cuda" and not _cuda_available():
+                    print(f"{suite.name}: skipped, it runs on a GPU and this machine has none; on a GPU machine: "
+                          f"python -m bench run --suite {suite.name} --output {records} --no-report", flush=True)
+                    continue
+                run_args = ["run", "--suite", suite.name, "--output", str(records), "--no-report",
+                            "--timeout", str(args.timeout)]
+                run_args += ["--threads", str(args.threads)] if args.threads else []
+                run_args += ["--no-progress"] if args.no_progress else []
+                status = bench_main(run_args)
+                if status != 0:
+                    return status
         if not records.is_file():
             raise ConfigError(f"no records at {records}; run `python -m bench replicate {experiment.name}` "
                               "without --report-only first")
         written = write_replication_report(experiment, records, folder)
         print(f"{experiment.name}: report written to {written['summary'].resolve()}")
     return 0
+
+
+def _cuda_available() -> bool:
+    import torch
+
+    return torch.cuda.is_available()

@@ -47,11 +47,19 @@ class Experiment:
     our_setup: str  # what our suite runs, and every way it differs from the source
     claims: tuple[Claim, ...] = ()  # qualitative published results
     length_curve: bool = False  # plot and tabulate extra_tests "length=L" (binary addition)
+    # more of the planned grid, as suites of their own (e.g. the sizes that want a GPU); their
+    # records go into the same folder and the same report
+    extra_suites: tuple[Suite, ...] = ()
     loss_curves: bool = False  # plot training-loss curves per cell (the noise comparison)
 
     @property
     def references(self) -> tuple[PublishedReference, ...]:
         return self.suite.references
+
+    @property
+    def suites(self) -> tuple[Suite, ...]:
+        """The main suite, then the extra ones."""
+        return (self.suite, *self.extra_suites)
 
     @property
     def folder(self) -> str:

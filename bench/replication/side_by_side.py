@@ -150,37 +150,42 @@ def claim_table(claim: Claim, frame: pd.DataFrame, records: list[dict[str, Any]]
 
 
 def length_curve_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
-    """Bit accuracy against input length: one row per (framework, cell, hidden, epochs, seed, length)."""
+    """Bit accuracy against input length: one row per (framework, loss, cell, hidden, epochs, seed, length)."""
     rows = []
     for record in records:
         ident, train = record["identity"], record["train"]
-        own_length = (ident.get("task_options") or {}).get("length", 5)
+        options = ident.get("task_options") or {}
+        own_length = options.get("length", 5)
         points = {own_length: train["test_metric"]}  # the training length's set is the test split
         for name, result in (train.get("extra_tests") or {}).items():
             found = LENGTH_KEY.match(name)
             if found:
                 points[int(found.group(1))] = result["metric"]
         for length, metric in points.items():
-            rows.append({"framework": ident["framework"], "cell": ident["cell"], "hidden_size": ident["hidden_size"],
+            rows.append({"framework": ident["framework"], "loss": train.get("loss") or options.get("loss", "bce"),
+                         "cell": ident["cell"], "hidden_size": ident["hidden_size"],
                          "epochs": ident["epochs"], "seed": ident["seed"], "length": length, "bit_accuracy": metric})
     return pd.DataFrame(rows)
 
 
 def length_plot(curve: pd.DataFrame, out_dir: Path) -> Path:
-    fig, axes = plt.subplots(1, len(FRAMEWORKS), figsize=(12, 4.5), sharey=True, squeeze=False)
-    for ax, framework in zip(axes[0], FRAMEWORKS):
-        part = curve[curve.framework == framework]
+    losses = sorted(curve.loss.unique())
+    fig, axes = plt.subplots(len(losses), len(FRAMEWORKS), figsize=(12, 4.5 * len(losses)), sharey=True,
+                             squeeze=False)
+    for (loss, framework), ax in zip(((l, f) for l in losses for f in FRAMEWORKS), axes.flat):
+        part = curve[(curve.framework == framework) & (curve.loss == loss)]
         for (cell, hidden, epochs), group in part.groupby(["cell", "hidden_size", "epochs"]):
             stats = group.groupby("length").bit_accuracy.agg(["mean", "std"]).fillna(0.0)
             ax.plot(stats.index, stats["mean"], marker="o", markersize=3, label=f"{cell} H{hidden}, {epochs} epochs",
                     linestyle="-" if epochs == part.epochs.max() else ":")
             ax.fill_between(stats.index, stats["mean"] - stats["std"], stats["mean"] + stats["std"], alpha=0.15)
-        ax.set_title(framework)
+        ax.set_title(f"{framework}, {loss} loss")
         ax.set_xlabel("input length (bits; trained on 5)")
         ax.xaxis.get_major_locator().set_params(integer=True)
         ax.grid(alpha=0.3)
         ax.legend(fontsize="small")
-    axes[0][0].set_ylabel("bit accuracy (mean over seeds, band ±1 std)")
+    for row in axes:
+        row[0].set_ylabel("bit accuracy (mean over seeds, band ±1 std)")
     fig.suptitle("binary addition: bit accuracy against input length")
     return save_figure(fig, out_dir / "bit_accuracy_vs_length.png")
 
@@ -239,7 +244,7 @@ def write_replication_report(experiment: Experiment, records_path: str | Path, o
         lines += [f"![training loss curves]({extra[-1].name})", ""]
     if experiment.length_curve and records:
         curve = length_curve_frame(records)
-        wide = curve.pivot_table(index=["framework", "cell", "hidden_size", "epochs"], columns="length",
+        wide = curve.pivot_table(index=["framework", "loss", "cell", "hidden_size", "epochs"], columns="length",
                                  values="bit_accuracy", aggfunc="mean")
         wide.to_csv(out_dir / "bit_accuracy_vs_length.csv")
         extra += [out_dir / "bit_accuracy_vs_length.csv", length_plot(curve, out_dir)]

@@ -172,6 +172,8 @@ def _evaluate(adapter, x, y, lengths, job: Job, problem: Problem) -> tuple[float
 
 
 STEP_KINDS = ("train_step", "inference_step")  # what is timed, in this order
+PROFILE_ENV = "RNNBENCH_PROFILE"  # set (by `bench run --profile`): profile each timed step after timing it
+PROFILE_STEPS = 5  # steps under the profiler per kind of step
 
 
 def native_job(job: Job) -> Job:
@@ -233,6 +235,12 @@ def measure_steps(adapter: ModelAdapter, job: Job, batch: Batch,
                 result["native"][name] = _with_first_call(pair.b, native_first).to_dict()
                 result["paired_ratio"][name] = pair.ratio.to_dict() if pair.ratio else None
                 result["paired_ratio"]["order"] = pair.order
+            if os.environ.get(PROFILE_ENV) and hasattr(adapter, "profile_step"):
+                # after the timed steps, still alone on the device; never part of the statistics
+                profiles = result.setdefault("profile", {})
+                profiles[name] = adapter.profile_step(step, PROFILE_STEPS)
+                if native is not None:
+                    profiles[f"native_{name}"] = native.profile_step(native_step, PROFILE_STEPS)
         waited += lock["wait_s"]
         if before is not None:
             recompiled_while_timed += _compile_count(adapter) - before

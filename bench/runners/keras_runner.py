@@ -52,6 +52,14 @@ def setup(job: Job, threads: int) -> dict[str, Any]:
     return keras_environment(backend, job.device)
 
 
+class SigmoidMSE(keras.losses.Loss):
+    """Squared error of sigmoid(logits) against 0/1 targets, averaged over the last axis as MSE is."""
+
+    def call(self, y_true, y_pred):
+        y_true = keras.ops.cast(y_true, y_pred.dtype)
+        return keras.ops.mean(keras.ops.square(keras.ops.sigmoid(y_pred) - y_true), axis=-1)
+
+
 def _loss(name: str) -> keras.losses.Loss:
     if name == "cross_entropy":
         return keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction=REDUCTION)
@@ -59,6 +67,8 @@ def _loss(name: str) -> keras.losses.Loss:
         return keras.losses.BinaryCrossentropy(from_logits=True, reduction=REDUCTION)
     if name == "mse":
         return keras.losses.MeanSquaredError(reduction=REDUCTION)
+    if name == "sigmoid_mse":
+        return SigmoidMSE(reduction=REDUCTION, name="sigmoid_mse")
     raise ValueError(f"unknown loss {name!r}")
 
 

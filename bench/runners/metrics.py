@@ -14,7 +14,7 @@ class Problem:
     """What the model is trained for, the same in both frameworks."""
 
     kind: str  # "classify" | "per_step" | "regress"
-    loss: str  # "cross_entropy" | "bce" | "mse"
+    loss: str  # "cross_entropy" | "bce" | "mse" | "sigmoid_mse" (squared error of sigmoid(output))
     metric: str  # "accuracy" | "bit_accuracy" | "mse"
     num_outputs: int  # head units
     input_size: int | None  # features per step (None for token input)
@@ -49,6 +49,8 @@ def score(outputs: np.ndarray, y: np.ndarray, lengths: np.ndarray | None, proble
         target = _target_like(out, y)
         if problem.loss == "bce":
             per_elem = np.maximum(out, 0) - out * target + np.log1p(np.exp(-np.abs(out)))
+        elif problem.loss == "sigmoid_mse":
+            per_elem = (0.5 * (1.0 + np.tanh(0.5 * out)) - target) ** 2  # sigmoid without overflow
         else:
             per_elem = (out - target) ** 2
         per_item = per_elem.mean(axis=-1)

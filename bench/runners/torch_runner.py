@@ -22,6 +22,8 @@ from bench.runners.batches import Batch
 from bench.runners.common import EMBEDDING_DIM, peak_rss, run_job
 from bench.runners.metrics import Problem
 
+PROFILE_TOP = 6  # kernels (or operators) listed per profiled step, by time
+
 
 def setup(job: Job, threads: int) -> dict[str, Any]:
     """Threads and seeds, before anything runs; returns the environment facts to record."""
@@ -75,6 +77,8 @@ class TorchAdapter:
         target = y.to(out.dtype).reshape(out.shape)
         if loss == "bce":
             per_elem = F.binary_cross_entropy_with_logits(out, target, reduction="none")
+        elif loss == "sigmoid_mse":
+            per_elem = (torch.sigmoid(out) - target) ** 2
         else:
             per_elem = (out - target) ** 2
         per_item = per_elem.mean(dim=-1)
@@ -121,6 +125,35 @@ class TorchAdapter:
     def timed_infer_step(self, batch: Batch) -> Callable[[], Any]:
         x, _, lengths, _ = self._to_device(batch)
         return self._infer_fn(x, lengths)
+
+    def profile_step(self, step: Callable[[], Any], steps: int) -> dict[str, Any]:
+        """What `steps` calls of `step` ran, per step: kernels (CUDA) or ATen ops (CPU), their time, the top ones.
+
+        The explanation behind a ratio: how many device kernels a step launches and where
+        its device time goes (on CPU, the operators and their CPU time instead).
+        """
+        from torch.autograd import DeviceType
+        from torch.profiler import ProfilerActivity, profile
+
+        on_gpu = self.device.type == "cuda"
+        activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if on_gpu else [])
+        self.sync(None)
+        with profile(activities=activities) as prof:
+            for _ in range(steps):
+                self.sync(step())
+        if on_gpu:
+            events = [e for e in prof.key_averages() if e.device_type == DeviceType.CUDA]
+            seconds = {e.key: e.self_device_time_total * 1e-6 for e in events}
+        else:  # leaf operators only: a parent's self time is what its children did not take
+            events = [e for e in prof.key_averages() if e.key.startswith("aten::") and e.self_cpu_time_total > 0]
+            seconds = {e.key: e.self_cpu_time_total * 1e-6 for e in events}
+        counts = {e.key: e.count for e in events}
+        top = sorted(seconds, key=seconds.get, reverse=True)[:PROFILE_TOP]
+        return {"steps": steps, "what": "CUDA kernels" if on_gpu else "ATen operators (CPU time)",
+                "launches_per_step": sum(counts.values()) / steps,
+                "time_per_step_s": sum(seconds.values()) / steps,
+                "top": [{"name": name[:120], "calls_per_step": counts[name] / steps,
+                         "time_per_step_s": seconds[name] / steps} for name in top]}
 
     def compile_count(self) -> int:
         """Graphs torch.compile has compiled in this process so far (a recompile while timing shows here)."""
