@@ -182,7 +182,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if args.dry_run:
         done = _recorded_ids(args.output or DEFAULT_RESULTS_DIR / f"{name}.jsonl") if args.resume else set()
         for job in jobs:
-            print(job.job_id, job.label(), "(recorded)" if job.job_id in done else "")
+            print(job.job_id, job.label(), *(["(recorded)"] if job.job_id in done else []))
         recorded = sum(job.job_id in done for job in jobs)
         print(f"{len(jobs)} jobs" + (f"; {recorded} already recorded, {len(jobs) - recorded} to run" if done else ""))
         return 0

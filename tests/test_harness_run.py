@@ -14,7 +14,7 @@ import pytest
 from bench.cli import main
 from bench.executors.local import LocalExecutor
 from bench.jobs import Axes, expand
-from bench.records import RecordStore, read_records
+from bench.records import RecordStore, new_record, read_records
 
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[1]
@@ -137,10 +137,25 @@ def test_refuses_to_start_over_an_existing_file_without_resume(tmp_path, capsys)
     assert "already holds records; pass --resume" in capsys.readouterr().err
 
 
-def test_dry_run_lists_the_quick_suite(capsys):
-    assert main(["run", "--suite", "quick", "--dry-run"]) == 0
+def test_dry_run_lists_the_quick_suite_and_marks_what_the_output_already_records(capsys, tmp_path):
+    output = tmp_path / "quick.jsonl"
+    assert main(["run", "--suite", "quick", "--dry-run", "--output", str(output)]) == 0
     out = capsys.readouterr().out.strip().splitlines()
     assert out[-1] == f"{len(out) - 1} jobs" and len(out) - 1 >= 4 * 14
+    first_id, first_label = out[0].split(" ", 1)
+    record = new_record(first_id, _quick_identity(first_id), {}, "2026-01-01T00:00:00")
+    record.update(status="error", error="failed once", duration_s=1.0)  # a failure is a record too
+    RecordStore(output).append(record)
+    assert main(["run", "--suite", "quick", "--dry-run", "--output", str(output)]) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    assert out[0] == f"{first_id} {first_label} (recorded)" and not out[1].endswith("(recorded)")
+    assert out[-1].endswith("; 1 already recorded, " + f"{len(out) - 2} to run")
+
+
+def _quick_identity(job_id):
+    from bench.suites import get_suite
+
+    return next(job.identity() for job in get_suite("quick").jobs() if job.job_id == job_id)
 
 
 def test_list_names_cells_tasks_suites_and_modes(capsys):
