@@ -190,7 +190,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
                        retry_failed=args.retry_failed, timeout_s=args.timeout, threads=args.threads,
                        progress=not args.no_progress, parallel=args.parallel)
     if args.profile:  # read by the job processes, which inherit this environment
-        from bench.runners.common import PROFILE_ENV
+        from bench.runners.measure import PROFILE_ENV
 
         os.environ[PROFILE_ENV] = "1"
     store = RecordStore(config.output)

@@ -97,7 +97,7 @@ def test_torch_timed_steps_never_flip_train_eval_mode_so_compiled_graphs_are_not
 def test_profile_records_what_each_step_ran_beside_the_native_and_the_report_shows_it(monkeypatch, tmp_path):
     from bench.records import RecordStore
     from bench.report import write_report
-    from bench.runners.common import PROFILE_ENV, PROFILE_STEPS
+    from bench.runners.measure import PROFILE_ENV, PROFILE_STEPS
 
     monkeypatch.setenv(PROFILE_ENV, "1")
     (job,) = _jobs("timing", ("gru0",), "torch")

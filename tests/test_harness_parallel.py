@@ -18,7 +18,7 @@ from bench.executors.device_lock import LOCK_DIR_ENV, PARALLEL_ENV, device_lock
 from bench.executors.local import LocalExecutor
 from bench.jobs import Axes, expand
 from bench.runners.batches import Batch
-from bench.runners.common import measure_steps
+from bench.runners.measure import measure_steps
 
 HOLD_S = 0.4  # how long each process holds the lock in the cross-process test
 START_SLACK_S = 0.05  # clock and scheduling slack between two processes' timestamps

@@ -154,6 +154,7 @@ def test_report_puts_the_side_by_side_on_top_of_the_harness_report(tmp_path):
     assert text.index("## Ours beside the published numbers") < text.index("# The harness report")
     assert f"**{PUBLISHED_LABEL}** (fixture): gru0 and mgu match gru4" in text
     assert "## Accuracy" in text and (tmp_path / "results.csv").is_file()
+    assert "- **Ran:** 0 of the 12 planned jobs recorded (" in text  # the fixture's records are other jobs
     assert pd.read_csv(tmp_path / "side_by_side.csv").shape[0] == 4  # 2 references × 2 frameworks
 
 

@@ -211,6 +211,19 @@ def loss_curve_plot(records: list[dict[str, Any]], out_dir: Path) -> Path:
     return save_figure(fig, out_dir / "train_loss_curves.png")
 
 
+def _run_summary(experiment: Experiment, records_path: Path) -> str:
+    """Jobs recorded against jobs planned, their summed run time, and the devices they ran on."""
+    every = list(latest_by_job(RecordStore(records_path).load()).values())
+    planned = {job.job_id for suite in experiment.suites for job in suite.jobs()}
+    minutes = sum(r.get("duration_s") or 0.0 for r in every) / 60
+    devices = sorted({str((r.get("environment") or {}).get("device_name") or "?") for r in every})
+    statuses = pd.Series([r["status"] for r in every]).value_counts().to_dict()
+    return (f"{sum(r['job_id'] in planned for r in every)} of the {len(planned)} planned jobs recorded ("
+            + ", ".join(f"{n} {status}" for status, n in sorted(statuses.items()))
+            + f"); {minutes:.1f} min of job time (the records' `duration_s` summed, process start-up included) on "
+            + "; ".join(devices))
+
+
 def _markdown(frame: pd.DataFrame) -> str:
     return tabulate(frame.fillna("").values.tolist(), headers=list(frame.columns), tablefmt="github")
 
@@ -222,12 +235,15 @@ def write_replication_report(experiment: Experiment, records_path: str | Path, o
     records = _ok_train_records(records_path)
     frame = rows_frame(records)
     extra: list[Path] = []
+    suites = ", ".join(f"`{suite.name}`" for suite in experiment.suites)
     lines = [f"# Replication: {experiment.title}", "",
-             f"Suite `{experiment.suite.name}`; records `{records_path.name}` in this folder. Every number under "
+             f"Suite{'s' if len(experiment.suites) > 1 else ''} {suites}; records `{records_path.name}` in this "
+             "folder. Every number under "
              f"\"ours\" is computed from those records; every number under \"{PUBLISHED_LABEL}\" is typed once in "
              f"`bench/replication/{experiment.name}.py` as the source's published value.", "",
              f"- **Source's setup:** {experiment.source_setup}.",
-             f"- **Ours:** {experiment.our_setup}.", ""]
+             f"- **Ours:** {experiment.our_setup}.",
+             f"- **Ran:** {_run_summary(experiment, records_path)}.", ""]
     table = side_by_side_table(experiment, frame)
     if not table.empty:
         table.to_csv(out_dir / "side_by_side.csv", index=False)
