@@ -6,6 +6,7 @@ committed test records (tests/data) and the committed replication records
 """
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -188,3 +189,39 @@ def test_binary_addition_report_has_the_length_curve(tmp_path):
     assert [str(n) for n in range(1, 21)] == [c for c in curve.columns if c.isdigit()]
     assert (tmp_path / "bit_accuracy_vs_length.png").stat().st_size > 5000
     assert "## Bit accuracy against input length" in (tmp_path / "summary.md").read_text()
+
+
+# -- the hand-written README quotes the generated reports, never its own numbers ---------------
+
+README = REPLICATION_DIR / "README.md"
+QUOTED = re.compile(r"\d+\.\d\d%(?: ± (?:\d+\.\d\d|—))?|[+-]\d+\.\d\d pp")  # as the summaries print them
+SECTION = re.compile(r"^### .*\[`(\w+)/`\]\(\w+/summary\.md\)", re.M)
+
+
+def _readme_sections() -> list[tuple[str, str]]:
+    text = README.read_text()
+    heads = list(SECTION.finditer(text))
+    ends = [h.start() for h in heads[1:]] + [len(text)]
+    return [(head.group(1), text[head.end():end]) for head, end in zip(heads, ends)]
+
+
+def test_every_experiment_has_a_readme_section_and_its_run_facts_come_from_its_summary():
+    sections = dict(_readme_sections())
+    assert set(sections) == set(MODULES)
+    table = README.read_text().split("## Which of our cells")[0]
+    for name in MODULES:
+        ran = re.search(r"- \*\*Ran:\*\* (\d+) of the (\d+) planned jobs recorded .*?; ([\d.]+) min of job time",
+                        (REPLICATION_DIR / name / "summary.md").read_text())
+        assert ran, f"{name}/summary.md has no Ran line; rebuild it with python -m bench replicate {name} --report-only"
+        row = next((line for line in table.splitlines() if line.startswith(f"| {name} |")), "")
+        assert f"| {ran.group(1)} / {ran.group(2)} |" in row and f"| {ran.group(3)} min |" in row, (name, row)
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_readme_numbers_are_the_generated_reports_numbers(name):
+    section = dict(_readme_sections())[name]
+    summary = (REPLICATION_DIR / name / "summary.md").read_text()
+    csvs = " ".join(p.read_text() for p in (REPLICATION_DIR / name).glob("*.csv"))
+    for number in QUOTED.findall(section):
+        assert number in summary or number.split("%")[0] in csvs, \
+            f"README quotes {number!r} for {name}, which its summary.md does not hold"
