@@ -132,3 +132,23 @@ def test_committed_reports_are_what_bench_report_writes_from_their_records(folde
     write_report(folder / "records.jsonl", tmp_path)
     assert (tmp_path / "summary.md").read_text() == (folder / "summary.md").read_text(), (
         f"{folder}/summary.md differs from its records; run python -m bench report {folder}/records.jsonl --out {folder}")
+
+
+def test_compiled_cells_are_set_against_the_native_layer_in_its_default_mode():
+    """On the committed H100 records: a CUDA-graph cell ÷ eager nn.GRU is the two jobs' medians divided."""
+    from bench.report import default_mode_pivots
+
+    records = Path(__file__).resolve().parents[1] / "reports" / "gpu-h100" / "records.jsonl"
+    flat, raw = load_frame(records)
+    titles = dict(default_mode_pivots(timing_table(flat)))
+    (title, pivot), = [(t, p) for t, p in titles.items() if "compiled_cudagraphs cells ÷ eager native" in t]
+
+    def median(cell, mode):
+        (record,) = [r for r in raw if r["status"] == "ok" and r["identity"]["cell"] == cell
+                     and r["identity"]["mode"] == mode and r["identity"]["batch_size"] == 64
+                     and r["identity"]["hidden_size"] == 128 and r["identity"]["framework"] == "torch"]
+        return record["timing"]["train_step"]["median_s"]
+
+    expected = median("gru0", "compiled_cudagraphs") / median("gru4", "eager")
+    assert pivot.loc["gru0", "B64 T28 I28 H128"] == pytest.approx(expected)
+    assert "gru4" not in pivot.index and "cross-job" in title  # natives are the denominators, never rows
