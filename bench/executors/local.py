@@ -80,7 +80,8 @@ class LocalExecutor:
         if self.parallel < 1:
             raise ConfigError(f"--parallel must be >= 1, got {self.parallel}")
         self._running: set[subprocess.Popen] = set()
-        self._guard = threading.Lock()
+        self._guard = threading.Lock()  # guards _running and _stopping together
+        self._stopping = False  # set when a parallel run is torn down: no job process may start after
 
     def run(self, jobs: Sequence[Job], on_start: Callable[[Job], None] | None = None) -> Iterator[dict[str, Any]]:
         check_parallel(jobs, self.parallel)
@@ -97,6 +98,8 @@ class LocalExecutor:
     def _run_parallel(self, jobs: Sequence[Job], threads: int, tmp: Path,
                       on_start: Callable[[Job], None] | None) -> Iterator[dict[str, Any]]:
         lock_dir = tmp / "locks"
+        with self._guard:
+            self._stopping = False  # this executor may run again after an earlier run was torn down
 
         def one(job: Job) -> dict[str, Any]:
             if on_start is not None:
@@ -114,6 +117,7 @@ class LocalExecutor:
             for future in pending:
                 future.cancel()
             with self._guard:
+                self._stopping = True  # a job starting after this kills its own process (see _run_one)
                 running = list(self._running)
             for proc in running:
                 kill_tree(proc.pid)
@@ -130,6 +134,8 @@ class LocalExecutor:
                                     stderr=subprocess.STDOUT)
             with self._guard:
                 self._running.add(proc)
+                if self._stopping:  # the run was torn down while this job was starting
+                    kill_tree(proc.pid)
             try:
                 returncode = proc.wait(timeout=self.timeout_s)
             except subprocess.TimeoutExpired:
