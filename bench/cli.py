@@ -180,7 +180,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
     name, device, jobs = build_jobs(args)
     _check_tasks(jobs)
     if args.dry_run:
-        done = _recorded_ids(args.output or DEFAULT_RESULTS_DIR / f"{name}.jsonl") if args.resume else set()
+        from bench.records import RecordStore
+        from bench.sweep import pending_jobs
+
+        # the very rule the run applies (resume, --retry-failed), so the marks say what it would skip
+        store = RecordStore(args.output or DEFAULT_RESULTS_DIR / f"{name}.jsonl")
+        todo = {job.job_id for job in pending_jobs(jobs, store, args.resume, args.retry_failed)}
+        done = {job.job_id for job in jobs} - todo
         for job in jobs:
             print(job.job_id, job.label(), *(["(recorded)"] if job.job_id in done else []))
         recorded = sum(job.job_id in done for job in jobs)
@@ -209,13 +215,6 @@ def _cmd_run(args: argparse.Namespace) -> int:
         written = write_report(config.output, out_dir)
         print(f"report written to {out_dir.resolve()} (open {written['summary'].name})")
     return 0
-
-
-def _recorded_ids(path: Path) -> set[str]:
-    """Job ids that a resumed run would skip (finished records in `path`), for --dry-run."""
-    from bench.records import RecordStore
-
-    return RecordStore(path).finished_ids() if Path(path).is_file() else set()
 
 
 def device_tag(device: str) -> str:

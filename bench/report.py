@@ -6,6 +6,7 @@ Nothing is measured here; a report can be rebuilt at any time from the JSONL.
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -23,6 +24,7 @@ TRAIN_GROUP = ["task", "framework", "backend", "device", "mode", "num_layers", "
                "batch_size", "epochs", "lr", "init"]
 TIMING_GROUP = ["framework", "backend", "device", "mode", "batch_size", "seq_len", "input_size", "num_layers",
                 "hidden_size", "bidirectional"]
+SHAPE_COLUMNS = TIMING_GROUP[4:]  # the shape part of a timing group
 # Paired timing (custom cell and native layer interleaved in one job): ratio kind -> flat column
 PAIRED_COLUMNS = {"train": "timing.paired_ratio.train_step.median",
                   "infer": "timing.paired_ratio.inference_step.median",
@@ -242,16 +244,13 @@ def ratio_pivots(summary: pd.DataFrame, kind: str = "train") -> list[tuple[str, 
     custom = summary[~summary.native & summary[column].notna()].copy()
     if custom.empty:
         return []
-    custom["shape_label"] = custom.apply(_shape, axis=1)
     out = []
     keys = ["framework", "backend", "device", "mode"]
     for key, group in custom.groupby(keys, sort=True):
-        order = group.sort_values(["seq_len", "hidden_size", "batch_size"])["shape_label"].drop_duplicates().tolist()
-        pivot = group.pivot_table(index="cell", columns="shape_label", values=column, aggfunc="first")[order]
         at_most_one = int((group[column] <= 1.0).sum())
         title = (f"{key[0]} ({key[1]}) · {key[3]} · {key[2]}: {kind} step × native — "
                  f"{at_most_one} of {len(group)} at most 1.0")
-        out.append((title, pivot))
+        out.append((title, _cells_by_shape(group, column)))
     return out
 
 
@@ -269,21 +268,23 @@ def default_mode_pivots(summary: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]
         natives = group[group.native & (group["mode"] == default)]
         if natives.empty:
             continue
-        native_ms = {(r.batch_size, r.seq_len, r.input_size, r.num_layers, r.hidden_size, r.bidirectional, r.cell):
-                     r.train_ms for r in natives.itertuples()}
-        custom = group[~group.native & (group["mode"] != default)].copy()
-        custom["ratio"] = [r.train_ms / native_ms[k] if (k := (r.batch_size, r.seq_len, r.input_size, r.num_layers,
-                                                                 r.hidden_size, r.bidirectional, baseline_of(r.cell)))
-                           in native_ms else np.nan for r in custom.itertuples()]
-        custom = custom[custom.ratio.notna()]
+        natives = natives[SHAPE_COLUMNS + ["cell", "train_ms"]].rename(columns={"cell": "baseline",
+                                                                               "train_ms": "native_ms"})
+        custom = group[~group.native & (group["mode"] != default)]
+        custom = custom.assign(baseline=custom.cell.map(baseline_of)).merge(natives, on=SHAPE_COLUMNS + ["baseline"])
+        custom["ratio"] = custom.train_ms / custom.native_ms
         for mode, part in custom.groupby("mode", sort=True):
-            part = part.assign(shape_label=part.apply(_shape, axis=1))
-            order = part.sort_values(["seq_len", "hidden_size", "batch_size"])["shape_label"].drop_duplicates().tolist()
-            pivot = part.pivot_table(index="cell", columns="shape_label", values="ratio", aggfunc="first")[order]
             title = (f"{key[0]} ({key[1]}) · {mode} cells ÷ {default} native layer · {key[2]}: train step, "
                      f"cross-job — {int((part.ratio <= 1.0).sum())} of {len(part)} at most 1.0")
-            out.append((title, pivot))
+            out.append((title, _cells_by_shape(part, "ratio")))
     return out
+
+
+def _cells_by_shape(rows: pd.DataFrame, column: str) -> pd.DataFrame:
+    """`column` as a table: one row per cell, one column per shape (by steps, then units, then batch)."""
+    rows = rows.assign(shape_label=rows.apply(_shape, axis=1))
+    order = rows.sort_values(["seq_len", "hidden_size", "batch_size"])["shape_label"].drop_duplicates().tolist()
+    return rows.pivot_table(index="cell", columns="shape_label", values=column, aggfunc="first")[order]
 
 
 def profile_table(records: list[dict[str, Any]]) -> pd.DataFrame:
@@ -301,7 +302,9 @@ def profile_table(records: list[dict[str, Any]]) -> pd.DataFrame:
             rows.append({
                 "cell": ident["cell"], "framework": ident["framework"], "mode": ident["mode"],
                 "device": ident["device"],
-                "shape": f"B{ident['batch_size']} T{shape['seq_len']} I{shape['input_size']} H{ident['hidden_size']}",
+                "shape": _shape(SimpleNamespace(batch_size=ident["batch_size"], seq_len=shape["seq_len"],
+                                                input_size=shape["input_size"] or 0, hidden_size=ident["hidden_size"],
+                                                num_layers=ident["num_layers"], bidirectional=ident["bidirectional"])),
                 "step": kind.replace("_step", ""), "counted": mine["what"],
                 "per step": f"{mine['launches_per_step']:.0f}",
                 "native per step": f"{native['launches_per_step']:.0f}" if native else "—",

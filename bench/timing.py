@@ -54,8 +54,8 @@ def time_steps(step: Callable[[], Any], *, warmup: int, repeats: int, batch_size
         raise ValueError(f"warmup must be >= 1 so compilation is not timed, got {warmup}")
     if repeats < 1:
         raise ValueError(f"repeats must be >= 1, got {repeats}")
-    warmup_times = [_timed(step, clock, sync) for _ in range(warmup)]
-    times = np.array([_timed(step, clock, sync) for _ in range(repeats)], dtype=np.float64)
+    warmup_times = [timed_call(step, clock, sync) for _ in range(warmup)]
+    times = np.array([timed_call(step, clock, sync) for _ in range(repeats)], dtype=np.float64)
     return _stats(times, warmup_times, batch_size)
 
 
@@ -68,7 +68,9 @@ def _stats(times: np.ndarray, warmup_times: list[float], batch_size: int) -> Ste
         throughput_seq_s=batch_size / median if median > 0 else None)
 
 
-def _timed(step: Callable[[], Any], clock: Callable[[], float], sync: Callable[[Any], None]) -> float:
+def timed_call(step: Callable[[], Any], clock: Callable[[], float] = time.perf_counter,
+               sync: Callable[[Any], None] = no_sync) -> float:
+    """Seconds one call of `step` takes, with the device drained before and synchronised after."""
     sync(None)  # drain work queued before this step
     start = clock()
     result = step()
@@ -122,11 +124,11 @@ def time_pair(step_a: Callable[[], Any], step_b: Callable[[], Any], *, warmup: i
         times_a, times_b = [], []
         for i in range(count):
             if i % 2 == 0:
-                times_a.append(_timed(*timed_a))
-                times_b.append(_timed(*timed_b))
+                times_a.append(timed_call(*timed_a))
+                times_b.append(timed_call(*timed_b))
             else:
-                times_b.append(_timed(*timed_b))
-                times_a.append(_timed(*timed_a))
+                times_b.append(timed_call(*timed_b))
+                times_a.append(timed_call(*timed_a))
         return times_a, times_b
 
     warm_a, warm_b = pairs(warmup)

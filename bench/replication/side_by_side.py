@@ -34,8 +34,7 @@ LENGTHS_SHOWN = (1, 2, 3, 4, 5, 6, 8, 10, 12, 15, 20)  # columns of the length t
 LENGTH_KEY = re.compile(r"^length=(\d+)$")  # extra_tests names of the binary-addition length curve
 
 
-def _ok_train_records(records_path: Path) -> list[dict[str, Any]]:
-    records = latest_by_job(RecordStore(records_path).load()).values()
+def _ok_train_records(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [r for r in records if r["status"] == "ok" and r["identity"]["measure"] in ("train", "both")
             and r.get("train")]
 
@@ -211,9 +210,8 @@ def loss_curve_plot(records: list[dict[str, Any]], out_dir: Path) -> Path:
     return save_figure(fig, out_dir / "train_loss_curves.png")
 
 
-def _run_summary(experiment: Experiment, records_path: Path) -> str:
+def _run_summary(experiment: Experiment, every: list[dict[str, Any]]) -> str:
     """Jobs recorded against jobs planned, their summed run time, and the devices they ran on."""
-    every = list(latest_by_job(RecordStore(records_path).load()).values())
     planned = {job.job_id for suite in experiment.suites for job in suite.jobs()}
     minutes = sum(r.get("duration_s") or 0.0 for r in every) / 60
     devices = sorted({str((r.get("environment") or {}).get("device_name") or "?") for r in every})
@@ -232,7 +230,8 @@ def write_replication_report(experiment: Experiment, records_path: str | Path, o
     """The harness report plus the side-by-side section on top of summary.md; returns what was written."""
     records_path, out_dir = Path(records_path), Path(out_dir)
     written = write_report(records_path, out_dir)
-    records = _ok_train_records(records_path)
+    latest = list(latest_by_job(RecordStore(records_path).load()).values())  # read once for both uses
+    records = _ok_train_records(latest)
     frame = rows_frame(records)
     extra: list[Path] = []
     suites = ", ".join(f"`{suite.name}`" for suite in experiment.suites)
@@ -243,7 +242,7 @@ def write_replication_report(experiment: Experiment, records_path: str | Path, o
              f"`bench/replication/{experiment.name}.py` as the source's published value.", "",
              f"- **Source's setup:** {experiment.source_setup}.",
              f"- **Ours:** {experiment.our_setup}.",
-             f"- **Ran:** {_run_summary(experiment, records_path)}.", ""]
+             f"- **Ran:** {_run_summary(experiment, latest)}.", ""]
     table = side_by_side_table(experiment, frame)
     if not table.empty:
         table.to_csv(out_dir / "side_by_side.csv", index=False)

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import time
 from typing import TYPE_CHECKING, Any, Callable
 
 from bench.cells import get_spec
 from bench.executors.device_lock import LOCK_DIR_ENV, PARALLEL_ENV, device_lock
 from bench.jobs import Job
 from bench.runners.batches import Batch
-from bench.timing import StepStats, time_pair, time_steps
+from bench.timing import StepStats, time_pair, time_steps, timed_call
 
 if TYPE_CHECKING:  # bench.runners.common imports this module
     from bench.runners.common import ModelAdapter
@@ -115,11 +114,7 @@ def _compile_count(adapter: ModelAdapter) -> int | None:
 
 def _prime(step: Callable[[], Any], sync: Callable[[Any], None], calls: int) -> float:
     """Run `step` `calls` times untimed except the first (compilation, tracing, CUDA-graph capture); its seconds."""
-    sync(None)
-    start = time.perf_counter()
-    result = step()
-    sync(result)
-    first = time.perf_counter() - start
+    first = timed_call(step, sync=sync)
     for _ in range(max(0, calls - 1)):
         sync(step())
     return first
