@@ -114,6 +114,9 @@ def torch_environment(device: str) -> dict[str, Any]:
         "threads": {"intra_op": torch.get_num_threads(), "inter_op": torch.get_num_interop_threads()},
         "cuda": torch.version.cuda,
         "cudnn": torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None,
+        # float32 precision on tensor cores: torch's defaults let cuDNN (the native RNNs) use TF32
+        # but keep matmuls (the custom cells) at full FP32, so a GPU ratio compares two precisions
+        "tf32": {"matmul": torch.backends.cuda.matmul.allow_tf32, "cudnn": torch.backends.cudnn.allow_tf32},
     }
     if device == "cuda" and torch.cuda.is_available():
         env["device_name"] = torch.cuda.get_device_name(0)
@@ -145,6 +148,8 @@ def keras_environment(backend: str, device: str) -> dict[str, Any]:
         devices = jax.devices()
         env["threads"] = {"xla_flags": os.environ.get("XLA_FLAGS", "")}
         env["jax_devices"] = [str(d) for d in devices]
+        # None is JAX's default, which lets float32 matmuls and convolutions use TF32 on a GPU
+        env["jax_matmul_precision"] = getattr(jax.config, "jax_default_matmul_precision", "unknown")
         if device == "cuda" and devices and devices[0].platform == "gpu":
             env["device_name"] = devices[0].device_kind
             env["cuda_driver"] = nvidia_driver()
@@ -180,4 +185,6 @@ def _jax_cuda_versions() -> dict[str, Any]:
             out[key] = getattr(cuda_versions, name)()
         except Exception:  # noqa: BLE001 - a version we cannot read is recorded as unknown
             out[key] = None
+    if isinstance(out.get("cuda"), int):  # 13000 -> "13.0", as torch.version.cuda writes it
+        out["cuda"] = f"{out['cuda'] // 1000}.{out['cuda'] % 1000 // 10}"
     return out

@@ -47,10 +47,13 @@ def convergence(records: list[dict[str, Any]], out_dir: Path) -> list[Path]:
     paths = []
     for task, panels in sorted(curves.items()):
         sizes = {size for by_cell in panels.values() for _, size in by_cell}
+        # one colour per (cell, size) across the panels, so a line means the same thing in each
+        keys = sorted({key for by_cell in panels.values() for key in by_cell})
+        color_of = dict(zip(keys, plt.get_cmap("tab20")(np.linspace(0, 1, max(len(keys), 2)))))
         fig, axes = plt.subplots(1, len(panels), figsize=(6 * len(panels), 4.5), squeeze=False, sharey=True)
         for ax, (panel, by_cell) in zip(axes[0], sorted(panels.items())):
-            colors = plt.get_cmap("tab20")(np.linspace(0, 1, max(len(by_cell), 2)))
-            for color, ((cell, size), runs) in zip(colors, sorted(by_cell.items())):
+            for (cell, size), runs in sorted(by_cell.items()):
+                color = color_of[(cell, size)]
                 length = min(len(r) for r in runs)
                 data = np.array([r[:length] for r in runs], dtype=float)
                 epochs = np.arange(1, length + 1)
@@ -63,8 +66,8 @@ def convergence(records: list[dict[str, Any]], out_dir: Path) -> list[Path]:
             ax.set_xlabel("epoch")
             ax.xaxis.get_major_locator().set_params(integer=True)
             ax.grid(alpha=0.3)
+            ax.legend(fontsize="x-small", ncol=2)  # each panel's own lines: panels may hold different sizes
         axes[0][0].set_ylabel(f"validation {metric_of[task]}")
-        axes[0][-1].legend(fontsize="x-small", ncol=2)
         fig.suptitle(f"{task}: convergence (mean over seeds, band ±1 std; dashed: native layers)")
         paths.append(save_figure(fig, out_dir / f"convergence_{_slug(task)}.png"))
     return paths

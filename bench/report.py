@@ -17,7 +17,7 @@ from bench.cells import UnknownCellError, get_spec
 from bench.config import MODE_ALIASES, ConfigError
 from bench.records import RecordStore, latest_by_job
 
-MB = 1024 * 1024
+MIB = 1024 * 1024  # the report prints memory in MiB
 STEP_NAMES = ("train_step", "inference_step")  # the timed kinds of step, as records name them
 # Columns that identify a comparable group of jobs, apart from cell and seed.
 TRAIN_GROUP = ["task", "framework", "backend", "device", "mode", "num_layers", "hidden_size", "bidirectional",
@@ -42,7 +42,9 @@ ENV_COLUMNS = {  # flat record column -> report label
     "environment.versions.tensorflow": "tensorflow", "environment.versions.tensorflow-cpu": "tensorflow-cpu",
     "environment.versions.keras": "keras", "environment.versions.jax": "jax", "environment.cuda": "CUDA",
     "environment.cudnn": "cuDNN", "environment.cuda_driver": "NVIDIA driver",
-    "environment.cuda_capability": "compute capability", "environment.env.OMP_WAIT_POLICY": "OMP_WAIT_POLICY",
+    "environment.cuda_capability": "compute capability", "environment.tf32.matmul": "TF32 in torch matmul",
+    "environment.tf32.cudnn": "TF32 in cuDNN", "environment.jax_matmul_precision": "JAX matmul precision",
+    "environment.env.OMP_WAIT_POLICY": "OMP_WAIT_POLICY",
     "environment.git.commit": "git commit", "environment.git.dirty": "uncommitted changes",
     "environment.source_digest": "source digest",
 }
@@ -227,11 +229,11 @@ def _timing_markdown(summary: pd.DataFrame) -> str:
                      f"{r.infer_ms:.3g} ({r.infer_iqr:.2g})", _ratio_text(r.infer_ratio, r.infer_ratio_iqr),
                      r.ratio_method,
                      _fmt_num(r.throughput, 4), _fmt_num(r.compile_s), int(r.n),
-                     _fmt_num(r.peak / MB if pd.notna(r.peak) else None, 4),
+                     _fmt_num(r.peak / MIB if pd.notna(r.peak) else None, 4),
                      r.native_path.split(": ")[0] if isinstance(r.native_path, str) else ""])
     return tabulate(rows, tablefmt="github", headers=[
         "cell", "framework", "backend", "mode", "device", "shape", "train ms (IQR)", "train × native",
-        "infer ms (IQR)", "infer × native", "ratio", "train seq/s", "compile s", "n", "peak MB", "native path"])
+        "infer ms (IQR)", "infer × native", "ratio", "train seq/s", "compile s", "n", "peak MiB", "native path"])
 
 
 def ratio_pivots(summary: pd.DataFrame, kind: str = "train") -> list[tuple[str, pd.DataFrame]]:
@@ -299,6 +301,8 @@ def profile_table(records: list[dict[str, Any]]) -> pd.DataFrame:
             mine, native = profile.get(kind), profile.get(f"native_{kind}")
             if not mine:
                 continue
+            step_s = record["timing"][kind]["median_s"]
+            native_step_s = ((record["timing"].get("native") or {}).get(kind) or {}).get("median_s")
             rows.append({
                 "cell": ident["cell"], "framework": ident["framework"], "mode": ident["mode"],
                 "device": ident["device"],
@@ -310,6 +314,11 @@ def profile_table(records: list[dict[str, Any]]) -> pd.DataFrame:
                 "native per step": f"{native['launches_per_step']:.0f}" if native else "—",
                 "ms per step": f"{1e3 * mine['time_per_step_s']:.3g}",
                 "native ms per step": f"{1e3 * native['time_per_step_s']:.3g}" if native else "—",
+                # what share of the timed step (its median) the counted work fills: far below 100% on a
+                # GPU, the device waits for the host, and the step's time is the host's
+                "busy": f"{100 * mine['time_per_step_s'] / step_s:.0f}%",
+                "native busy": f"{100 * native['time_per_step_s'] / native_step_s:.0f}%"
+                               if native and native_step_s else "—",
                 "top (calls per step)": "; ".join(f"{t['name'][:48]} ({t['calls_per_step']:.0f})"
                                                   for t in mine["top"][:3]),
             })
@@ -408,7 +417,9 @@ def write_report(records_path: str | Path, out_dir: str | Path) -> dict[str, Any
                   "Jobs run with `--profile`: a few steps of each kind under torch.profiler after the timed "
                   "steps. *per step* counts the CUDA kernels a step launched (ATen operators on CPU), *ms per "
                   "step* is their summed device time (CPU time on CPU), beside the native layer's from the same "
-                  "job; the most expensive kernels are listed with their calls per step.", "",
+                  "job; *busy* is that time as a share of the step's timed median (far below 100% on a GPU: the "
+                  "device waits for the host, so the step's time is the host's); the most expensive kernels are "
+                  "listed with their calls per step.", "",
                   tabulate(profiles.sort_values(["framework", "mode", "shape", "cell", "step"]).values.tolist(),
                            headers=list(profiles.columns), tablefmt="github"), ""]
     if images:

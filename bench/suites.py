@@ -13,6 +13,7 @@ from typing import Any
 
 from bench.config import ConfigError, TimingConfig
 from bench.jobs import Axes, Job, dedupe, expand
+from bench.shapes import TIMING_SHAPES
 
 
 @dataclass(frozen=True)
@@ -42,14 +43,20 @@ class Suite:
         """All jobs of the suite; `overrides` replaces axes of every grid (the CLI's axes).
 
         Axes that do not apply to a grid are left alone there: `tasks`, `epochs`,
-        `target` and `task_options` only change train grids (a timing grid's tasks are
-        shape labels), `seq_len`, `input_size`, `warmup_steps` and `timed_steps` only
-        change timing grids.
+        `target` and `task_options` only change train grids, `seq_len`, `input_size`,
+        `warmup_steps` and `timed_steps` only change timing grids. A timing grid's tasks
+        are shape labels: where `tasks` names some, they select the timing grids of
+        those shapes (`--suite gpu --tasks noise` runs the noise grid alone).
         """
         overrides = dict(overrides or {})
+        shapes = tuple(task for task in overrides.get("tasks", ()) if task in TIMING_SHAPES)
         jobs: list[Job] = []
         for grid in self.grids:
+            if shapes and grid.measure == "timing" and not set(grid.tasks) & set(shapes):
+                continue
             changes = {k: v for k, v in overrides.items() if _applies(k, grid.measure)}
+            if shapes and grid.measure == "timing":
+                changes["tasks"] = tuple(task for task in grid.tasks if task in shapes)
             warmup, timed = changes.pop("warmup_steps", None), changes.pop("timed_steps", None)
             if warmup is not None or timed is not None:
                 base = grid.timing or TimingConfig()

@@ -102,6 +102,13 @@ def test_suite_overrides_change_only_the_grids_they_apply_to():
     assert {j.timed_steps for j in jobs if j.measure == "timing"} == {5}
 
 
+def test_shape_labels_in_tasks_select_the_timing_grids_of_a_suite():
+    noise = SUITES["gpu"].jobs({"tasks": ("noise",), "keras_backend": TF})
+    assert noise and {(j.task, j.batch_size, j.seq_len, j.hidden_size) for j in noise} == {("noise", 64, 100, 256)}
+    both = SUITES["gpu"].jobs({"tasks": ("noise", "mnist"), "keras_backend": TF})
+    assert len(both) == len(SUITES["gpu"].jobs({"keras_backend": TF}))
+
+
 def test_gpu_suite_adds_cuda_graph_mode_for_torch_only():
     jobs = SUITES["gpu"].jobs({"keras_backend": TF})
     assert {j.mode for j in jobs if j.framework == "torch"} == {"eager", "compiled", "compiled_cudagraphs"}

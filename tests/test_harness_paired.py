@@ -114,3 +114,16 @@ def test_profile_records_what_each_step_ran_beside_the_native_and_the_report_sho
     RecordStore(tmp_path / "r.jsonl").append(record)
     summary = write_report(tmp_path / "r.jsonl", tmp_path)["summary"].read_text()
     assert "## Profile" in summary and "ATen operators (CPU time)" in summary
+    assert "| busy " in summary  # the counted time as a share of the timed step
+
+
+def test_a_profile_counts_kernels_and_not_the_annotations_that_span_them():
+    """On a GPU torch lists "Optimizer.step#Adam.step" as a device row over kernels that have rows of their own."""
+    from types import SimpleNamespace
+
+    from bench.runners.torch_runner import device_kernels
+
+    rows = [SimpleNamespace(key="gemm", device_type="cuda", is_user_annotation=False),
+            SimpleNamespace(key="Optimizer.step#Adam.step", device_type="cuda", is_user_annotation=True),
+            SimpleNamespace(key="aten::mm", device_type="cpu", is_user_annotation=False)]
+    assert [row.key for row in device_kernels(rows, "cuda")] == ["gemm"]

@@ -46,6 +46,8 @@ def test_a_real_record_follows_the_schema(fresh_record):
     assert env["threads"]["intra_op"] == 1 and env["threads_requested"] == 1
     assert "commit" in env["git"]
     assert env["source_digest"] == source_digest()
+    import torch  # the precision a GPU's tensor cores may use, as this process set it
+    assert env["tf32"] == {"matmul": torch.backends.cuda.matmul.allow_tf32, "cudnn": torch.backends.cudnn.allow_tf32}
     json.loads(dumps(record))  # one standard JSON line
 
 

@@ -122,13 +122,15 @@ def test_ratio_to_native_is_the_paired_in_process_ratio_when_records_have_it(tmp
     assert "| paired " in summary and "**paired**" in summary
 
 
-COMMITTED_REPORTS = [path.parent for path in sorted((Path(__file__).resolve().parents[1] / "reports").glob("*/records.jsonl"))
-                     if (path.parent / "summary.md").is_file()]
+REPORTS = Path(__file__).resolve().parents[1] / "reports"
+# the replication summaries open with their side-by-side tables: tests/test_replication.py checks them
+COMMITTED_REPORTS = [path.parent for path in sorted(REPORTS.rglob("records.jsonl"))
+                     if (path.parent / "summary.md").is_file() and "replication" not in path.relative_to(REPORTS).parts]
 
 
-@pytest.mark.parametrize("folder", COMMITTED_REPORTS, ids=lambda p: p.name)
+@pytest.mark.parametrize("folder", COMMITTED_REPORTS, ids=lambda p: str(p.relative_to(REPORTS)))
 def test_committed_reports_are_what_bench_report_writes_from_their_records(folder, tmp_path):
-    """Every committed summary (reports/cpu-quick, reports/gpu-h100) is regenerated, not edited by hand."""
+    """Every committed summary (reports/cpu-quick, reports/gpu-h100, its profile/) is regenerated, not edited by hand."""
     write_report(folder / "records.jsonl", tmp_path)
     assert (tmp_path / "summary.md").read_text() == (folder / "summary.md").read_text(), (
         f"{folder}/summary.md differs from its records; run python -m bench report {folder}/records.jsonl --out {folder}")

@@ -54,7 +54,7 @@ EXPERIMENT = Experiment(
     our_setup="task `notmnist` on the 10,000-image IDX sample (9,804 distinct glyphs after dropping duplicates; "
               "80/20 split, then 10% of the 80% for validation: 7,059 / 784 / 1,961), `gru4` (the native "
               "reset-after GRU) and `mgu`, batch 100 (the source's batch size is not given), Adam 1e-3, 20 epochs. "
-              "(1, 128) runs on CPU (suite `repl-notmnist`); (2, 256), (4, 128) and (2, 512) are the GPU suite "
-              "`repl-notmnist-gpu` (Keras on JAX there), which has not run yet: their published numbers stand "
-              "alone in the table until it has",
+              "(1, 128) runs on CPU (suite `repl-notmnist`, Keras on TensorFlow); (2, 256), (4, 128) and (2, 512) "
+              "are the GPU suite `repl-notmnist-gpu` (Keras on JAX there): the records say which device and "
+              "backend ran each job",
 )

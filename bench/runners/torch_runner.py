@@ -142,7 +142,7 @@ class TorchAdapter:
             for _ in range(steps):
                 self.sync(step())
         if on_gpu:
-            events = [e for e in prof.key_averages() if e.device_type == DeviceType.CUDA]
+            events = device_kernels(prof.key_averages(), DeviceType.CUDA)
             seconds = {e.key: e.self_device_time_total * 1e-6 for e in events}
         else:  # leaf operators only: a parent's self time is what its children did not take
             events = [e for e in prof.key_averages() if e.key.startswith("aten::") and e.self_cpu_time_total > 0]
@@ -182,6 +182,15 @@ class TorchAdapter:
             return {"peak_bytes": int(torch.cuda.max_memory_allocated(self.device)),
                     "kind": "torch.cuda.max_memory_allocated"}
         return peak_rss()
+
+
+def device_kernels(averages, device_type) -> list:
+    """The profiler's rows for kernels on `device_type`.
+
+    A user annotation (e.g. "Optimizer.step#Adam.step") is listed as a device row too; its
+    span covers kernels that have rows of their own, so counting it would count them twice.
+    """
+    return [e for e in averages if e.device_type == device_type and not getattr(e, "is_user_annotation", False)]
 
 
 def run(job: Job, out: dict[str, Any]) -> None:
