@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from bench.cells import UnknownCellError
-from bench.config import (DEFAULT_REPORTS_DIR, DEFAULT_RESULTS_DIR, DEVICES, FRAMEWORKS, INITS, MEASURES,
-                          ConfigError, RunConfig, TimingConfig)
+from bench.config import (DEFAULT_REPORTS_DIR, DEFAULT_RESULTS_DIR, DEVICES, FLOAT32_PRECISIONS, FRAMEWORKS, INITS,
+                          MEASURES, ConfigError, RunConfig, TimingConfig)
 
 
 # -- list --------------------------------------------------------------------------------------
@@ -52,6 +52,9 @@ def _add_run(parser: argparse.ArgumentParser) -> None:
     what.add_argument("--seeds", nargs="+", type=int, help="seeds, one job each (default 0)")
     what.add_argument("--lr", nargs="+", type=float, dest="lrs", help="Adam learning rates (default 1e-3)")
     what.add_argument("--init", nargs="+", choices=INITS, dest="inits", help="initialiser (default framework)")
+    what.add_argument("--float32", nargs="+", choices=FLOAT32_PRECISIONS,
+                      help="float32 matmul precision on GPUs: default (each framework's own: torch lets cuDNN "
+                           "use TF32 but not its matmuls), tf32 (both may), fp32 (neither); one job each")
     what.add_argument("--target", type=float, help="validation metric counted as reached (epochs to target)")
     what.add_argument("--seq-len", type=int, help="timing: steps per sequence (default: the shape's)")
     what.add_argument("--input-size", type=int, help="timing: features per step (default: the shape's)")
@@ -90,7 +93,7 @@ def _add_run(parser: argparse.ArgumentParser) -> None:
 
 
 AXIS_ARGS = ("cells", "frameworks", "modes", "tasks", "num_layers", "hidden_sizes", "batch_sizes", "seeds",
-             "lrs", "inits")  # CLI lists that become tuple axes
+             "lrs", "inits", "float32")  # CLI lists that become tuple axes
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:

@@ -31,6 +31,10 @@ CUDA_ONLY_MODES = {"compiled_cudagraphs"}  # CUDA graphs need a CUDA device
 DEVICES = ("cpu", "cuda")
 MEASURES = ("train", "timing", "both")
 INITS = ("framework", "shared")
+# float32 matrix products on tensor cores (GPUs from Ampere on; no effect on a CPU):
+# "default" leaves each framework's own setting (torch: cuDNN may use TF32, matmul may not;
+# TensorFlow and JAX: both may), "tf32" lets every matmul and cuDNN call use TF32, "fp32" none.
+FLOAT32_PRECISIONS = ("default", "tf32", "fp32")
 # Spec names a framework "tf" when it adds a native layer's extra bias (Keras on any backend).
 SPEC_FRAMEWORK = {"torch": "torch", "keras": "tf"}
 

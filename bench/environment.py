@@ -138,6 +138,7 @@ def keras_environment(backend: str, device: str) -> dict[str, Any]:
                           "inter_op": tf.config.threading.get_inter_op_parallelism_threads()}
         env["cuda"] = build.get("cuda_version")
         env["cudnn"] = build.get("cudnn_version")
+        env["tf32"] = {"all": tf.config.experimental.tensor_float_32_execution_enabled()}  # one switch in TF
         gpus = tf.config.list_physical_devices("GPU")
         if device == "cuda" and gpus:
             details = tf.config.experimental.get_device_details(gpus[0])

@@ -14,8 +14,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from bench.cells import get_spec, list_cells
-from bench.config import (BACKENDS, DEVICES, FRAMEWORKS, INITS, MEASURES, ConfigError, TimingConfig,
-                          check_choice, default_keras_backend, resolve_mode)
+from bench.config import (BACKENDS, DEVICES, FLOAT32_PRECISIONS, FRAMEWORKS, INITS, MEASURES, ConfigError,
+                          TimingConfig, check_choice, default_keras_backend, resolve_mode)
 from bench.shapes import get_shape
 
 JOB_ID_LENGTH = 16  # hex digits of sha256: collisions are negligible for any sweep
@@ -52,6 +52,9 @@ class Job:
     # options passed to datasets.load (train jobs) or describing the timing data
     # (loss, num_outputs); stored as sorted pairs so the job stays hashable
     task_options: tuple[tuple[str, Any], ...] = field(default_factory=tuple)
+    # float32 matmul precision on GPUs (bench.config.FLOAT32_PRECISIONS); left out of the
+    # identity when "default", so jobs from before it existed keep their ids
+    float32: str = "default"
 
     def __post_init__(self) -> None:
         check_choice("framework", self.framework, FRAMEWORKS)
@@ -59,6 +62,7 @@ class Job:
         check_choice("device", self.device, DEVICES)
         check_choice("measure", self.measure, MEASURES)
         check_choice("init", self.init, INITS)
+        check_choice("float32", self.float32, FLOAT32_PRECISIONS)
         if resolve_mode(self.framework, self.backend, self.mode, self.device) != self.mode:
             raise ConfigError(f"mode {self.mode!r} is an alias; jobs carry concrete modes")
         for label in ("num_layers", "hidden_size", "batch_size"):
@@ -87,6 +91,8 @@ class Job:
         data["task_options"] = dict(self.task_options)
         if not self.paired:
             del data["paired"]
+        if self.float32 == "default":
+            del data["float32"]
         return data
 
     @property
@@ -104,7 +110,8 @@ class Job:
     def label(self) -> str:
         """Short human name for progress bars and error messages."""
         what = f"{self.task}" if self.measure != "timing" else f"{self.task}-shape B{self.batch_size}xT{self.seq_len}xI{self.input_size}"
-        return (f"{self.cell}/{self.framework}-{self.mode}/{self.measure}/{what}/"
+        precision = "" if self.float32 == "default" else f"-{self.float32}"
+        return (f"{self.cell}/{self.framework}-{self.mode}{precision}/{self.measure}/{what}/"
                 f"L{self.num_layers}H{self.hidden_size}/seed{self.seed}")
 
 
@@ -137,6 +144,7 @@ class Axes:
     target: float | None = None  # validation metric target for epochs-to-target
     timing: TimingConfig | None = None  # warm-up and timed steps, pairing with native (timing/both)
     task_options: tuple[tuple[str, Any], ...] = ()  # passed to every job
+    float32: tuple[str, ...] = ("default",)  # float32 matmul precisions on GPUs (bench.config.FLOAT32_PRECISIONS)
 
 
 def backend_of(framework: str, keras_backend: str | None) -> str:
@@ -173,8 +181,8 @@ def expand(axes: Axes) -> list[Job]:
     for framework in axes.frameworks:
         backend = backend_of(framework, axes.keras_backend)
         modes = concrete_modes(framework, backend, axes.modes, axes.device)
-        for task, mode, cell, layers, hidden, batch, bidir, lr, init, seed in itertools.product(
-                axes.tasks, modes, cells, axes.num_layers, axes.hidden_sizes, axes.batch_sizes,
+        for task, mode, precision, cell, layers, hidden, batch, bidir, lr, init, seed in itertools.product(
+                axes.tasks, modes, axes.float32, cells, axes.num_layers, axes.hidden_sizes, axes.batch_sizes,
                 axes.bidirectional, axes.lrs, axes.inits, axes.seeds):
             seq_len, input_size, options = axes.seq_len, axes.input_size, dict(axes.task_options)
             if axes.measure == "timing":
@@ -191,7 +199,7 @@ def expand(axes: Axes) -> list[Job]:
                 warmup_steps=timing.warmup_steps if timing else None,
                 timed_steps=timing.timed_steps if timing else None,
                 paired=bool(timing and timing.paired and not get_spec(cell).native),
-                task_options=freeze_options(options)))
+                task_options=freeze_options(options), float32=precision))
     return dedupe(jobs)
 
 

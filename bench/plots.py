@@ -14,7 +14,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from bench.report import is_native  # noqa: E402
+from bench.report import is_native, mode_label  # noqa: E402
 
 NATIVE_COLOR, CUSTOM_COLOR = "tab:red", "tab:blue"
 
@@ -40,7 +40,7 @@ def convergence(records: list[dict[str, Any]], out_dir: Path) -> list[Path]:
         if record["status"] != "ok" or not train.get("epochs"):
             continue
         ident = record["identity"]
-        panel = (ident["framework"], ident["backend"], ident["mode"], ident["device"])
+        panel = (ident["framework"], ident["backend"], mode_label(ident), ident["device"])
         size = f"L{ident['num_layers']}H{ident['hidden_size']}" + ("bi" if ident["bidirectional"] else "")
         curves[ident["task"]][panel][(ident["cell"], size)].append([e["val_metric"] for e in train["epochs"]])
         metric_of[ident["task"]] = train["metric"]

@@ -43,7 +43,8 @@ ENV_COLUMNS = {  # flat record column -> report label
     "environment.versions.keras": "keras", "environment.versions.jax": "jax", "environment.cuda": "CUDA",
     "environment.cudnn": "cuDNN", "environment.cuda_driver": "NVIDIA driver",
     "environment.cuda_capability": "compute capability", "environment.tf32.matmul": "TF32 in torch matmul",
-    "environment.tf32.cudnn": "TF32 in cuDNN", "environment.jax_matmul_precision": "JAX matmul precision",
+    "environment.tf32.cudnn": "TF32 in cuDNN", "environment.tf32.all": "TF32 (TensorFlow)",
+    "environment.jax_matmul_precision": "JAX matmul precision",
     "environment.env.OMP_WAIT_POLICY": "OMP_WAIT_POLICY",
     "environment.git.commit": "git commit", "environment.git.dirty": "uncommitted changes",
     "environment.source_digest": "source digest",
@@ -110,7 +111,14 @@ def load_frame(path: str | Path) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
         if column not in flat:
             flat[column] = None
     flat.columns = [c.removeprefix("identity.") for c in flat.columns]
+    flat["mode"] = [mode_label(record["identity"]) for record in records]
     return flat, records
+
+
+def mode_label(identity: dict[str, Any]) -> str:
+    """The mode as reports show it: with the float32 precision when a job chose one (e.g. "eager·tf32")."""
+    precision = identity.get("float32", "default")
+    return identity["mode"] if precision == "default" else f"{identity['mode']}·{precision}"
 
 
 def baseline_of(cell: str) -> str | None:
@@ -304,7 +312,7 @@ def profile_table(records: list[dict[str, Any]]) -> pd.DataFrame:
             step_s = record["timing"][kind]["median_s"]
             native_step_s = ((record["timing"].get("native") or {}).get(kind) or {}).get("median_s")
             rows.append({
-                "cell": ident["cell"], "framework": ident["framework"], "mode": ident["mode"],
+                "cell": ident["cell"], "framework": ident["framework"], "mode": mode_label(ident),
                 "device": ident["device"],
                 "shape": _shape(SimpleNamespace(batch_size=ident["batch_size"], seq_len=shape["seq_len"],
                                                 input_size=shape["input_size"] or 0, hidden_size=ident["hidden_size"],

@@ -23,7 +23,7 @@ def test_job_id_is_stable_and_changes_with_every_identity_field():
     assert job.job_id == _job().job_id and len(job.job_id) == 16
     changes = {"cell": "mgu", "mode": "compiled", "task": "mnist", "num_layers": 2, "hidden_size": 64,
                "bidirectional": True, "batch_size": 32, "epochs": 3, "lr": 0.01, "seed": 1, "init": "shared",
-               "target": 0.9, "task_options": (("limit_train", 500),)}
+               "target": 0.9, "task_options": (("limit_train", 500),), "float32": "tf32"}
     ids = {job.job_id}
     for field, value in changes.items():
         ids.add(dataclasses.replace(job, **{field: value}).job_id)
@@ -100,6 +100,18 @@ def test_suite_overrides_change_only_the_grids_they_apply_to():
     assert {j.task for j in jobs if j.measure == "train"} == {"recall"}
     assert {j.task for j in jobs if j.measure == "timing"} == {"mnist"}  # a shape label stays
     assert {j.timed_steps for j in jobs if j.measure == "timing"} == {5}
+
+
+def test_a_float32_precision_is_part_of_the_identity_only_when_chosen():
+    """Jobs from before the axis existed keep their ids: the default is left out."""
+    assert "float32" not in _job().identity()
+    assert _job(float32="fp32").identity()["float32"] == "fp32" and "-fp32/" in _job(float32="fp32").label()
+    assert Job.from_identity(_job(float32="tf32").identity()) == _job(float32="tf32")
+    with pytest.raises(ConfigError, match="default, tf32, fp32"):
+        _job(float32="bf16")
+    jobs = expand(Axes(tasks=("digits",), measure="train", cells=("gru0",), frameworks=("torch",), epochs=1,
+                       float32=("default", "tf32")))
+    assert [job.float32 for job in jobs] == ["default", "tf32"]
 
 
 def test_shape_labels_in_tasks_select_the_timing_grids_of_a_suite():

@@ -149,3 +149,38 @@ def test_the_source_digest_names_the_code_and_only_the_code(tmp_path):
     assert source_digest.__wrapped__(tmp_path) == before
     module.write_text("x = 2\n")
     assert source_digest.__wrapped__(tmp_path) != before
+
+
+@pytest.mark.parametrize("framework, backend, mode, cell", [("torch", "torch", "eager", "gru4"),
+                                                           ("keras", "tensorflow", "graph", "gru4")])
+def test_a_chosen_float32_precision_is_set_in_the_job_recorded_and_reported_apart(framework, backend, mode, cell,
+                                                                                  tmp_path):
+    """On a CPU the switches change no result, but the job must set them, say so, and stay a job of its own."""
+    import torch
+
+    from bench.records import RecordStore
+    from bench.report import load_frame
+
+    from bench.config import TimingConfig
+    from bench.jobs import Axes, expand
+
+    before = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32)
+    jobs = expand(Axes(tasks=("digits",), measure="timing", cells=(cell,), frameworks=(framework,), modes=(mode,),
+                       keras_backend=backend if framework == "keras" else None, hidden_sizes=(8,), batch_sizes=(16,),
+                       timing=TimingConfig(warmup_steps=1, timed_steps=2), float32=("default", "fp32")))
+    store = RecordStore(tmp_path / "r.jsonl")
+    try:
+        for job in jobs:
+            record = run_in_process(job, threads=1)
+            assert record["status"] == "ok", record["error"]
+            store.append(record)
+        tf32 = record["environment"]["tf32"]  # the fp32 job's, read back in its process
+        assert not any(tf32.values()), tf32
+    finally:  # the jobs ran in this process: give the other tests the switches they had
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = before
+        if backend == "tensorflow":
+            import tensorflow as tf
+
+            tf.config.experimental.enable_tensor_float_32_execution(True)
+    flat, _ = load_frame(store.path)
+    assert sorted(flat["mode"]) == [mode, f"{mode}·fp32"]

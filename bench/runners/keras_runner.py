@@ -49,7 +49,25 @@ def setup(job: Job, threads: int) -> dict[str, Any]:
             raise RuntimeError(f"the job asks for --device cuda but JAX runs on {jax.default_backend()}; "
                                "install jax with CUDA support")
     keras.utils.set_random_seed(job.seed)
+    set_float32_precision(backend, job.float32)
     return keras_environment(backend, job.device)
+
+
+def set_float32_precision(backend: str, precision: str) -> None:
+    """The backend's TF32 setting as the job's `float32` asks; "default" leaves the backend's own (TF32 allowed).
+
+    The record's environment reads it back (tf32 on TensorFlow, jax_matmul_precision on JAX).
+    """
+    if precision == "default":
+        return
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        tf.config.experimental.enable_tensor_float_32_execution(precision == "tf32")
+    elif backend == "jax":
+        import jax
+
+        jax.config.update("jax_default_matmul_precision", "tensorfloat32" if precision == "tf32" else "float32")
 
 
 class SigmoidMSE(keras.losses.Loss):

@@ -33,6 +33,7 @@ def setup(job: Job, threads: int) -> dict[str, Any]:
     except RuntimeError:  # already set once parallel work started; keep torch's value
         pass
     torch.manual_seed(job.seed)
+    set_float32_precision(job.float32)
     if job.device == "cuda" and not torch.cuda.is_available():
         raise RuntimeError("the job asks for --device cuda but torch sees no CUDA device "
                            f"(torch {torch.__version__}, built for CUDA {torch.version.cuda})")
@@ -182,6 +183,17 @@ class TorchAdapter:
             return {"peak_bytes": int(torch.cuda.max_memory_allocated(self.device)),
                     "kind": "torch.cuda.max_memory_allocated"}
         return peak_rss()
+
+
+def set_float32_precision(precision: str) -> None:
+    """torch's TF32 switches as the job's `float32` asks; "default" leaves torch's own (cuDNN TF32, matmul FP32).
+
+    The record's environment.tf32 reads them back after this ran.
+    """
+    if precision != "default":
+        allow = precision == "tf32"
+        torch.backends.cuda.matmul.allow_tf32 = allow  # the custom cells' matrix products
+        torch.backends.cudnn.allow_tf32 = allow  # the native layers (cuDNN RNN kernels)
 
 
 def device_kernels(averages, device_type) -> list:
