@@ -297,39 +297,57 @@ def _cells_by_shape(rows: pd.DataFrame, column: str) -> pd.DataFrame:
     return rows.pivot_table(index="cell", columns="shape_label", values=column, aggfunc="first")[order]
 
 
-def profile_table(records: list[dict[str, Any]]) -> pd.DataFrame:
-    """One row per profiled step (`bench run --profile`): launches and time per step, beside the native's."""
-    rows = []
+def _profiled_steps(records: list[dict[str, Any]]):
+    """(record, the columns naming its step, step kind, its profile, the native's profile) per profiled step."""
     for record in records:
         profile = (record.get("timing") or {}).get("profile") if record["status"] == "ok" else None
         if not profile:
             continue
         ident, shape = record["identity"], record["timing"]["shape"]
         for kind in STEP_NAMES:
-            mine, native = profile.get(kind), profile.get(f"native_{kind}")
-            if not mine:
-                continue
-            step_s = record["timing"][kind]["median_s"]
-            native_step_s = ((record["timing"].get("native") or {}).get(kind) or {}).get("median_s")
-            rows.append({
-                "cell": ident["cell"], "framework": ident["framework"], "mode": mode_label(ident),
-                "device": ident["device"],
-                "shape": _shape(SimpleNamespace(batch_size=ident["batch_size"], seq_len=shape["seq_len"],
-                                                input_size=shape["input_size"] or 0, hidden_size=ident["hidden_size"],
-                                                num_layers=ident["num_layers"], bidirectional=ident["bidirectional"])),
-                "step": kind.replace("_step", ""), "counted": mine["what"],
-                "per step": f"{mine['launches_per_step']:.0f}",
-                "native per step": f"{native['launches_per_step']:.0f}" if native else "—",
-                "ms per step": f"{1e3 * mine['time_per_step_s']:.3g}",
-                "native ms per step": f"{1e3 * native['time_per_step_s']:.3g}" if native else "—",
-                # what share of the timed step (its median) the counted work fills: far below 100% on a
-                # GPU, the device waits for the host, and the step's time is the host's
-                "busy": f"{100 * mine['time_per_step_s'] / step_s:.0f}%",
-                "native busy": f"{100 * native['time_per_step_s'] / native_step_s:.0f}%"
-                               if native and native_step_s else "—",
-                "top (calls per step)": "; ".join(f"{t['name'][:48]} ({t['calls_per_step']:.0f})"
-                                                  for t in mine["top"][:3]),
-            })
+            mine = profile.get(kind)
+            if mine:
+                names = {"cell": ident["cell"], "framework": ident["framework"], "mode": mode_label(ident),
+                         "device": ident["device"],
+                         "shape": _shape(SimpleNamespace(batch_size=ident["batch_size"], seq_len=shape["seq_len"],
+                                                         input_size=shape["input_size"] or 0,
+                                                         hidden_size=ident["hidden_size"],
+                                                         num_layers=ident["num_layers"],
+                                                         bidirectional=ident["bidirectional"])),
+                         "step": kind.replace("_step", "")}
+                yield record, names, kind, mine, profile.get(f"native_{kind}")
+
+
+def profile_table(records: list[dict[str, Any]]) -> pd.DataFrame:
+    """One row per profiled step (`bench run --profile`): launches and time per step, beside the native's."""
+    rows = []
+    for record, names, kind, mine, native in _profiled_steps(records):
+        step_s = record["timing"][kind]["median_s"]
+        native_step_s = ((record["timing"].get("native") or {}).get(kind) or {}).get("median_s")
+        rows.append({
+            **names, "counted": mine["what"],
+            "per step": f"{mine['launches_per_step']:.0f}",
+            "native per step": f"{native['launches_per_step']:.0f}" if native else "—",
+            "ms per step": f"{1e3 * mine['time_per_step_s']:.3g}",
+            "native ms per step": f"{1e3 * native['time_per_step_s']:.3g}" if native else "—",
+            # what share of the timed step (its median) the counted work fills: far below 100% on a
+            # GPU, the device waits for the host, and the step's time is the host's
+            "busy": f"{100 * mine['time_per_step_s'] / step_s:.0f}%",
+            "native busy": f"{100 * native['time_per_step_s'] / native_step_s:.0f}%"
+                           if native and native_step_s else "—",
+            "top (calls per step)": "; ".join(f"{t['name'][:48]} ({t['calls_per_step']:.0f})"
+                                              for t in mine["top"][:3]),
+        })
+    return pd.DataFrame(rows)
+
+
+def host_table(records: list[dict[str, Any]]) -> pd.DataFrame:
+    """One row per profiled step that recorded its host side: wall time under the profiler, the top host calls."""
+    rows = [{**names, "wall ms (profiled)": f"{1e3 * mine['wall_per_step_s']:.3g}",
+             "top host calls, inclusive ms per step (calls)": "; ".join(
+                 f"{t['name'][:48]} {1e3 * t['time_per_step_s']:.3g} ({t['calls_per_step']:.0f})"
+                 for t in mine["host_top"][:4])}
+            for _, names, _, mine, _ in _profiled_steps(records) if mine.get("host_top")]
     return pd.DataFrame(rows)
 
 
@@ -430,6 +448,14 @@ def write_report(records_path: str | Path, out_dir: str | Path) -> dict[str, Any
                   "listed with their calls per step.", "",
                   tabulate(profiles.sort_values(["framework", "mode", "shape", "cell", "step"]).values.tolist(),
                            headers=list(profiles.columns), tablefmt="github"), ""]
+        hosts = host_table(list(latest_by_job(records).values()))
+        if not hosts.empty:
+            lines += ["### The host's side of the same steps", "",
+                      "Wall time per step while profiled (the profiler adds its own overhead), and the host calls "
+                      "that held the most CPU time per step, inclusive of what they called (so they nest: an "
+                      "optimizer step contains its foreach ops).", "",
+                      tabulate(hosts.sort_values(["framework", "mode", "shape", "cell", "step"]).values.tolist(),
+                               headers=list(hosts.columns), tablefmt="github"), ""]
     if images:
         lines += ["## Plots", ""] + [f"![{p.stem}]({p.name})" for p in images] + [""]
     if (flat.status != "ok").any():

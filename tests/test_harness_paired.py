@@ -115,6 +115,9 @@ def test_profile_records_what_each_step_ran_beside_the_native_and_the_report_sho
     summary = write_report(tmp_path / "r.jsonl", tmp_path)["summary"].read_text()
     assert "## Profile" in summary and "ATen operators (CPU time)" in summary
     assert "| busy " in summary  # the counted time as a share of the timed step
+    host = mine["host_top"]  # the host side: which calls held the CPU during a step
+    assert host and host[0]["time_per_step_s"] >= host[-1]["time_per_step_s"] > 0 and mine["wall_per_step_s"] > 0
+    assert "### The host's side of the same steps" in summary
 
 
 def test_a_profile_counts_kernels_and_not_the_annotations_that_span_them():

@@ -8,6 +8,7 @@ the modes differ only in how the model's forward and backward run.
 
 from __future__ import annotations
 
+import time
 from typing import Any, Callable
 
 import numpy as np
@@ -140,13 +141,16 @@ class TorchAdapter:
         activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if on_gpu else [])
         self.sync(None)
         with profile(activities=activities) as prof:
+            start = time.perf_counter()
             for _ in range(steps):
                 self.sync(step())
+            wall_s = time.perf_counter() - start
+        averages = prof.key_averages()
         if on_gpu:
-            events = device_kernels(prof.key_averages(), DeviceType.CUDA)
+            events = device_kernels(averages, DeviceType.CUDA)
             seconds = {e.key: e.self_device_time_total * 1e-6 for e in events}
         else:  # leaf operators only: a parent's self time is what its children did not take
-            events = [e for e in prof.key_averages() if e.key.startswith("aten::") and e.self_cpu_time_total > 0]
+            events = [e for e in averages if e.key.startswith("aten::") and e.self_cpu_time_total > 0]
             seconds = {e.key: e.self_cpu_time_total * 1e-6 for e in events}
         counts = {e.key: e.count for e in events}
         top = sorted(seconds, key=seconds.get, reverse=True)[:PROFILE_TOP]
@@ -154,7 +158,10 @@ class TorchAdapter:
                 "launches_per_step": sum(counts.values()) / steps,
                 "time_per_step_s": sum(seconds.values()) / steps,
                 "top": [{"name": name[:120], "calls_per_step": counts[name] / steps,
-                         "time_per_step_s": seconds[name] / steps} for name in top]}
+                         "time_per_step_s": seconds[name] / steps} for name in top],
+                # the host's side of the same steps: where a step's wall time goes when the device is idle
+                "wall_per_step_s": wall_s / steps,  # under the profiler, which adds its own overhead
+                "host_top": host_calls(averages, DeviceType.CPU, steps)}
 
     def compile_count(self) -> int:
         """Graphs torch.compile has compiled in this process so far (a recompile while timing shows here)."""
@@ -194,6 +201,19 @@ def set_float32_precision(precision: str) -> None:
         allow = precision == "tf32"
         torch.backends.cuda.matmul.allow_tf32 = allow  # the custom cells' matrix products
         torch.backends.cudnn.allow_tf32 = allow  # the native layers (cuDNN RNN kernels)
+
+
+def host_calls(averages, cpu, steps: int) -> list[dict[str, Any]]:
+    """The host-side calls that took the most CPU time per step, inclusive of what they called.
+
+    Inclusive times nest (an optimizer step contains its foreach ops), so they do not add
+    up; they say which part of a step (the loss, the backward call, the optimizer, a CUDA
+    graph launch) holds the host.
+    """
+    calls = sorted((e for e in averages if e.device_type == cpu and not e.key.startswith("ProfilerStep")),
+                   key=lambda e: e.cpu_time_total, reverse=True)
+    return [{"name": e.key[:120], "calls_per_step": e.count / steps, "time_per_step_s": e.cpu_time_total * 1e-6 / steps}
+            for e in calls[:PROFILE_TOP]]
 
 
 def device_kernels(averages, device_type) -> list:
