@@ -66,6 +66,11 @@ def main(argv: list[str] | None = None) -> int:
         print("usage: python -m bench.worker JOB.json RESULT.json (started by the local executor)", file=sys.stderr)
         return 2
     payload = json.loads(Path(argv[0]).read_text())
+    from bench.executors.device_lock import JOB_CPUS_ENV, cpu_list, pin_process
+
+    job_cpus = cpu_list(os.environ.get(JOB_CPUS_ENV))
+    if job_cpus:  # side by side with other jobs: compile off the cores kept for timing (before any thread starts)
+        pin_process(job_cpus)
     record = run_in_process(Job.from_identity(payload["identity"]), int(payload["threads"]))
     write_atomically(Path(argv[1]), record)
     return 0

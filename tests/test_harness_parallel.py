@@ -7,6 +7,8 @@ whose steps look at the lock file while they run; the executor with real tiny jo
 from __future__ import annotations
 
 import multiprocessing
+import os
+import threading
 import time
 
 import numpy as np
@@ -14,8 +16,9 @@ import pytest
 from filelock import FileLock, Timeout
 
 from bench.config import ConfigError, TimingConfig
-from bench.executors.device_lock import LOCK_DIR_ENV, PARALLEL_ENV, device_lock
-from bench.executors.local import LocalExecutor
+from bench.executors.device_lock import (JOB_CPUS_ENV, LOCK_DIR_ENV, PARALLEL_ENV, TIMING_CPUS_ENV, device_lock,
+                                         split_cores, timing_cores)
+from bench.executors.local import LocalExecutor, job_env
 from bench.jobs import Axes, expand
 from bench.runners.batches import Batch
 from bench.runners.measure import measure_steps
@@ -101,10 +104,17 @@ def _tiny_train_jobs():
 
 
 @pytest.mark.slow
-def test_parallel_accuracy_jobs_give_the_same_records_as_sequential_ones():
+def test_parallel_accuracy_jobs_give_the_same_records_as_sequential_ones(monkeypatch):
+    import bench.executors.local as local
+
     jobs = _tiny_train_jobs()
     sequential = {r["job_id"]: r for r in LocalExecutor(threads=1).run(jobs)}
+    # as on a many-core machine; accuracy-only jobs are never timed, so none of the cores is kept back
+    monkeypatch.setattr(local, "_own_cores", lambda: set(range(16)))
+    envs = []
+    monkeypatch.setattr(local, "job_env", lambda *args, **kw: envs.append(job_env(*args, **kw)) or envs[-1])
     parallel = {r["job_id"]: r for r in LocalExecutor(threads=1, parallel=2).run(jobs)}
+    assert len(envs) == len(jobs) and not any(TIMING_CPUS_ENV in env for env in envs)
     assert set(parallel) == set(sequential) == {job.job_id for job in jobs}
     for job_id, record in parallel.items():
         assert record["status"] == "ok", record["error"]
@@ -117,3 +127,65 @@ def test_parallel_refuses_cpu_timing_jobs_before_running_any():
         list(LocalExecutor(parallel=2).run(jobs))
     with pytest.raises(ConfigError, match="--parallel must be >= 1"):
         LocalExecutor(parallel=0)
+
+
+def test_side_by_side_jobs_keep_cores_free_for_the_timed_one(monkeypatch):
+    assert split_cores(list(range(16)), parallel=14) == (list(range(14)), [14, 15])
+    assert split_cores(list(range(16)), parallel=1) is None  # one job at a time: nobody to keep away
+    assert split_cores([0, 1], parallel=2) is None  # too few cores to give any away
+    (job,) = expand(Axes(tasks=("mnist",), measure="timing", cells=("gru4",), frameworks=("torch",), device="cuda"))
+    env = job_env(job, threads=1, lock_dir="/tmp/locks", parallel=14, cores=split_cores(list(range(16)), 14))
+    assert env[JOB_CPUS_ENV] == ",".join(map(str, range(14))) and env[TIMING_CPUS_ENV] == "14,15"
+    assert TIMING_CPUS_ENV not in job_env(job, threads=1, lock_dir="/tmp/locks", parallel=2, cores=None)
+
+
+def _allowed_cpus(tid: int) -> str:
+    with open(f"/proc/self/task/{tid}/status") as status:
+        return next(line.split()[1] for line in status if line.startswith("Cpus_allowed_list"))
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task") or not hasattr(os, "sched_setaffinity"),
+                    reason="thread affinity through /proc is Linux's")
+def test_the_timed_section_moves_every_thread_of_the_job_and_moves_them_back(monkeypatch):
+    """os.sched_setaffinity(0) would move the calling thread only; a framework's own threads must move too."""
+    own = sorted(os.sched_getaffinity(0))
+    timing = own[-1:]
+    monkeypatch.setenv(TIMING_CPUS_ENV, ",".join(map(str, timing)))
+    monkeypatch.setenv(JOB_CPUS_ENV, ",".join(map(str, own)))
+    stop = threading.Event()
+    helper = threading.Thread(target=stop.wait, daemon=True)  # stands in for an intra-op or runtime thread
+    helper.start()
+    try:
+        with timing_cores() as cpus:
+            assert cpus == timing
+            assert {_allowed_cpus(int(tid)) for tid in os.listdir("/proc/self/task")} == {str(timing[0])}
+        assert {_allowed_cpus(int(tid)) for tid in os.listdir("/proc/self/task")} == {_allowed_cpus(os.getpid())}
+        assert sorted(os.sched_getaffinity(0)) == own
+    finally:
+        stop.set()
+        os.sched_setaffinity(0, own)
+
+
+def test_without_cores_set_aside_the_timed_section_stays_where_it_is(monkeypatch):
+    monkeypatch.delenv(TIMING_CPUS_ENV, raising=False)
+    before = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
+    with timing_cores() as cpus:
+        assert cpus is None
+    assert (os.sched_getaffinity(0) if before is not None else None) == before
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="no thread affinity on this OS")
+def test_a_timing_record_names_the_cores_its_timed_section_ran_on(tmp_path, monkeypatch):
+    own = sorted(os.sched_getaffinity(0))
+    monkeypatch.setenv(LOCK_DIR_ENV, str(tmp_path))
+    monkeypatch.setenv(TIMING_CPUS_ENV, str(own[-1]))
+    monkeypatch.setenv(JOB_CPUS_ENV, ",".join(map(str, own)))
+    (job,) = expand(Axes(tasks=("mnist",), measure="timing", cells=("gru4",), frameworks=("torch",),
+                         timing=TimingConfig(warmup_steps=1, timed_steps=2)))
+    batch = Batch(x=np.zeros((2, 3, 4), np.float32), y=np.zeros(2, np.int64), lengths=None, weights=None)
+    try:
+        result = measure_steps(_LockProbe(tmp_path / "cpu.lock"), job, batch)
+    finally:
+        os.sched_setaffinity(0, own)
+    assert result["device_lock"]["timing_cpus"] == [own[-1]]
+    assert sorted(os.sched_getaffinity(0)) == own  # back on the job's cores afterwards

@@ -27,7 +27,7 @@ import psutil
 from bench.config import ConfigError
 from bench.environment import REPO_ROOT, available_cores, now_iso
 from bench.executors.base import failure_record
-from bench.executors.device_lock import LOCK_DIR_ENV, PARALLEL_ENV
+from bench.executors.device_lock import JOB_CPUS_ENV, LOCK_DIR_ENV, PARALLEL_ENV, TIMING_CPUS_ENV, split_cores
 from bench.executors.ray_resources import is_timing
 from bench.jobs import Job
 from bench.records import validate_record
@@ -35,8 +35,12 @@ from bench.records import validate_record
 STDERR_TAIL_CHARS = 3000  # how much of a dead job's output goes into its record
 
 
-def job_env(job: Job, threads: int, lock_dir: Path | None = None, parallel: int = 1) -> dict[str, str]:
-    """Environment of a job process: backend, thread counts, visible devices, quiet logs, device lock."""
+def job_env(job: Job, threads: int, lock_dir: Path | None = None, parallel: int = 1,
+            cores: tuple[list[int], list[int]] | None = None) -> dict[str, str]:
+    """Environment of a job process: backend, thread counts, visible devices, quiet logs, device lock.
+
+    `cores` (device_lock.split_cores): the cores jobs compile on and those kept for the timed job.
+    """
     env = dict(os.environ)
     env.update({
         "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads),
@@ -58,6 +62,8 @@ def job_env(job: Job, threads: int, lock_dir: Path | None = None, parallel: int 
         env[PARALLEL_ENV] = str(parallel)
         # torch.compile's worker pool per job: the cores are shared by `parallel` jobs
         env.setdefault("TORCHINDUCTOR_COMPILE_THREADS", str(max(1, threads)))
+    if lock_dir is not None and cores is not None:  # compile on most cores; the job holding the lock moves to the rest
+        env[JOB_CPUS_ENV], env[TIMING_CPUS_ENV] = (",".join(map(str, cpus)) for cpus in cores)
     if job.device == "cpu":
         env["CUDA_VISIBLE_DEVICES"] = ""  # a CPU job must not touch (or be placed on) a GPU
         if job.backend == "jax":
@@ -65,6 +71,13 @@ def job_env(job: Job, threads: int, lock_dir: Path | None = None, parallel: int 
     # the job imports this checkout's packages even when run from elsewhere
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH", "")) if p)
     return env
+
+
+def _own_cores() -> set[int]:
+    try:
+        return os.sched_getaffinity(0)
+    except AttributeError:  # no affinity on this OS: no split
+        return set()
 
 
 @dataclass
@@ -98,13 +111,15 @@ class LocalExecutor:
     def _run_parallel(self, jobs: Sequence[Job], threads: int, tmp: Path,
                       on_start: Callable[[Job], None] | None) -> Iterator[dict[str, Any]]:
         lock_dir = tmp / "locks"
+        # cores kept for the timed job, only where some job is timed: accuracy-only runs keep every core
+        cores = split_cores(sorted(_own_cores()), self.parallel) if any(map(is_timing, jobs)) else None
         with self._guard:
             self._stopping = False  # this executor may run again after an earlier run was torn down
 
         def one(job: Job) -> dict[str, Any]:
             if on_start is not None:
                 on_start(job)
-            return self._run_one(job, threads, tmp, lock_dir)
+            return self._run_one(job, threads, tmp, lock_dir, cores)
 
         pool = ThreadPoolExecutor(max_workers=self.parallel, thread_name_prefix="rnnbench-job")
         pending = {pool.submit(one, job) for job in jobs}
@@ -123,14 +138,15 @@ class LocalExecutor:
                 kill_tree(proc.pid)
             pool.shutdown(wait=True)
 
-    def _run_one(self, job: Job, threads: int, tmp: Path, lock_dir: Path | None = None) -> dict[str, Any]:
+    def _run_one(self, job: Job, threads: int, tmp: Path, lock_dir: Path | None = None,
+                 cores: tuple[list[int], list[int]] | None = None) -> dict[str, Any]:
         job_file, result_file, log_file = (tmp / f"{job.job_id}.{ext}" for ext in ("job.json", "result.json", "log"))
         job_file.write_text(json.dumps({"identity": job.identity(), "threads": threads}))
         result_file.unlink(missing_ok=True)
         started_at, start = now_iso(), time.perf_counter()
         with log_file.open("wb") as log:
             proc = subprocess.Popen([self.python, "-m", "bench.worker", str(job_file), str(result_file)],
-                                    env=job_env(job, threads, lock_dir, self.parallel), cwd=REPO_ROOT, stdout=log,
+                                    env=job_env(job, threads, lock_dir, self.parallel, cores), cwd=REPO_ROOT, stdout=log,
                                     stderr=subprocess.STDOUT)
             with self._guard:
                 self._running.add(proc)

@@ -13,7 +13,7 @@ import os
 from typing import TYPE_CHECKING, Any, Callable
 
 from bench.cells import get_spec
-from bench.executors.device_lock import LOCK_DIR_ENV, PARALLEL_ENV, device_lock
+from bench.executors.device_lock import LOCK_DIR_ENV, PARALLEL_ENV, device_lock, timing_cores
 from bench.jobs import Job
 from bench.runners.batches import Batch
 from bench.timing import StepStats, time_pair, time_steps, timed_call
@@ -40,7 +40,8 @@ def measure_steps(adapter: ModelAdapter, job: Job, batch: Batch,
     (`first_s`, `compile_s`). Priming happens outside the device lock
     (bench.executors.device_lock), so jobs run side by side with `--parallel` compile at
     the same time; the warm-up and timed steps then run holding the lock, so no other
-    job's timed steps overlap them. The memory peak is read after the custom model's
+    job's timed steps overlap them; where the executor set cores aside for timing, the
+    process moves onto them for that section, away from the other jobs' compiling. The memory peak is read after the custom model's
     training step was primed and before the native model exists, so it is this model's
     alone. Where the framework can tell, the record counts the graphs compiled, and
     those compiled while the lock was held (a recompile inside the timed section).
@@ -54,6 +55,7 @@ def measure_steps(adapter: ModelAdapter, job: Job, batch: Batch,
     result: dict[str, Any] = {"paired": make_native is not None}
     native: ModelAdapter | None = None
     waited, compiles = 0.0, _compile_count(adapter)
+    timing_cpus: list[int] | None = None
     recompiled_while_timed = 0
     for name in STEP_KINDS:
         step = _step_maker(adapter, name)(batch)
@@ -73,7 +75,7 @@ def measure_steps(adapter: ModelAdapter, job: Job, batch: Batch,
                 adapter.sync(step())
                 native.sync(native_step())
         before = _compile_count(adapter)
-        with device_lock(job.device) as lock:
+        with device_lock(job.device) as lock, timing_cores() as cpus:
             if native is None:
                 stats = time_steps(step, warmup=job.warmup_steps, repeats=job.timed_steps,
                                    batch_size=job.batch_size, sync=adapter.sync)
@@ -92,6 +94,7 @@ def measure_steps(adapter: ModelAdapter, job: Job, batch: Batch,
                 if native is not None:
                     profiles[f"native_{name}"] = native.profile_step(native_step, PROFILE_STEPS)
         waited += lock["wait_s"]
+        timing_cpus = cpus
         if before is not None:
             recompiled_while_timed += _compile_count(adapter) - before
     if compiles is not None:
@@ -100,6 +103,8 @@ def measure_steps(adapter: ModelAdapter, job: Job, batch: Batch,
                                      "while_timed": recompiled_while_timed}
     result["device_lock"] = {"used": bool(os.environ.get(LOCK_DIR_ENV)), "wait_s": waited,
                              "parallel_jobs": int(os.environ.get(PARALLEL_ENV, "1"))}
+    if timing_cpus:  # the cores the timed section ran on, kept free of the other jobs (executors.device_lock)
+        result["device_lock"]["timing_cpus"] = timing_cpus
     result["data"] = "random" if job.measure == "timing" else "first training batch"
     result["shape"] = {"batch_size": job.batch_size, "seq_len": int(batch.x.shape[1]),
                        "input_size": int(batch.x.shape[2]) if batch.x.ndim == 3 else None}
