@@ -52,12 +52,18 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
-def available_cores() -> int:
-    """Cores this process may run on (respects taskset/cgroup affinity where the OS tells)."""
+def own_cores() -> set[int] | None:
+    """The cores this process may run on (taskset/cgroup affinity); None where the OS does not tell."""
     try:
-        return len(os.sched_getaffinity(0))
+        return os.sched_getaffinity(0)
     except AttributeError:
-        return os.cpu_count() or 1
+        return None
+
+
+def available_cores() -> int:
+    """How many cores this process may run on (respects taskset/cgroup affinity where the OS tells)."""
+    cores = own_cores()
+    return len(cores) if cores is not None else os.cpu_count() or 1
 
 
 def git_commit() -> dict[str, Any]:

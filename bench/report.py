@@ -16,9 +16,9 @@ from tabulate import tabulate
 from bench.cells import UnknownCellError, get_spec
 from bench.config import MODE_ALIASES, ConfigError
 from bench.records import RecordStore, latest_by_job
+from bench.runners.measure import STEP_KINDS
 
 MIB = 1024 * 1024  # the report prints memory in MiB
-STEP_NAMES = ("train_step", "inference_step")  # the timed kinds of step, as records name them
 # Columns that identify a comparable group of jobs, apart from cell and seed.
 TRAIN_GROUP = ["task", "framework", "backend", "device", "mode", "num_layers", "hidden_size", "bidirectional",
                "batch_size", "epochs", "lr", "init"]
@@ -304,7 +304,7 @@ def _profiled_steps(records: list[dict[str, Any]]):
         if not profile:
             continue
         ident, shape = record["identity"], record["timing"]["shape"]
-        for kind in STEP_NAMES:
+        for kind in STEP_KINDS:
             mine = profile.get(kind)
             if mine:
                 names = {"cell": ident["cell"], "framework": ident["framework"], "mode": mode_label(ident),
@@ -437,7 +437,7 @@ def write_report(records_path: str | Path, out_dir: str | Path) -> dict[str, Any
                       "paired ones above.", ""]
             for title, pivot in against_default:
                 lines += [f"### {title}", "", _pivot_markdown(pivot), ""]
-    profiles = profile_table(list(latest_by_job(records).values()))
+    profiles = profile_table(records)
     if not profiles.empty:
         lines += ["## Profile", "",
                   "Jobs run with `--profile`: a few steps of each kind under torch.profiler after the timed "
@@ -448,7 +448,7 @@ def write_report(records_path: str | Path, out_dir: str | Path) -> dict[str, Any
                   "listed with their calls per step.", "",
                   tabulate(profiles.sort_values(["framework", "mode", "shape", "cell", "step"]).values.tolist(),
                            headers=list(profiles.columns), tablefmt="github"), ""]
-        hosts = host_table(list(latest_by_job(records).values()))
+        hosts = host_table(records)
         if not hosts.empty:
             lines += ["### The host's side of the same steps", "",
                       "Wall time per step while profiled (the profiler adds its own overhead), and the host calls "

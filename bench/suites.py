@@ -52,11 +52,11 @@ class Suite:
         shapes = tuple(task for task in overrides.get("tasks", ()) if task in TIMING_SHAPES)
         jobs: list[Job] = []
         for grid in self.grids:
-            if shapes and grid.measure == "timing" and not set(grid.tasks) & set(shapes):
-                continue
             changes = {k: v for k, v in overrides.items() if _applies(k, grid.measure)}
             if shapes and grid.measure == "timing":
                 changes["tasks"] = tuple(task for task in grid.tasks if task in shapes)
+                if not changes["tasks"]:  # a timing grid of other shapes: not picked
+                    continue
             warmup, timed = changes.pop("warmup_steps", None), changes.pop("timed_steps", None)
             if warmup is not None or timed is not None:
                 base = grid.timing or TimingConfig()

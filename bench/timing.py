@@ -27,7 +27,7 @@ class StepStats:
     mean_s: float  # mean of the timed steps
     n: int  # number of timed steps
     warmup_n: int  # untimed warm-up steps before them
-    first_s: float  # the first call of the step, which includes compilation/tracing (bench.runners.common primes it)
+    first_s: float  # the first call of the step, which includes compilation/tracing (bench.runners.measure primes it)
     warmup_s: list[float]  # every warm-up step
     compile_s: float  # first step minus the steady-state median (>= 0): the one-off cost
     batch_size: int  # sequences per step

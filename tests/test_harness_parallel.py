@@ -110,7 +110,7 @@ def test_parallel_accuracy_jobs_give_the_same_records_as_sequential_ones(monkeyp
     jobs = _tiny_train_jobs()
     sequential = {r["job_id"]: r for r in LocalExecutor(threads=1).run(jobs)}
     # as on a many-core machine; accuracy-only jobs are never timed, so none of the cores is kept back
-    monkeypatch.setattr(local, "_own_cores", lambda: set(range(16)))
+    monkeypatch.setattr(local, "own_cores", lambda: set(range(16)))
     envs = []
     monkeypatch.setattr(local, "job_env", lambda *args, **kw: envs.append(job_env(*args, **kw)) or envs[-1])
     parallel = {r["job_id"]: r for r in LocalExecutor(threads=1, parallel=2).run(jobs)}

@@ -25,7 +25,7 @@ from typing import Any, Callable, Iterator, Sequence
 import psutil
 
 from bench.config import ConfigError
-from bench.environment import REPO_ROOT, available_cores, now_iso
+from bench.environment import REPO_ROOT, available_cores, now_iso, own_cores
 from bench.executors.base import failure_record
 from bench.executors.device_lock import JOB_CPUS_ENV, LOCK_DIR_ENV, PARALLEL_ENV, TIMING_CPUS_ENV, split_cores
 from bench.executors.ray_resources import is_timing
@@ -62,8 +62,8 @@ def job_env(job: Job, threads: int, lock_dir: Path | None = None, parallel: int 
         env[PARALLEL_ENV] = str(parallel)
         # torch.compile's worker pool per job: the cores are shared by `parallel` jobs
         env.setdefault("TORCHINDUCTOR_COMPILE_THREADS", str(max(1, threads)))
-    if lock_dir is not None and cores is not None:  # compile on most cores; the job holding the lock moves to the rest
-        env[JOB_CPUS_ENV], env[TIMING_CPUS_ENV] = (",".join(map(str, cpus)) for cpus in cores)
+        if cores is not None:  # compile on most cores; the job holding the lock moves to the rest
+            env[JOB_CPUS_ENV], env[TIMING_CPUS_ENV] = (",".join(map(str, cpus)) for cpus in cores)
     if job.device == "cpu":
         env["CUDA_VISIBLE_DEVICES"] = ""  # a CPU job must not touch (or be placed on) a GPU
         if job.backend == "jax":
@@ -71,13 +71,6 @@ def job_env(job: Job, threads: int, lock_dir: Path | None = None, parallel: int 
     # the job imports this checkout's packages even when run from elsewhere
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH", "")) if p)
     return env
-
-
-def _own_cores() -> set[int]:
-    try:
-        return os.sched_getaffinity(0)
-    except AttributeError:  # no affinity on this OS: no split
-        return set()
 
 
 @dataclass
@@ -112,7 +105,7 @@ class LocalExecutor:
                       on_start: Callable[[Job], None] | None) -> Iterator[dict[str, Any]]:
         lock_dir = tmp / "locks"
         # cores kept for the timed job, only where some job is timed: accuracy-only runs keep every core
-        cores = split_cores(sorted(_own_cores()), self.parallel) if any(map(is_timing, jobs)) else None
+        cores = split_cores(sorted(own_cores() or ()), self.parallel) if any(map(is_timing, jobs)) else None
         with self._guard:
             self._stopping = False  # this executor may run again after an earlier run was torn down
 

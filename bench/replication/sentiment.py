@@ -19,9 +19,9 @@ SUITE = Suite(
     description="replication: Amazon reviews (Blitzer 4 domains, first 100 tokens), gru4 2x100 vs mgu 1x100, "
                 "learned 64-d embedding, batch 64, 5 epochs, seeds 0-2, lr 1e-3 and the source's 1e-4, both frameworks",
     device="cpu",
-    grids=tuple(Axes(cells=(cell,), num_layers=(layers,), frameworks=(framework,), lrs=lrs, **COMMON)
-                for framework in ("torch", "keras") for cell, layers, _, _ in MODELS
-                for lrs in ((LR_BATCHED, LR_SOURCE),)),
+    grids=tuple(Axes(cells=(cell,), num_layers=(layers,), frameworks=(framework,), lrs=(LR_BATCHED, LR_SOURCE),
+                     **COMMON)
+                for framework in ("torch", "keras") for cell, layers, _, _ in MODELS),
     references=tuple(
         Reference(source=SOURCE, task="sentiment", cell=cell, metric="accuracy", value=value,
                   setting=f"{label}, lr {lr:g}", where=(("num_layers", layers), ("lr", lr)),

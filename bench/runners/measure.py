@@ -41,9 +41,9 @@ def measure_steps(adapter: ModelAdapter, job: Job, batch: Batch,
     (bench.executors.device_lock), so jobs run side by side with `--parallel` compile at
     the same time; the warm-up and timed steps then run holding the lock, so no other
     job's timed steps overlap them; where the executor set cores aside for timing, the
-    process moves onto them for that section, away from the other jobs' compiling. The memory peak is read after the custom model's
-    training step was primed and before the native model exists, so it is this model's
-    alone. Where the framework can tell, the record counts the graphs compiled, and
+    process moves onto them for that section, away from the other jobs' compiling. The
+    memory peak is read after the custom model's training step was primed and before the
+    native model exists, so it is this model's alone. Where the framework can tell, the record counts the graphs compiled, and
     those compiled while the lock was held (a recompile inside the timed section).
 
     With `make_native` (builds the baseline's adapter in this process), each kind of
