@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import sys
 from pathlib import Path
@@ -76,6 +75,10 @@ def _add_run(parser: argparse.ArgumentParser) -> None:
                      help="local executor: run N job processes at once; their start-up and compiling overlap, "
                           "their timed steps never do (a device lock). For GPU suites and accuracy-only runs; "
                           "refused for CPU timing jobs (default 1)")
+    how.add_argument("--data-dir", type=Path,
+                     help="folder holding the dataset files, laid out as shared/data (mnist/, notmnist_small_10k/, "
+                          "sentiment/); the jobs look there first, in place of $RNNBENCH_DATA_DIR (default: "
+                          "$RNNBENCH_DATA_DIR, then the download cache)")
     how.add_argument("--profile", action="store_true",
                      help="after timing, run a few steps of each timing job under torch.profiler and record the "
                           "kernels (GPU) or operators (CPU) per step and where the time went (torch jobs)")
@@ -170,10 +173,30 @@ def make_executor(args: argparse.Namespace, config: RunConfig):
         if config.parallel != 1:
             raise ConfigError("--parallel is for the local executor; Ray packs jobs by the resources each asks for")
 
-        return RayExecutor.from_cli(args.address, config.timeout_s, config.threads, args.gpu_share)
+        return RayExecutor.from_cli(args.address, config.timeout_s, config.threads, args.gpu_share, job_settings(args))
     from bench.executors.local import LocalExecutor
 
-    return LocalExecutor(timeout_s=config.timeout_s, threads=config.threads, parallel=config.parallel)
+    return LocalExecutor(timeout_s=config.timeout_s, threads=config.threads, parallel=config.parallel,
+                         settings=job_settings(args))
+
+
+def job_settings(args: argparse.Namespace) -> dict[str, str]:
+    """Environment variables this run's job processes get: --data-dir and --profile.
+
+    They travel with the executor rather than through this process's environment, because a
+    Ray worker on another node does not inherit it.
+    """
+    from datasets.files import ENV_DATA_DIR
+    from bench.runners.measure import PROFILE_ENV
+
+    settings = {PROFILE_ENV: "1"} if args.profile else {}
+    if args.data_dir is not None:
+        folder = args.data_dir.expanduser()
+        if not folder.is_dir():
+            raise ConfigError(f"--data-dir {args.data_dir}: no such folder; give the folder that holds the "
+                              "dataset folders (mnist/, notmnist_small_10k/, sentiment/), laid out as shared/data")
+        settings[ENV_DATA_DIR] = str(folder.resolve())
+    return settings
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -198,10 +221,6 @@ def _cmd_run(args: argparse.Namespace) -> int:
     config = RunConfig(output=args.output or DEFAULT_RESULTS_DIR / f"{name}.jsonl", resume=args.resume,
                        retry_failed=args.retry_failed, timeout_s=args.timeout, threads=args.threads,
                        progress=not args.no_progress, parallel=args.parallel)
-    if args.profile:  # read by the job processes, which inherit this environment
-        from bench.runners.measure import PROFILE_ENV
-
-        os.environ[PROFILE_ENV] = "1"
     store = RecordStore(config.output)
     if not config.resume and store.load():
         raise ConfigError(f"{config.output} already holds records; pass --resume to continue that sweep, "

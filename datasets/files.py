@@ -158,8 +158,9 @@ class DataSource:
             lines.append("Download attempts into the cache failed:")
             lines.extend(f"  - {line}" for line in attempts)
         lines.append(
-            f"To provide them: put the files in <dir>/{group}/ and pass data_dir=<dir> to datasets.load "
-            f"or set {ENV_DATA_DIR}=<dir> (the layout of shared/data), or copy them into "
+            f"To provide them: put the files in <dir>/{group}/ and pass --data-dir <dir> to `python -m bench "
+            f"run` (or data_dir=<dir> to datasets.load), or set {ENV_DATA_DIR}=<dir> (the layout of shared/data), "
+            f"or copy them into "
             f"{self.cache_dir / group}/.")
         if default_mirrors:
             lines.append(f"With network access they are downloaded from {', '.join(default_mirrors)}; "

@@ -15,6 +15,7 @@ from bench.cli import main
 from bench.executors.local import LocalExecutor
 from bench.jobs import Axes, expand
 from bench.records import RecordStore, new_record, read_records
+from datasets_fixtures import MNIST_FILES, require_data
 
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[1]
@@ -22,8 +23,8 @@ FIRST_RECORD_TIMEOUT_S = 120  # generous: the machine is shared and imports are 
 TINY = ["--tasks", "digits", "--hidden", "8", "--epochs", "1", "--no-progress", "--no-report"]
 
 
-def _bench(*args, **kw):
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+def _bench(*args, env_extra=None, **kw):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", **(env_extra or {}))
     return subprocess.run([sys.executable, "-m", "bench", *args], cwd=REPO, env=env, capture_output=True,
                           text=True, timeout=600, **kw)
 
@@ -128,6 +129,31 @@ def test_unknown_task_is_an_error_listing_the_tasks(capsys):
     assert main(["run", "--cells", "gru0", "--tasks", "digitz", "--dry-run"]) == 2
     err = capsys.readouterr().err
     assert "unknown task(s) digitz" in err and "mnist" in err
+
+
+def test_a_data_dir_that_does_not_exist_is_an_error_before_any_job_runs(tmp_path, capsys):
+    out = tmp_path / "r.jsonl"
+    assert main(["run", "--cells", "gru0", "--data-dir", str(tmp_path / "nowhere"), "--output", str(out), *TINY]) == 2
+    err = capsys.readouterr().err
+    assert "--data-dir" in err and "no such folder" in err and "laid out as shared/data" in err
+    assert not out.exists()
+
+
+def test_data_dir_is_where_the_job_processes_find_the_dataset_files(tmp_path):
+    data = require_data(*(f"mnist/{name}" for name in MNIST_FILES))
+    out = tmp_path / "r.jsonl"
+    # nothing else could provide the files: an empty $RNNBENCH_DATA_DIR and cache, no downloading
+    env = {"RNNBENCH_DATA_DIR": str(tmp_path / "empty"), "RNNBENCH_CACHE_DIR": str(tmp_path / "cache"),
+           "RNNBENCH_OFFLINE": "1"}
+    run = _bench("run", "--cells", "gru0", "--frameworks", "torch", "--tasks", "mnist", "--hidden", "8",
+                 "--epochs", "1", "--task-option", "limit_train=200", "--task-option", "limit_test=100",
+                 "--data-dir", str(data), "--output", str(out), "--no-progress", "--no-report",
+                 env_extra=env)
+    assert run.returncode == 0, run.stderr
+    (record,) = read_records(out)
+    assert record["status"] == "ok", record["error"]
+    files = record["train"]["task_info"]["files"]
+    assert files and all(Path(f["path"]).is_relative_to(data.resolve()) for f in files.values())
 
 
 def test_refuses_to_start_over_an_existing_file_without_resume(tmp_path, capsys):

@@ -24,6 +24,7 @@ from bench.executors.ray_executor import EXECUTOR_KEY, RayExecutor, run_job_on_n
 from bench.executors.ray_resources import ClusterShape, ResourcePolicy, resources_for
 from bench.jobs import Axes, Job, expand, freeze_options
 from bench.records import RecordStore
+from bench.runners.measure import PROFILE_ENV, PROFILE_STEPS
 from bench.sweep import run_sweep
 
 RAY_CPUS = 2  # the local Ray instance: as many CPUs as this machine has
@@ -154,16 +155,18 @@ def test_failing_and_dying_jobs_become_error_records(ray_cluster, tmp_path):
     raising = dataclasses.replace(good, cell="no_such_cell")  # the job process raises on the node
     attempts = tmp_path / "attempts"
 
-    def crash_one(identity, threads, timeout_s, python):
+    def crash_one(identity, threads, timeout_s, python, settings):
         """Kill the Ray worker itself for one job, as a node's OOM killer or a segfault would."""
         if identity["seed"] == crashing.seed:
             with open(attempts, "a") as fh:
                 fh.write("x")
             os._exit(1)
-        return run_job_on_node(identity, threads, timeout_s, python)
+        return run_job_on_node(identity, threads, timeout_s, python, settings)
 
     timing = tiny_timing_job()
-    executor = RayExecutor(timeout_s=JOB_TIMEOUT_S, policy=ONE_CPU, max_retries=1, task_body=crash_one)
+    # a run's settings reach the job processes on the node, whose Ray worker has none of the driver's environment
+    executor = RayExecutor(timeout_s=JOB_TIMEOUT_S, policy=ONE_CPU, max_retries=1, task_body=crash_one,
+                           settings={PROFILE_ENV: "1"})
     result = run_sweep([raising, crashing, good, timing], RecordStore(tmp_path / "ray.jsonl"), executor,
                        progress=False)
     assert result.statuses == {"ok": 2, "error": 2}  # the sweep went on past both failures
@@ -171,6 +174,7 @@ def test_failing_and_dying_jobs_become_error_records(ray_cluster, tmp_path):
     assert records[good.job_id]["status"] == "ok"
     timed = records[timing.job_id]
     assert timed["status"] == "ok" and timed["timing"]
+    assert timed["timing"]["profile"]["train_step"]["steps"] == PROFILE_STEPS  # --profile reached the node
     assert timed["environment"][EXECUTOR_KEY]["assigned_resources"]["CPU"] == RAY_CPUS  # the whole node
     assert timed["environment"]["threads_requested"] == RAY_CPUS
     failed = records[raising.job_id]
@@ -200,7 +204,7 @@ def test_resume_after_an_interrupted_ray_sweep_runs_only_the_missing_jobs(ray_cl
     first, running, queued = jobs = tiny_train_jobs(("rnn",), (0, 1, 2))  # two CPUs: the third waits its turn
     cancelled = tmp_path / "cancelled"
 
-    def first_fails_while_second_runs(identity, threads, timeout_s, python):
+    def first_fails_while_second_runs(identity, threads, timeout_s, python, settings):
         """The first job's task fails at once, but only after the second job's process has started,
         so the interruption that follows its record reliably finds the second job mid-run."""
         if identity["seed"] == first.seed:
@@ -211,7 +215,7 @@ def test_resume_after_an_interrupted_ray_sweep_runs_only_the_missing_jobs(ray_cl
                 time.sleep(0.1)
             raise RuntimeError("a stand-in failure of the first job's task")
         try:
-            return run_job_on_node(identity, threads, timeout_s, python)
+            return run_job_on_node(identity, threads, timeout_s, python, settings)
         except KeyboardInterrupt:  # what Ray's cancel raises in a running task
             with open(cancelled, "a") as fh:
                 fh.write(str(identity["seed"]))

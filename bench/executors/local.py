@@ -36,12 +36,16 @@ STDERR_TAIL_CHARS = 3000  # how much of a dead job's output goes into its record
 
 
 def job_env(job: Job, threads: int, lock_dir: Path | None = None, parallel: int = 1,
-            cores: tuple[list[int], list[int]] | None = None) -> dict[str, str]:
+            cores: tuple[list[int], list[int]] | None = None,
+            settings: dict[str, str] | None = None) -> dict[str, str]:
     """Environment of a job process: backend, thread counts, visible devices, quiet logs, device lock.
 
     `cores` (device_lock.split_cores): the cores jobs compile on and those kept for the timed job.
+    `settings`: the run's own variables (bench.cli.job_settings: --data-dir, --profile), over this
+    process's environment.
     """
     env = dict(os.environ)
+    env.update(settings or {})
     env.update({
         "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads),
         "TF_NUM_INTRAOP_THREADS": str(threads), "TF_NUM_INTEROP_THREADS": str(min(threads, 2)),
@@ -81,6 +85,7 @@ class LocalExecutor:
     threads: int | None = None  # threads per job; None = every core this process may use, shared by `parallel`
     python: str = field(default_factory=lambda: sys.executable)  # interpreter that runs the jobs
     parallel: int = 1  # job processes at once; > 1 holds a device lock around each job's timed steps
+    settings: dict[str, str] = field(default_factory=dict)  # environment variables every job process gets
 
     def __post_init__(self) -> None:
         if self.parallel < 1:
@@ -139,7 +144,7 @@ class LocalExecutor:
         started_at, start = now_iso(), time.perf_counter()
         with log_file.open("wb") as log:
             proc = subprocess.Popen([self.python, "-m", "bench.worker", str(job_file), str(result_file)],
-                                    env=job_env(job, threads, lock_dir, self.parallel, cores), cwd=REPO_ROOT, stdout=log,
+                                    env=job_env(job, threads, lock_dir, self.parallel, cores, self.settings), cwd=REPO_ROOT, stdout=log,
                                     stderr=subprocess.STDOUT)
             with self._guard:
                 self._running.add(proc)

@@ -29,13 +29,16 @@ EXECUTOR_KEY = "executor"  # record["environment"][EXECUTOR_KEY]: where the job 
 ERROR_CHARS = 4000  # how much of a failed task's error goes into its record
 
 
-def run_job_on_node(identity: dict[str, Any], threads: int, timeout_s: float, python: str | None) -> dict[str, Any]:
+def run_job_on_node(identity: dict[str, Any], threads: int, timeout_s: float, python: str | None,
+                    settings: dict[str, str]) -> dict[str, Any]:
     """Body of a job's Ray task: the local executor's subprocess for one job, plus the node it ran on.
 
+    `settings` are the run's environment variables (--data-dir, --profile): a Ray worker does not
+    inherit the driver's environment, and is reused across tasks, so they travel with each task.
     Ray cancelling the task (force=False) raises KeyboardInterrupt here, which takes the job's
     process tree down with it (LocalExecutor does that) before the task ends.
     """
-    local = LocalExecutor(timeout_s=timeout_s, threads=threads, python=python or sys.executable)
+    local = LocalExecutor(timeout_s=timeout_s, threads=threads, python=python or sys.executable, settings=settings)
     (record,) = local.run([Job.from_identity(identity)])
     record["environment"][EXECUTOR_KEY] = node_facts()
     return record
@@ -61,19 +64,20 @@ class RayExecutor:
     max_retries: int = 2  # Ray re-runs a task whose worker or node died this often; job failures are not retried
     python: str | None = None  # interpreter of the job processes; None = the Ray worker's own on each node
     max_in_flight: int | None = None  # tasks handed to Ray at once; None = the cluster's CPU count
+    settings: dict[str, str] = field(default_factory=dict)  # environment variables every job process gets
     # What each Ray task runs; must be picklable by Ray. Replace it to wrap or instrument the task.
-    task_body: Callable[[dict[str, Any], int, float, str | None], dict[str, Any]] = run_job_on_node
+    task_body: Callable[[dict[str, Any], int, float, str | None, dict[str, str]], dict[str, Any]] = run_job_on_node
 
     @classmethod
     def from_cli(cls, address: str | None, timeout_s: float, threads: int | None,
-                 gpu_share: float = 1.0) -> "RayExecutor":
+                 gpu_share: float = 1.0, settings: dict[str, str] | None = None) -> "RayExecutor":
         """What `bench run --executor ray [--address A] [--timeout S] [--threads N] [--gpu-share F]` runs with.
 
         `--threads` sets the CPUs of an accuracy-only CPU job, `--gpu-share` the share of a GPU an
         accuracy-only GPU job asks for (0.25: four pack on a GPU); timing jobs always get a whole node or GPU.
         """
         policy = ResourcePolicy(train_cpus=threads or ResourcePolicy.train_cpus, train_gpus=gpu_share)
-        return cls(address=address, timeout_s=timeout_s, policy=policy)
+        return cls(address=address, timeout_s=timeout_s, policy=policy, settings=dict(settings or {}))
 
     def run(self, jobs: Sequence[Job], on_start: Callable[[Job], None] | None = None) -> Iterator[dict[str, Any]]:
         """Yield one record per job as its task finishes. `on_start` fires when a job is handed to Ray."""
@@ -96,7 +100,7 @@ class RayExecutor:
                     ref = task.options(num_cpus=request.num_cpus, num_gpus=request.num_gpus,
                                        max_retries=self.max_retries, retry_exceptions=False,
                                        name=f"rnnbench:{job.label()}").remote(
-                        job.identity(), request.threads, self.timeout_s, self.python)
+                        job.identity(), request.threads, self.timeout_s, self.python, self.settings)
                     pending[ref] = (job, now_iso(), time.perf_counter())
                     if on_start is not None:
                         on_start(job)

@@ -25,6 +25,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--report-only", action="store_true", help="do not run anything; rebuild the report")
     parser.add_argument("--threads", type=int, help="threads per job (default: every available core)")
     parser.add_argument("--timeout", type=float, default=1800.0, help="per-job limit in seconds (default 1800)")
+    parser.add_argument("--data-dir", type=Path,
+                        help="folder holding the dataset files, laid out as shared/data (default: $RNNBENCH_DATA_DIR, "
+                             "then the download cache)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -49,6 +52,7 @@ def handle(args: argparse.Namespace) -> int:
                 run_args = ["run", "--suite", suite.name, "--output", str(records), "--no-report",
                             "--timeout", str(args.timeout)]
                 run_args += ["--threads", str(args.threads)] if args.threads else []
+                run_args += ["--data-dir", str(args.data_dir)] if args.data_dir else []
                 run_args += ["--no-progress"] if args.no_progress else []
                 status = bench_main(run_args)
                 if status != 0:
