@@ -264,6 +264,54 @@ def ratio_pivots(summary: pd.DataFrame, kind: str = "train") -> list[tuple[str, 
     return out
 
 
+def overview_table(summary: pd.DataFrame) -> pd.DataFrame:
+    """Per framework, backend, device, mode and step kind: how the custom cells' ratios to native fall.
+
+    The figures a reader quotes ("n of m at most 1.0, median, range"), with the median per
+    hidden size where the records span several, and how noisy the timed steps were.
+    """
+    custom = summary[~summary.native]
+    hidden_sizes = sorted(custom.hidden_size.unique()) if custom.hidden_size.nunique() > 1 else []
+    rows = []
+    for key, group in custom.groupby(["framework", "backend", "device", "mode"], sort=True):
+        for kind in ("train", "infer"):
+            has_ratio = group[group[f"{kind}_ratio"].notna()]
+            ratios = has_ratio[f"{kind}_ratio"].astype(float)
+            if ratios.empty:
+                continue
+            row = {"framework": f"{key[0]} ({key[1]})", "mode": key[3], "device": key[2], "step": kind,
+                   "at most 1.0": f"{int((ratios <= 1.0).sum())} of {len(ratios)}",
+                   "median": _fmt_num(ratios.median()),
+                   "range": f"{_fmt_num(ratios.min())}–{_fmt_num(ratios.max())}"}
+            for hidden in hidden_sizes:
+                at = ratios[has_ratio.hidden_size == hidden]
+                row[f"median, H{hidden}"] = _fmt_num(at.median()) if not at.empty else "—"
+            # spread of the timed steps themselves, and of the paired ratios, as a share of their median
+            row["step IQR ÷ median"] = _fmt_num((has_ratio[f"{kind}_iqr"] / has_ratio[f"{kind}_ms"]).median(), 2)
+            pair_iqr = has_ratio[f"{kind}_ratio_iqr"].dropna().astype(float)
+            row["ratio IQR"] = _fmt_num(pair_iqr.median(), 2) if not pair_iqr.empty else "—"
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def cost_table(summary: pd.DataFrame) -> pd.DataFrame:
+    """Per framework, backend, device and mode: compile time and peak memory, custom cells beside native layers."""
+    rows = []
+    for key, group in summary.groupby(["framework", "backend", "device", "mode"], sort=True):
+        custom, native = group[~group.native], group[group.native]
+        compile_s = custom.compile_s.dropna().astype(float)
+        rows.append({
+            "framework": f"{key[0]} ({key[1]})", "mode": key[3], "device": key[2],
+            "compile s, custom (range)": (f"{_fmt_num(compile_s.median())} ({_fmt_num(compile_s.min())}–"
+                                          f"{_fmt_num(compile_s.max())})" if not compile_s.empty else "—"),
+            "compile s, native": _fmt_num(native.compile_s.dropna().astype(float).median()) if len(native) else "—",
+            "peak MiB, custom": _fmt_num(custom.peak.dropna().astype(float).median() / MIB, 4) if len(custom) else "—",
+            "peak MiB, native": _fmt_num(native.peak.dropna().astype(float).median() / MIB, 4) if len(native) else "—",
+            "jobs, custom / native": f"{len(custom)} / {len(native)}",
+        })
+    return pd.DataFrame(rows)
+
+
 def default_mode_pivots(summary: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
     """Custom cells in a non-default mode against the native layer in its default mode (cross-job).
 
@@ -418,6 +466,21 @@ def write_report(records_path: str | Path, out_dir: str | Path) -> dict[str, Any
     if not accuracy.empty:
         lines += ["## Accuracy", "", _accuracy_markdown(accuracy), ""]
     if not timing.empty:
+        overview, costs = overview_table(timing), cost_table(timing)
+        lines += ["## At a glance: custom cells against their native layer", ""]
+        if not overview.empty:
+            lines += ["Each custom cell's step time ÷ its native layer's (the *× native* column of the step-time "
+                      "table below), summarised per framework, mode, device and step: how many of the cell × shape "
+                      "ratios are at most 1.0, their median and range, and the median per hidden size where several "
+                      "were timed. *step IQR ÷ median* is how much the custom cells' timed steps varied (their "
+                      "interquartile range over their median, the median over the jobs); *ratio IQR* the same for "
+                      "the paired ratios. Where those are large, read the ratios as within the noise.", "",
+                      tabulate(overview.values.tolist(), headers=list(overview.columns), tablefmt="github",
+                               disable_numparse=True), ""]
+        lines += ["Compile time (a step's first call minus its steady-state median) and peak memory, the median "
+                  "over the jobs: the custom cells beside the native layers.", "",
+                  tabulate(costs.values.tolist(), headers=list(costs.columns), tablefmt="github",
+                           disable_numparse=True), ""]
         lines += ["## Step time", "", "Milliseconds per step (median, IQR in brackets).", "",
                   _timing_markdown(timing), ""]
         pivots = ratio_pivots(timing, "train") + ratio_pivots(timing, "infer")

@@ -14,6 +14,7 @@ from bench.report import load_frame, timing_table, write_report
 RECORDS = Path(__file__).parent / "data" / "harness_records.jsonl"  # timed before pairing: cross-job ratios
 PAIRED_RECORDS = Path(__file__).parents[1] / "reports" / "baseline" / "regress.jsonl"  # custom cells timed paired
 RATIO_TOL = 1e-9  # ratios are recomputed from the same floats
+PRINTED_TOL = 5e-3  # a figure printed to 3 significant digits, read back
 
 
 @pytest.fixture(scope="module")
@@ -134,6 +135,57 @@ def test_committed_reports_are_what_bench_report_writes_from_their_records(folde
     write_report(folder / "records.jsonl", tmp_path)
     assert (tmp_path / "summary.md").read_text() == (folder / "summary.md").read_text(), (
         f"{folder}/summary.md differs from its records; run python -m bench report {folder}/records.jsonl --out {folder}")
+
+
+# a report folder's README (reports/gpu-h100) quotes its summary's tables; the replication ones have their own test
+REPORT_READMES = [path for path in sorted(REPORTS.rglob("README.md"))
+                  if (path.parent / "summary.md").is_file() and "replication" not in path.relative_to(REPORTS).parts]
+
+
+def markdown_tables(text: str) -> list[list[dict[str, str]]]:
+    """Each markdown table in `text` as a list of {header: cell} rows (cells stripped of backticks)."""
+    tables, block = [], []
+    for line in text.splitlines() + [""]:
+        if line.startswith("|"):
+            block.append([cell.strip().strip("`") for cell in line.strip().strip("|").split("|")])
+            continue
+        if len(block) > 2:
+            tables.append([dict(zip(block[0], row)) for row in block[2:]])
+        block = []
+    return tables
+
+
+@pytest.mark.parametrize("readme", REPORT_READMES, ids=lambda p: str(p.relative_to(REPORTS)))
+def test_every_row_of_a_report_readmes_tables_is_a_row_of_its_generated_summaries(readme):
+    """A README quotes the generated tables, cell for cell; it never types a figure of its own."""
+    generated = [row for path in sorted(readme.parent.rglob("summary.md"))
+                 for table in markdown_tables(path.read_text()) for row in table]
+    quoted = [row for table in markdown_tables(readme.read_text()) for row in table]
+    assert quoted, f"{readme} has no table"
+    for row in quoted:
+        assert any(all(other.get(column) == value for column, value in row.items()) for other in generated), (
+            f"{readme}: no summary.md beside it has the row {row}; quote the generated tables")
+
+
+def test_the_glance_tables_sum_up_the_ratio_and_cost_columns():
+    """On the committed H100 records: counts, medians and ranges of the paired ratios; compile and memory medians."""
+    from bench.report import cost_table, overview_table
+
+    records = REPORTS / "gpu-h100" / "records.jsonl"
+    timing = timing_table(load_frame(records)[0])
+    graphs = timing[(timing.framework == "torch") & (timing["mode"] == "compiled_cudagraphs")]
+    custom = graphs[~graphs.native]
+    ratios = custom.train_ratio.astype(float)
+    overview = overview_table(timing).set_index(["framework", "mode", "step"])
+    row = overview.loc[("torch (torch)", "compiled_cudagraphs", "train")]
+    assert row["at most 1.0"] == f"{int((ratios <= 1.0).sum())} of {len(ratios)}"
+    assert float(row["median"]) == pytest.approx(ratios.median(), rel=PRINTED_TOL)
+    assert float(row["median, H512"]) == pytest.approx(ratios[custom.hidden_size == 512].median(), rel=PRINTED_TOL)
+    low, high = (float(v) for v in row["range"].split("–"))
+    assert (low, high) == (pytest.approx(ratios.min(), rel=PRINTED_TOL), pytest.approx(ratios.max(), rel=PRINTED_TOL))
+    costs = cost_table(timing).set_index(["framework", "mode"]).loc[("torch (torch)", "compiled_cudagraphs")]
+    assert float(costs["compile s, native"]) == pytest.approx(graphs[graphs.native].compile_s.median(), rel=PRINTED_TOL)
+    assert float(costs["peak MiB, custom"]) == pytest.approx(custom.peak.median() / 2**20, rel=PRINTED_TOL)
 
 
 def test_compiled_cells_are_set_against_the_native_layer_in_its_default_mode():
