@@ -16,9 +16,10 @@ from tabulate import tabulate
 from bench.cells import UnknownCellError, get_spec
 from bench.config import MODE_ALIASES, ConfigError
 from bench.records import RecordStore, latest_by_job
-from bench.runners.measure import STEP_KINDS
+from bench.runners.measure import PHASES, STEP_KINDS
 
 MIB = 1024 * 1024  # the report prints memory in MiB
+PHASES_COLUMN = "host ms per phase: " + " / ".join(PHASES)
 # Columns that identify a comparable group of jobs, apart from cell and seed.
 TRAIN_GROUP = ["task", "framework", "backend", "device", "mode", "num_layers", "hidden_size", "bidirectional",
                "batch_size", "epochs", "lr", "init"]
@@ -390,13 +391,23 @@ def profile_table(records: list[dict[str, Any]]) -> pd.DataFrame:
 
 
 def host_table(records: list[dict[str, Any]]) -> pd.DataFrame:
-    """One row per profiled step that recorded its host side: wall time under the profiler, the top host calls."""
+    """One row per profiled step that recorded its host side: wall time under the profiler, the top host
+    calls, and for a training step the host's time per phase (TorchAdapter.phase_times), beside the native's."""
     rows = [{**names, "wall ms (profiled)": f"{1e3 * mine['wall_per_step_s']:.3g}",
              "top host calls, inclusive ms per step (calls)": "; ".join(
                  f"{t['name'][:48]} {1e3 * t['time_per_step_s']:.3g} ({t['calls_per_step']:.0f})"
-                 for t in mine["host_top"][:4])}
-            for _, names, _, mine, _ in _profiled_steps(records) if mine.get("host_top")]
-    return pd.DataFrame(rows)
+                 for t in mine["host_top"][:4]),
+             PHASES_COLUMN: _phases_text(mine), f"native {PHASES_COLUMN}": _phases_text(native)}
+            for _, names, _, mine, native in _profiled_steps(records) if mine.get("host_top")]
+    table = pd.DataFrame(rows)
+    if not table.empty and (table[PHASES_COLUMN] == "—").all():  # records from before phases were clocked
+        table = table.drop(columns=[PHASES_COLUMN, f"native {PHASES_COLUMN}"])
+    return table
+
+
+def _phases_text(profile: dict[str, Any] | None) -> str:
+    phases = (profile or {}).get("host_phases")
+    return " / ".join(f"{1e3 * phases[name]:.3g}" for name in PHASES) if phases else "—"
 
 
 def _pivot_markdown(pivot: pd.DataFrame) -> str:
@@ -516,7 +527,10 @@ def write_report(records_path: str | Path, out_dir: str | Path) -> dict[str, Any
             lines += ["### The host's side of the same steps", "",
                       "Wall time per step while profiled (the profiler adds its own overhead), and the host calls "
                       "that held the most CPU time per step, inclusive of what they called (so they nest: an "
-                      "optimizer step contains its foreach ops).", "",
+                      "optimizer step contains its foreach ops). Where recorded, the training step's wall time "
+                      "split by phase, clocked on the host without the profiler and without a device sync inside "
+                      "the step: the time to issue each phase, then *device_wait*, the wait for the device at "
+                      "the end (small when the host holds the step, large when the device does).", "",
                       tabulate(hosts.sort_values(["framework", "mode", "shape", "cell", "step"]).values.tolist(),
                                headers=list(hosts.columns), tablefmt="github"), ""]
     if images:

@@ -97,7 +97,7 @@ def test_torch_timed_steps_never_flip_train_eval_mode_so_compiled_graphs_are_not
 def test_profile_records_what_each_step_ran_beside_the_native_and_the_report_shows_it(monkeypatch, tmp_path):
     from bench.records import RecordStore
     from bench.report import write_report
-    from bench.runners.measure import PROFILE_ENV, PROFILE_STEPS
+    from bench.runners.measure import PHASES, PROFILE_ENV, PROFILE_STEPS
 
     monkeypatch.setenv(PROFILE_ENV, "1")
     (job,) = _jobs("timing", ("gru0",), "torch")
@@ -118,6 +118,14 @@ def test_profile_records_what_each_step_ran_beside_the_native_and_the_report_sho
     host = mine["host_top"]  # the host side: which calls held the CPU during a step
     assert host and host[0]["time_per_step_s"] >= host[-1]["time_per_step_s"] > 0 and mine["wall_per_step_s"] > 0
     assert "### The host's side of the same steps" in summary
+    for side in (mine, native):  # the training step's wall time, split by phase on the host, for both models
+        phases = side["host_phases"]
+        assert list(phases) == list(PHASES) and all(seconds >= 0 for seconds in phases.values())
+        assert phases["forward"] > 0 and phases["backward"] > 0 and phases["optimizer"] > 0
+    # on a CPU the work is done while it is issued: forward and backward hold most of the step
+    assert mine["host_phases"]["forward"] + mine["host_phases"]["backward"] > sum(mine["host_phases"].values()) / 2
+    assert "host_phases" not in profile["inference_step"]
+    assert "host ms per phase: zero_grad / forward / loss / backward / optimizer / device_wait" in summary
 
 
 def test_a_profile_counts_kernels_and_not_the_annotations_that_span_them():

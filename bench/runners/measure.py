@@ -24,6 +24,9 @@ if TYPE_CHECKING:  # bench.runners.common imports this module
 STEP_KINDS = ("train_step", "inference_step")  # what is timed, in this order
 PROFILE_ENV = "RNNBENCH_PROFILE"  # set (by `bench run --profile`): profile each timed step after timing it
 PROFILE_STEPS = 5  # steps under the profiler per kind of step
+# the phases of a training step as an adapter's phase_times clocks them on the host, in order
+PHASES = ("zero_grad", "forward", "loss", "backward", "optimizer", "device_wait")
+PHASE_STEPS = 20  # training steps whose phases are clocked on the host (--profile), outside the profiler
 
 
 def native_job(job: Job) -> Job:
@@ -93,6 +96,11 @@ def measure_steps(adapter: ModelAdapter, job: Job, batch: Batch,
                 profiles[name] = adapter.profile_step(step, PROFILE_STEPS)
                 if native is not None:
                     profiles[f"native_{name}"] = native.profile_step(native_step, PROFILE_STEPS)
+                if name == "train_step" and hasattr(adapter, "phase_times"):
+                    # where the host's time goes within a training step, clocked without the profiler
+                    profiles[name]["host_phases"] = adapter.phase_times(batch, PHASE_STEPS)
+                    if native is not None:
+                        profiles[f"native_{name}"]["host_phases"] = native.phase_times(batch, PHASE_STEPS)
         waited += lock["wait_s"]
         timing_cpus = cpus
         if before is not None:

@@ -21,6 +21,7 @@ from bench.environment import torch_environment
 from bench.jobs import Job
 from bench.runners.batches import Batch
 from bench.runners.common import EMBEDDING_DIM, peak_rss, run_job
+from bench.runners.measure import PHASES
 from bench.runners.metrics import Problem
 
 PROFILE_TOP = 6  # kernels (or operators) listed per profiled step, by time
@@ -162,6 +163,38 @@ class TorchAdapter:
                 # the host's side of the same steps: where a step's wall time goes when the device is idle
                 "wall_per_step_s": wall_s / steps,  # under the profiler, which adds its own overhead
                 "host_top": host_calls(averages, DeviceType.CPU, steps)}
+
+    def phase_times(self, batch: Batch, steps: int) -> dict[str, float]:
+        """Seconds per training step the host spent in each phase of it, in order, and then waiting.
+
+        No device sync inside the step (as when timed), one after it: each phase's time is how
+        long the host took to issue it (on a GPU, launching kernels or a CUDA graph; on a CPU,
+        doing the work), and "device_wait" is how long the host then waited for the device to
+        finish. They add up to the step's wall time. A GPU step that is short on device work is
+        held by the host, and this says by which phase: the forward, the loss, the backward
+        call, the optimizer. Run outside the profiler, whose overhead would skew it.
+        """
+        x, y, lengths, weights = self._to_device(batch)
+        totals = dict.fromkeys(PHASES, 0.0)
+        for _ in range(steps):
+            start = time.perf_counter()
+            if self.job.mode == "compiled_cudagraphs":
+                torch.compiler.cudagraph_mark_step_begin()
+            self.optimizer.zero_grad(set_to_none=True)
+            marks = [start, time.perf_counter()]
+            out = self.forward(x, lengths)
+            marks.append(time.perf_counter())
+            loss = self._loss(out, y, weights)
+            marks.append(time.perf_counter())
+            loss.backward()
+            marks.append(time.perf_counter())
+            self.optimizer.step()
+            marks.append(time.perf_counter())
+            self.sync(loss)
+            marks.append(time.perf_counter())
+            for name, begin, end in zip(PHASES, marks, marks[1:]):
+                totals[name] += end - begin
+        return {name: total / steps for name, total in totals.items()}
 
     def compile_count(self) -> int:
         """Graphs torch.compile has compiled in this process so far (a recompile while timing shows here)."""
