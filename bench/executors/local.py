@@ -144,8 +144,8 @@ class LocalExecutor:
         started_at, start = now_iso(), time.perf_counter()
         with log_file.open("wb") as log:
             proc = subprocess.Popen([self.python, "-m", "bench.worker", str(job_file), str(result_file)],
-                                    env=job_env(job, threads, lock_dir, self.parallel, cores, self.settings), cwd=REPO_ROOT, stdout=log,
-                                    stderr=subprocess.STDOUT)
+                                    env=job_env(job, threads, lock_dir, self.parallel, cores, self.settings),
+                                    cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT)
             with self._guard:
                 self._running.add(proc)
                 if self._stopping:  # the run was torn down while this job was starting
