@@ -305,9 +305,10 @@ def cost_table(summary: pd.DataFrame) -> pd.DataFrame:
             "framework": f"{key[0]} ({key[1]})", "mode": key[3], "device": key[2],
             "compile s, custom (range)": (f"{_fmt_num(compile_s.median())} ({_fmt_num(compile_s.min())}–"
                                           f"{_fmt_num(compile_s.max())})" if not compile_s.empty else "—"),
-            "compile s, native": _fmt_num(native.compile_s.dropna().astype(float).median()) if len(native) else "—",
-            "peak MiB, custom": _fmt_num(custom.peak.dropna().astype(float).median() / MIB, 4) if len(custom) else "—",
-            "peak MiB, native": _fmt_num(native.peak.dropna().astype(float).median() / MIB, 4) if len(native) else "—",
+            # the median of no jobs is NaN, which _fmt_num prints as "—"
+            "compile s, native": _fmt_num(native.compile_s.astype(float).median()),
+            "peak MiB, custom": _fmt_num(custom.peak.astype(float).median() / MIB, 4),
+            "peak MiB, native": _fmt_num(native.peak.astype(float).median() / MIB, 4),
             "jobs, custom / native": f"{len(custom)} / {len(native)}",
         })
     return pd.DataFrame(rows)
@@ -415,10 +416,25 @@ def _pivot_markdown(pivot: pd.DataFrame) -> str:
     return tabulate(rows, headers=["cell", *pivot.columns], tablefmt="github")
 
 
+def _frame_markdown(frame: pd.DataFrame, numparse: bool = True) -> str:
+    """A table's rows under its column names; `numparse=False` prints the cells' text exactly as made."""
+    return tabulate(frame.values.tolist(), headers=list(frame.columns), tablefmt="github",
+                    disable_numparse=not numparse)
+
+
+def _pivot_section(heading: str, intro: str, pivots: list[tuple[str, pd.DataFrame]]) -> list[str]:
+    """A report section of cell-by-shape tables, one per title; nothing when there are none."""
+    if not pivots:
+        return []
+    lines = [heading, "", intro, ""]
+    for title, pivot in pivots:
+        lines += [f"### {title}", "", _pivot_markdown(pivot), ""]
+    return lines
+
+
 def _accuracy_markdown(table: pd.DataFrame) -> str:
     visible = table.drop(columns=[c for c in table.columns if c.startswith("_")])
-    return tabulate(visible.sort_values(["task", "framework", "mode", "cell"]).values.tolist(),
-                    headers=list(visible.columns), tablefmt="github")
+    return _frame_markdown(visible.sort_values(["task", "framework", "mode", "cell"]))
 
 
 def failures_table(flat: pd.DataFrame) -> str:
@@ -486,31 +502,24 @@ def write_report(records_path: str | Path, out_dir: str | Path) -> dict[str, Any
                       "were timed. *step IQR ÷ median* is how much the custom cells' timed steps varied (their "
                       "interquartile range over their median, the median over the jobs); *ratio IQR* the same for "
                       "the paired ratios. Where those are large, read the ratios as within the noise.", "",
-                      tabulate(overview.values.tolist(), headers=list(overview.columns), tablefmt="github",
-                               disable_numparse=True), ""]
+                      _frame_markdown(overview, numparse=False), ""]
         lines += ["Compile time (a step's first call minus its steady-state median) and peak memory, the median "
                   "over the jobs: the custom cells beside the native layers.", "",
-                  tabulate(costs.values.tolist(), headers=list(costs.columns), tablefmt="github",
-                           disable_numparse=True), ""]
+                  _frame_markdown(costs, numparse=False), ""]
         lines += ["## Step time", "", "Milliseconds per step (median, IQR in brackets).", "",
                   _timing_markdown(timing), ""]
-        pivots = ratio_pivots(timing, "train") + ratio_pivots(timing, "infer")
-        if pivots:
-            lines += ["## Ratio to the native layer, by shape", "",
-                      "The *× native* column above, one table per framework, mode and device: rows are the "
-                      "custom cells, columns the shapes (B batch, T steps, I features, H units); below 1 the "
-                      "cell is faster than its native layer.", ""]
-            for title, pivot in pivots:
-                lines += [f"### {title}", "", _pivot_markdown(pivot), ""]
-        against_default = default_mode_pivots(timing)
-        if against_default:
-            lines += ["## Compiled cells against the native layer as it usually runs", "",
-                      "Each custom cell in a compiled mode divided by its native layer in the framework's default "
-                      "mode (torch: eager `nn.GRU`/`LSTM`/`RNN`, cuDNN on a GPU), same shape. The two medians come "
-                      "from different jobs, timed at different moments, so these ratios are noisier than the "
-                      "paired ones above.", ""]
-            for title, pivot in against_default:
-                lines += [f"### {title}", "", _pivot_markdown(pivot), ""]
+        lines += _pivot_section(
+            "## Ratio to the native layer, by shape",
+            "The *× native* column above, one table per framework, mode and device: rows are the custom cells, "
+            "columns the shapes (B batch, T steps, I features, H units); below 1 the cell is faster than its "
+            "native layer.",
+            ratio_pivots(timing, "train") + ratio_pivots(timing, "infer"))
+        lines += _pivot_section(
+            "## Compiled cells against the native layer as it usually runs",
+            "Each custom cell in a compiled mode divided by its native layer in the framework's default mode "
+            "(torch: eager `nn.GRU`/`LSTM`/`RNN`, cuDNN on a GPU), same shape. The two medians come from "
+            "different jobs, timed at different moments, so these ratios are noisier than the paired ones above.",
+            default_mode_pivots(timing))
     profiles = profile_table(records)
     if not profiles.empty:
         lines += ["## Profile", "",
@@ -520,8 +529,7 @@ def write_report(records_path: str | Path, out_dir: str | Path) -> dict[str, Any
                   "job; *busy* is that time as a share of the step's timed median (far below 100% on a GPU: the "
                   "device waits for the host, so the step's time is the host's); the most expensive kernels are "
                   "listed with their calls per step.", "",
-                  tabulate(profiles.sort_values(["framework", "mode", "shape", "cell", "step"]).values.tolist(),
-                           headers=list(profiles.columns), tablefmt="github"), ""]
+                  _frame_markdown(profiles.sort_values(["framework", "mode", "shape", "cell", "step"])), ""]
         hosts = host_table(records)
         if not hosts.empty:
             lines += ["### The host's side of the same steps", "",
@@ -531,8 +539,7 @@ def write_report(records_path: str | Path, out_dir: str | Path) -> dict[str, Any
                       "split by phase, clocked on the host without the profiler and without a device sync inside "
                       "the step: the time to issue each phase, then *device_wait*, the wait for the device at "
                       "the end (small when the host holds the step, large when the device does).", "",
-                      tabulate(hosts.sort_values(["framework", "mode", "shape", "cell", "step"]).values.tolist(),
-                               headers=list(hosts.columns), tablefmt="github"), ""]
+                      _frame_markdown(hosts.sort_values(["framework", "mode", "shape", "cell", "step"])), ""]
     if images:
         lines += ["## Plots", ""] + [f"![{p.stem}]({p.name})" for p in images] + [""]
     if (flat.status != "ok").any():

@@ -89,15 +89,22 @@ class TorchAdapter:
             return per_item.mean()
         return (per_item * weights).sum() / weights.sum().clamp(min=1.0)  # masked mean, as in Keras
 
-    def _step_fn(self, x, y, lengths, weights) -> Callable[[], torch.Tensor]:
+    def _step_fn(self, x, y, lengths, weights, marks: list[float] | None = None) -> Callable[[], torch.Tensor]:
+        """The training step; with `marks`, it appends the host clock after each phase but the last (phase_times)."""
         mark = self.job.mode == "compiled_cudagraphs"
+        tick = (lambda: marks.append(time.perf_counter())) if marks is not None else _no_tick
 
         def step() -> torch.Tensor:
             if mark:  # a new CUDA-graph step: outputs of the previous replay may be overwritten
                 torch.compiler.cudagraph_mark_step_begin()
             self.optimizer.zero_grad(set_to_none=True)
-            loss = self._loss(self.forward(x, lengths), y, weights)
+            tick()
+            out = self.forward(x, lengths)
+            tick()
+            loss = self._loss(out, y, weights)
+            tick()
             loss.backward()
+            tick()
             self.optimizer.step()
             return loss.detach()
         return step
@@ -167,29 +174,21 @@ class TorchAdapter:
     def phase_times(self, batch: Batch, steps: int) -> dict[str, float]:
         """Seconds per training step the host spent in each phase of it, in order, and then waiting.
 
-        No device sync inside the step (as when timed), one after it: each phase's time is how
+        The timed step itself (`_step_fn`) with the host clock read between its phases; no device
+        sync inside the step, as when timed, and one after it: each phase's time is how
         long the host took to issue it (on a GPU, launching kernels or a CUDA graph; on a CPU,
         doing the work), and "device_wait" is how long the host then waited for the device to
         finish. They add up to the step's wall time. A GPU step that is short on device work is
         held by the host, and this says by which phase: the forward, the loss, the backward
         call, the optimizer. Run outside the profiler, whose overhead would skew it.
         """
-        x, y, lengths, weights = self._to_device(batch)
+        marks: list[float] = []
+        step = self._step_fn(*self._to_device(batch), marks=marks)
         totals = dict.fromkeys(PHASES, 0.0)
         for _ in range(steps):
-            start = time.perf_counter()
-            if self.job.mode == "compiled_cudagraphs":
-                torch.compiler.cudagraph_mark_step_begin()
-            self.optimizer.zero_grad(set_to_none=True)
-            marks = [start, time.perf_counter()]
-            out = self.forward(x, lengths)
-            marks.append(time.perf_counter())
-            loss = self._loss(out, y, weights)
-            marks.append(time.perf_counter())
-            loss.backward()
-            marks.append(time.perf_counter())
-            self.optimizer.step()
-            marks.append(time.perf_counter())
+            marks[:] = [time.perf_counter()]
+            loss = step()
+            marks.append(time.perf_counter())  # the optimizer's end
             self.sync(loss)
             marks.append(time.perf_counter())
             for name, begin, end in zip(PHASES, marks, marks[1:]):
@@ -223,6 +222,10 @@ class TorchAdapter:
             return {"peak_bytes": int(torch.cuda.max_memory_allocated(self.device)),
                     "kind": "torch.cuda.max_memory_allocated"}
         return peak_rss()
+
+
+def _no_tick() -> None:
+    """The timed step's phase clock: none."""
 
 
 def set_float32_precision(precision: str) -> None:
