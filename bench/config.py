@@ -16,7 +16,7 @@ BACKENDS = {"torch": ("torch",), "keras": ("tensorflow", "jax")}
 # Execution modes per backend. Keras "graph" is tf.function without XLA, which only
 # exists on TensorFlow; on JAX the default is already XLA (jax.jit).
 MODES = {
-    "torch": ("eager", "compiled", "compiled_cudagraphs"),
+    "torch": ("eager", "compiled", "compiled_cudagraphs", "compiled_step_graph"),
     "tensorflow": ("graph", "xla", "eager"),
     "jax": ("xla", "eager"),
 }
@@ -27,7 +27,9 @@ MODE_ALIASES = {
     "tensorflow": {"default": "graph", "compiled": "xla"},
     "jax": {"default": "xla", "compiled": "xla"},
 }
-CUDA_ONLY_MODES = {"compiled_cudagraphs"}  # CUDA graphs need a CUDA device
+CUDA_ONLY_MODES = {"compiled_cudagraphs", "compiled_step_graph"}  # CUDA graphs need a CUDA device
+# Modes that replay one captured step on one fixed batch: they time a step, they do not train a model
+TIMING_ONLY_MODES = {"compiled_step_graph"}
 DEVICES = ("cpu", "cuda")
 MEASURES = ("train", "timing", "both")
 INITS = ("framework", "shared")

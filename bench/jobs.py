@@ -15,7 +15,7 @@ from typing import Any
 
 from bench.cells import get_spec, list_cells
 from bench.config import (BACKENDS, DEVICES, FLOAT32_PRECISIONS, FRAMEWORKS, INITS, MEASURES, ConfigError,
-                          TimingConfig, check_choice, default_keras_backend, resolve_mode)
+                          TIMING_ONLY_MODES, TimingConfig, check_choice, default_keras_backend, resolve_mode)
 from bench.shapes import get_shape
 
 JOB_ID_LENGTH = 16  # hex digits of sha256: collisions are negligible for any sweep
@@ -68,6 +68,10 @@ class Job:
         for label in ("num_layers", "hidden_size", "batch_size"):
             if getattr(self, label) < 1:
                 raise ConfigError(f"{label} must be >= 1, got {getattr(self, label)}")
+        if self.mode in TIMING_ONLY_MODES and self.measure != "timing":
+            raise ConfigError(f"mode {self.mode!r} replays one captured step on one fixed batch, so it times "
+                              f"steps but cannot train; use it with --measure timing, or train in "
+                              f"compiled_cudagraphs mode (got --measure {self.measure})")
         if self.measure in ("train", "both") and self.epochs < 1:
             raise ConfigError(f"a {self.measure!r} job needs epochs >= 1, got {self.epochs}")
         if self.measure in ("timing", "both") and (self.warmup_steps is None or self.timed_steps is None):

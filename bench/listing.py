@@ -67,7 +67,7 @@ def modes_table() -> str:
         keras_backend = f"none ({err})"
     rows = [[backend, ", ".join(modes)] for backend, modes in MODES.items()]
     return (tabulate(rows, headers=["backend", "modes"]) + f"\nKeras backend used by default here: {keras_backend}"
-            "\n(compiled_cudagraphs needs CUDA; Keras graph mode exists only on TensorFlow)")
+            "\n(compiled_cudagraphs and compiled_step_graph need CUDA, the latter times steps only; Keras graph mode exists only on TensorFlow)")
 
 
 # Probing runs in a child so a CUDA or TensorFlow start-up problem cannot break `list`.

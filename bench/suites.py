@@ -115,10 +115,10 @@ SUITES: dict[str, Suite] = {s.name: s for s in (
         device="cuda",
         grids=(
             Axes(tasks=("mnist",), measure="timing",
-                 modes=("default", "compiled", "compiled_cudagraphs"),
+                 modes=("default", "compiled", "compiled_cudagraphs", "compiled_step_graph"),
                  hidden_sizes=(128, 256, 512), batch_sizes=(64, 256), timing=TimingConfig()),
             Axes(tasks=("noise",), measure="timing",
-                 modes=("default", "compiled", "compiled_cudagraphs"),
+                 modes=("default", "compiled", "compiled_cudagraphs", "compiled_step_graph"),
                  hidden_sizes=(256,), batch_sizes=(64,), timing=TimingConfig()),
         ),
     ),

@@ -67,6 +67,10 @@ def test_timing_jobs_take_their_shape_from_the_label():
     (Axes(tasks=("digits",), measure="train", modes=("warp",), epochs=1), "mode 'warp' exists for none"),
     (Axes(tasks=("mnist",), measure="timing", modes=("compiled_cudagraphs",), frameworks=("torch",)),
      "needs --device cuda"),
+    (Axes(tasks=("mnist",), measure="timing", modes=("compiled_step_graph",), frameworks=("torch",)),
+     "needs --device cuda"),
+    (Axes(tasks=("digits",), measure="train", modes=("compiled_step_graph",), frameworks=("torch",), epochs=1,
+          device="cuda"), "cannot train; use it with --measure timing"),
     (Axes(tasks=("mnist-ish",), measure="timing", frameworks=("torch",)), "no timing shape named 'mnist-ish'"),
     (Axes(tasks=("digits",), measure="train", epochs=0, frameworks=("torch",)), "needs epochs >= 1"),
 ])
@@ -121,9 +125,10 @@ def test_shape_labels_in_tasks_select_the_timing_grids_of_a_suite():
     assert len(both) == len(SUITES["gpu"].jobs({"keras_backend": TF}))
 
 
-def test_gpu_suite_adds_cuda_graph_mode_for_torch_only():
+def test_gpu_suite_adds_the_cuda_graph_modes_for_torch_only():
     jobs = SUITES["gpu"].jobs({"keras_backend": TF})
-    assert {j.mode for j in jobs if j.framework == "torch"} == {"eager", "compiled", "compiled_cudagraphs"}
+    assert {j.mode for j in jobs if j.framework == "torch"} == {"eager", "compiled", "compiled_cudagraphs",
+                                                                 "compiled_step_graph"}
     assert {j.mode for j in jobs if j.framework == "keras"} == {"graph", "xla"}
     assert {(j.batch_size, j.seq_len, j.input_size, j.hidden_size) for j in jobs} == {
         (b, 28, 28, h) for b in (64, 256) for h in (128, 256, 512)} | {(64, 100, 500, 256)}

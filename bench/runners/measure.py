@@ -98,9 +98,11 @@ def measure_steps(adapter: ModelAdapter, job: Job, batch: Batch,
                     profiles[f"native_{name}"] = native.profile_step(native_step, PROFILE_STEPS)
                 if name == "train_step" and hasattr(adapter, "phase_times"):
                     # where the host's time goes within a training step, clocked without the profiler
-                    profiles[name]["host_phases"] = adapter.phase_times(batch, PHASE_STEPS)
-                    if native is not None:
-                        profiles[f"native_{name}"]["host_phases"] = native.phase_times(batch, PHASE_STEPS)
+                    sides = [(name, adapter)] + ([(f"native_{name}", native)] if native is not None else [])
+                    for side, side_adapter in sides:
+                        phases = side_adapter.phase_times(batch, PHASE_STEPS)
+                        if phases is not None:  # None: a step with no phases on the host (one graph replay)
+                            profiles[side]["host_phases"] = phases
         waited += lock["wait_s"]
         timing_cpus = cpus
         if before is not None:

@@ -1,9 +1,11 @@
 """The PyTorch runner: a `ModelAdapter` around cells_torch.make_model and torch.optim.Adam.
 
 Modes: "eager" runs the module as is; "compiled" wraps it in torch.compile;
-"compiled_cudagraphs" uses torch.compile(mode="reduce-overhead") (CUDA graphs).
-The loss and the optimizer step stay outside the compiled module in every mode, so
-the modes differ only in how the model's forward and backward run.
+"compiled_cudagraphs" uses torch.compile(mode="reduce-overhead") (CUDA graphs). In these
+the loss and the optimizer step stay outside the compiled module, so they differ only in
+how the model's forward and backward run. "compiled_step_graph" (timing only) captures the
+whole step of the torch.compile'd model, loss and Adam included, as one CUDA graph
+(bench.runners.step_graph).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from bench.jobs import Job
 from bench.runners.batches import Batch
 from bench.runners.common import EMBEDDING_DIM, peak_rss, run_job
 from bench.runners.measure import PHASES
+from bench.runners.step_graph import captured_on_first_call, graphed
 from bench.runners.metrics import Problem
 
 PROFILE_TOP = 6  # kernels (or operators) listed per profiled step, by time
@@ -53,10 +56,12 @@ class TorchAdapter:
             num_layers=job.num_layers, bidirectional=job.bidirectional, head=problem.head,
             num_outputs=problem.num_outputs, vocab_size=problem.vocab_size, embedding_dim=EMBEDDING_DIM,
             init=job.init, seed=job.seed).to(self.device)
-        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=job.lr)
+        self.step_graph = job.mode == "compiled_step_graph"
+        # a captured Adam step keeps its step count on the device and never reads it back to the host
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=job.lr, capturable=self.step_graph)
         if job.mode == "eager":
             self.forward = self.model
-        elif job.mode == "compiled":
+        elif job.mode in ("compiled", "compiled_step_graph"):
             self.forward = torch.compile(self.model)
         elif job.mode == "compiled_cudagraphs":
             self.forward = torch.compile(self.model, mode="reduce-overhead")
@@ -130,11 +135,17 @@ class TorchAdapter:
         return self._infer_fn(x, lengths)().float().cpu().numpy()
 
     def timed_train_step(self, batch: Batch) -> Callable[[], Any]:
-        return self._step_fn(*self._to_device(batch))
+        step = self._step_fn(*self._to_device(batch))
+        if not self.step_graph:
+            return step
+        return captured_on_first_call(lambda: graphed(step, self.model, self.optimizer))
 
     def timed_infer_step(self, batch: Batch) -> Callable[[], Any]:
         x, _, lengths, _ = self._to_device(batch)
-        return self._infer_fn(x, lengths)
+        infer = self._infer_fn(x, lengths)
+        if not self.step_graph:
+            return infer
+        return captured_on_first_call(lambda: graphed(infer, self.model, self.optimizer))
 
     def profile_step(self, step: Callable[[], Any], steps: int) -> dict[str, Any]:
         """What `steps` calls of `step` ran, per step: kernels (CUDA) or ATen ops (CPU), their time, the top ones.
@@ -171,7 +182,7 @@ class TorchAdapter:
                 "wall_per_step_s": wall_s / steps,  # under the profiler, which adds its own overhead
                 "host_top": host_calls(averages, DeviceType.CPU, steps)}
 
-    def phase_times(self, batch: Batch, steps: int) -> dict[str, float]:
+    def phase_times(self, batch: Batch, steps: int) -> dict[str, float] | None:
         """Seconds per training step the host spent in each phase of it, in order, and then waiting.
 
         The timed step itself (`_step_fn`) with the host clock read between its phases; no device
@@ -180,8 +191,11 @@ class TorchAdapter:
         doing the work), and "device_wait" is how long the host then waited for the device to
         finish. They add up to the step's wall time. A GPU step that is short on device work is
         held by the host, and this says by which phase: the forward, the loss, the backward
-        call, the optimizer. Run outside the profiler, whose overhead would skew it.
+        call, the optimizer. Run outside the profiler, whose overhead would skew it. None in
+        compiled_step_graph mode: its step is one graph replay, with no phases on the host.
         """
+        if self.step_graph:
+            return None
         marks: list[float] = []
         step = self._step_fn(*self._to_device(batch), marks=marks)
         totals = dict.fromkeys(PHASES, 0.0)
