@@ -8,6 +8,9 @@ paired timing job end to end; they skip without a CUDA device.
 
 from __future__ import annotations
 
+import contextlib
+from types import SimpleNamespace
+
 import pytest
 import torch
 
@@ -44,6 +47,14 @@ def _adapter_and_batch(cell: str, mode: str, device: str):
     problem = timing_problem(job)
     torch.manual_seed(job.seed)
     return TorchAdapter(job, problem), random_batch(job, problem)
+
+
+def _stand_in_for_cuda_graphs(monkeypatch, graph_class, capture) -> None:
+    """torch.cuda's streams and graph replaced by stand-ins that run the code as is (the real ones need CUDA)."""
+    stream = SimpleNamespace(wait_stream=lambda other: None)
+    for name, fake in {"Stream": lambda: stream, "current_stream": lambda: stream, "CUDAGraph": graph_class,
+                       "stream": lambda s: contextlib.nullcontext(), "graph": capture}.items():
+        monkeypatch.setattr(torch.cuda, name, fake)
 
 
 def _snapshot(adapter: TorchAdapter) -> list[torch.Tensor]:
@@ -85,9 +96,6 @@ def test_state_that_existed_before_is_put_back_not_zeroed():
 
 def test_graphed_runs_the_recipe_warm_up_then_one_capture_and_replays_after(monkeypatch):
     """The control flow only, with stand-ins for torch.cuda's streams and graph (the real ones need CUDA)."""
-    import contextlib
-    from types import SimpleNamespace
-
     from bench.runners import step_graph
 
     captures: list[str] = []
@@ -101,10 +109,7 @@ def test_graphed_runs_the_recipe_warm_up_then_one_capture_and_replays_after(monk
         captures.append("capture")
         yield
 
-    stream = SimpleNamespace(wait_stream=lambda other: None)
-    for name, fake in {"Stream": lambda: stream, "current_stream": lambda: stream, "CUDAGraph": FakeGraph,
-                       "stream": lambda s: contextlib.nullcontext(), "graph": capture}.items():
-        monkeypatch.setattr(torch.cuda, name, fake)
+    _stand_in_for_cuda_graphs(monkeypatch, FakeGraph, capture)
     adapter, batch = _adapter_and_batch("mgu", "eager", "cpu")
     before, step = _snapshot(adapter), adapter.timed_train_step(batch)
     calls = []
@@ -113,6 +118,22 @@ def test_graphed_runs_the_recipe_warm_up_then_one_capture_and_replays_after(monk
     assert all(torch.equal(a, b) for a, b in zip(before, _snapshot(adapter)))
     out = replay()
     assert captures == ["capture", "replay"] and replay() is out and len(calls) == step_graph.RUNS_BEFORE_CAPTURE + 1
+
+
+def test_a_step_a_graph_cannot_hold_fails_with_what_to_do(monkeypatch):
+    from bench.runners import step_graph
+
+    @contextlib.contextmanager
+    def refusing_capture(graph):
+        yield
+        raise RuntimeError("operation not permitted when stream is capturing")
+
+    _stand_in_for_cuda_graphs(monkeypatch, object, refusing_capture)
+    adapter, batch = _adapter_and_batch("rnn", "eager", "cpu")
+    before = _snapshot(adapter)
+    with pytest.raises(RuntimeError, match="not permitted when stream is capturing.*compiled_cudagraphs mode"):
+        step_graph.graphed(adapter.timed_train_step(batch), adapter.model, adapter.optimizer)
+    assert all(torch.equal(a, b) for a, b in zip(before, _snapshot(adapter)))  # the warm-up's changes undone
 
 
 @needs_cuda

@@ -41,8 +41,17 @@ def graphed(body: Callable[[], torch.Tensor], model: torch.nn.Module,
                 body()
         torch.cuda.current_stream().wait_stream(side)
         graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(graph):
-            output = body()
+        try:
+            with torch.cuda.graph(graph):
+                output = body()
+        except torch.OutOfMemoryError:
+            raise  # recorded as out of memory, like any other
+        except RuntimeError as err:
+            raise RuntimeError(
+                f"capturing the step as one CUDA graph failed (it ran fine before capture): {err}. Something in "
+                "the step cannot live in a graph: a copy to the host, a CPU tensor, a shape that depends on the "
+                "data. Time this cell in compiled_cudagraphs mode instead, which leaves such steps out of "
+                "its graphs") from err
 
     def replay() -> torch.Tensor:
         graph.replay()
