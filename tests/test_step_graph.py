@@ -29,9 +29,14 @@ needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA grap
 
 
 @pytest.fixture(autouse=True)
-def _keep_torch_threads():
-    """Adapters' jobs set torch's thread count; give the test session its own back."""
+def _keep_torch_threads_and_start_compiling_afresh():
+    """Adapters' jobs set torch's thread count; give the test session its own back.
+
+    And forget earlier tests' compiled graphs: after a few models of one class torch.compile
+    stops compiling that class's forward and runs it eagerly, which would test nothing here.
+    """
     before = torch.get_num_threads()
+    torch.compiler.reset()
     yield
     torch.set_num_threads(before)
 
@@ -143,11 +148,13 @@ def test_replayed_steps_train_as_eager_steps_do(cell):
     eager, _ = _adapter_and_batch(cell, "eager", "cuda")
     assert all(torch.equal(a, b) for a, b in zip(_snapshot(graphed), _snapshot(eager)))  # same initial weights
     graph_step, eager_step = graphed.timed_train_step(batch), eager.timed_train_step(batch)
+    graphs_before = graphed.compile_count()
     outputs = []
     for _ in range(STEPS_COMPARED):
         loss = graph_step()
         outputs.append(loss)
         torch.testing.assert_close(loss, eager_step(), rtol=GRAPH_VS_EAGER_RTOL, atol=GRAPH_VS_EAGER_ATOL)
+    assert graphed.compile_count() > graphs_before  # torch.compile compiled it, rather than falling back to eager
     # a replay, not a new run: every step returns the same output tensor, overwritten in place
     assert all(out is outputs[0] for out in outputs)
     for mine, theirs in zip(_snapshot(graphed), _snapshot(eager)):
