@@ -39,7 +39,7 @@ def _add_run(parser: argparse.ArgumentParser) -> None:
     what.add_argument("--suite", help="named suite (see `bench list`); default quick when no axis is given")
     what.add_argument("--cells", nargs="+", help="cell names (default: every registered cell)")
     what.add_argument("--frameworks", nargs="+", choices=FRAMEWORKS, help="default: both")
-    keras_modes = dict.fromkeys(MODES["tensorflow"] + MODES["jax"])
+    keras_modes = dict.fromkeys([*MODES["tensorflow"], *MODES["jax"]])
     what.add_argument("--modes", nargs="+", help=f"{' '.join(MODES['torch'])} (torch), {' '.join(keras_modes)} "
                       "(Keras), or the aliases default/compiled; modes a framework lacks are skipped for it")
     what.add_argument("--tasks", nargs="+", help="datasets to train on (or timing shape labels with --measure timing)")

@@ -13,12 +13,27 @@ from pathlib import Path
 FRAMEWORKS = ("torch", "keras")
 # Which backends each framework can run on; a Keras record always names its backend.
 BACKENDS = {"torch": ("torch",), "keras": ("tensorflow", "jax")}
-# Execution modes per backend. Keras "graph" is tf.function without XLA, which only
-# exists on TensorFlow; on JAX the default is already XLA (jax.jit).
+# Execution modes per backend, each with what it runs (`bench list` and every report print
+# these). Keras "graph" is tf.function without XLA, which only exists on TensorFlow; on JAX
+# the default is already XLA (jax.jit).
 MODES = {
-    "torch": ("eager", "compiled", "compiled_cudagraphs", "compiled_step_graph"),
-    "tensorflow": ("graph", "xla", "eager"),
-    "jax": ("xla", "eager"),
+    "torch": {
+        "eager": "the module as written, op by op",
+        "compiled": "torch.compile (Inductor) of the model; the loss and Adam run eagerly",
+        "compiled_cudagraphs": 'torch.compile(mode="reduce-overhead"): the compiled forward and backward '
+                               "replayed as CUDA graphs; the loss and Adam run eagerly",
+        "compiled_step_graph": "torch.compile of the model, and the whole training step (loss and a capturable "
+                               "Adam included) captured as one CUDA graph: the host launches one graph per step",
+    },
+    "tensorflow": {
+        "graph": "Keras on TensorFlow, each step a tf.function",
+        "xla": "Keras on TensorFlow, each step XLA-compiled (jit_compile=True)",
+        "eager": "Keras on TensorFlow, run_eagerly=True",
+    },
+    "jax": {
+        "xla": "Keras on JAX, each step jitted (jax.jit, Keras's default on JAX)",
+        "eager": "Keras on JAX, run_eagerly=True",
+    },
 }
 # What "default" and "compiled" mean per backend, so suites can ask for both in
 # framework-neutral words.
@@ -90,13 +105,20 @@ def default_keras_backend() -> str:
 def resolve_mode(framework: str, backend: str, mode: str, device: str) -> str:
     """Turn a requested mode (maybe an alias) into the concrete mode name, or explain why not."""
     mode = MODE_ALIASES[backend].get(mode, mode) if backend in MODE_ALIASES else mode
-    valid = MODES.get(backend, ())
+    valid = MODES.get(backend, {})
     if mode not in valid:
         raise ConfigError(f"mode {mode!r} does not exist for {framework} on {backend}; "
                           f"choose from {', '.join(valid)} (or the aliases default, compiled)")
     if mode in CUDA_ONLY_MODES and device != "cuda":
         raise ConfigError(f"mode {mode!r} needs --device cuda (CUDA graphs), got device {device!r}")
     return mode
+
+
+def mode_meaning(backend: str, mode: str) -> str:
+    """What `mode` runs on `backend`, with where it can run."""
+    limits = [limit for limit, modes in (("CUDA only", CUDA_ONLY_MODES), ("timing only", TIMING_ONLY_MODES))
+              if mode in modes]
+    return MODES[backend][mode] + (f" ({', '.join(limits)})" if limits else "")
 
 
 def check_choice(label: str, value: str, choices: tuple[str, ...]) -> str:

@@ -11,7 +11,7 @@ import sys
 from tabulate import tabulate
 
 from bench.cells import get_spec, list_cells
-from bench.config import MODES, default_keras_backend
+from bench.config import MODES, default_keras_backend, mode_meaning
 from bench.shapes import TIMING_SHAPES
 from bench.suites import SUITES
 
@@ -65,9 +65,9 @@ def modes_table() -> str:
         keras_backend = default_keras_backend()
     except ValueError as err:
         keras_backend = f"none ({err})"
-    rows = [[backend, ", ".join(modes)] for backend, modes in MODES.items()]
-    return (tabulate(rows, headers=["backend", "modes"]) + f"\nKeras backend used by default here: {keras_backend}"
-            "\n(compiled_cudagraphs and compiled_step_graph need CUDA, the latter times steps only; Keras graph mode exists only on TensorFlow)")
+    rows = [[backend, mode, mode_meaning(backend, mode)] for backend, modes in MODES.items() for mode in modes]
+    return (tabulate(rows, headers=["backend", "mode", "what it runs"], maxcolwidths=[None, None, 80])
+            + f"\nKeras backend used by default here: {keras_backend}")
 
 
 # Probing runs in a child so a CUDA or TensorFlow start-up problem cannot break `list`.

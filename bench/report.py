@@ -14,7 +14,7 @@ import pandas as pd
 from tabulate import tabulate
 
 from bench.cells import UnknownCellError, get_spec
-from bench.config import MODE_ALIASES, ConfigError
+from bench.config import MODE_ALIASES, ConfigError, mode_meaning
 from bench.records import RecordStore, latest_by_job
 from bench.runners.measure import PHASES, STEP_KINDS
 
@@ -94,6 +94,18 @@ How to read this report:
 - Jobs that failed are listed with their status (`diverged`: non-finite training loss; `oom`;
   `error`; `timeout`) and are left out of the other tables.
 """
+
+
+def modes_markdown(flat: pd.DataFrame) -> str:
+    """What each mode in these records runs, one line per backend and mode present."""
+    lines = ["The modes in these records:", ""]
+    for (framework, backend, mode), _ in flat.groupby(["framework", "backend", "mode"], sort=True):
+        try:
+            meaning = mode_meaning(backend, mode)
+        except KeyError:  # a record from a version of the suite that had this mode
+            meaning = "a mode this version of the suite does not have"
+        lines.append(f"- {framework} ({backend}) `{mode}`: {meaning}.")
+    return "\n".join(lines)
 
 
 def load_frame(path: str | Path) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
@@ -488,7 +500,7 @@ def write_report(records_path: str | Path, out_dir: str | Path) -> dict[str, Any
         "# rnnbench report", "",
         f"Records: `{records_path.name}` ({len(flat)} jobs, {started[0]} to {started[-1]} UTC). "
         "Status: " + ", ".join(f"{n} {s}" for s, n in sorted(statuses.items())) + ".",
-        "", NOTES,
+        "", NOTES, modes_markdown(flat), "",
     ]
     if not accuracy.empty:
         lines += ["## Accuracy", "", _accuracy_markdown(accuracy), ""]

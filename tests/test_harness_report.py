@@ -206,3 +206,18 @@ def test_compiled_cells_are_set_against_the_native_layer_in_its_default_mode():
     expected = median("gru0", "compiled_cudagraphs") / median("gru4", "eager")
     assert pivot.loc["gru0", "B64 T28 I28 H128"] == pytest.approx(expected)
     assert "gru4" not in pivot.index and "cross-job" in title  # natives are the denominators, never rows
+
+
+def test_the_report_says_what_each_mode_in_its_records_runs():
+    from bench.config import MODES, mode_meaning
+    from bench.report import modes_markdown
+
+    flat = pd.DataFrame({"framework": ["torch", "torch", "keras", "torch"],
+                         "backend": ["torch", "torch", "jax", "torch"],
+                         "mode": ["compiled_step_graph", "eager", "xla", "eager"]})
+    text = modes_markdown(flat)
+    assert f"- torch (torch) `compiled_step_graph`: {mode_meaning('torch', 'compiled_step_graph')}." in text
+    assert "(CUDA only, timing only)" in text and MODES["jax"]["xla"] in text
+    assert text.count("\n- ") == 3  # one line per mode present, once each
+    retired = modes_markdown(pd.DataFrame({"framework": ["torch"], "backend": ["torch"], "mode": ["warp"]}))
+    assert "`warp`: a mode this version of the suite does not have" in retired
