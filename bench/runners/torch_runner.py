@@ -24,8 +24,8 @@ from bench.jobs import Job
 from bench.runners.batches import Batch
 from bench.runners.common import EMBEDDING_DIM, peak_rss, run_job
 from bench.runners.measure import PHASES
-from bench.runners.step_graph import captured_on_first_call, graphed
 from bench.runners.metrics import Problem
+from bench.runners.step_graph import captured_on_first_call, graphed
 
 PROFILE_TOP = 6  # kernels (or operators) listed per profiled step, by time
 
