@@ -93,7 +93,7 @@ SUITES: dict[str, Suite] = {s.name: s for s in (
     Suite(
         name="quick",
         description="every cell, both frameworks: digits accuracy (4 epochs, 1 seed) and step timing "
-                    "at the MNIST shape (B64 T28 I28 H128) in default and compiled mode; CPU, < 15 min",
+                    "at the MNIST shape (B64 T28 I28 H128) in default and compiled mode; CPU, 15-20 min on 2 cores",
         device="cpu",
         grids=(_QUICK_TRAIN, _MNIST_TIMING),
     ),
