@@ -96,15 +96,23 @@ How to read this report:
 """
 
 
-def modes_markdown(flat: pd.DataFrame) -> str:
-    """What each mode in these records runs, one line per backend and mode present."""
+def modes_markdown(records: list[dict[str, Any]]) -> str:
+    """What each mode in these records runs, one line per backend and mode present.
+
+    Read from the identities, not the report's mode column, which carries a chosen float32
+    precision (mode_label); a line after the modes says what that suffix means.
+    """
+    identities = [record["identity"] for record in records]
     lines = ["The modes in these records:", ""]
-    for (framework, backend, mode), _ in flat.groupby(["framework", "backend", "mode"], sort=True):
+    for framework, backend, mode in sorted({(i["framework"], i["backend"], i["mode"]) for i in identities}):
         try:
             meaning = mode_meaning(backend, mode)
         except KeyError:  # a record from a version of the suite that had this mode
             meaning = "a mode this version of the suite does not have"
         lines.append(f"- {framework} ({backend}) `{mode}`: {meaning}.")
+    if any(i.get("float32", "default") != "default" for i in identities):
+        lines += ["", "A mode shown as `MODE·tf32` or `MODE·fp32` ran with that float32 precision for the cell "
+                      "and its native layer alike (`--float32`; the Environment table reads the switches back)."]
     return "\n".join(lines)
 
 
@@ -500,7 +508,7 @@ def write_report(records_path: str | Path, out_dir: str | Path) -> dict[str, Any
         "# rnnbench report", "",
         f"Records: `{records_path.name}` ({len(flat)} jobs, {started[0]} to {started[-1]} UTC). "
         "Status: " + ", ".join(f"{n} {s}" for s, n in sorted(statuses.items())) + ".",
-        "", NOTES, modes_markdown(flat), "",
+        "", NOTES, modes_markdown(records), "",
     ]
     if not accuracy.empty:
         lines += ["## Accuracy", "", _accuracy_markdown(accuracy), ""]

@@ -212,12 +212,17 @@ def test_the_report_says_what_each_mode_in_its_records_runs():
     from bench.config import MODES, mode_meaning
     from bench.report import modes_markdown
 
-    flat = pd.DataFrame({"framework": ["torch", "torch", "keras", "torch"],
-                         "backend": ["torch", "torch", "jax", "torch"],
-                         "mode": ["compiled_step_graph", "eager", "xla", "eager"]})
-    text = modes_markdown(flat)
+    def record(framework, backend, mode, **more):
+        return {"identity": {"framework": framework, "backend": backend, "mode": mode, **more}}
+
+    records = [record("torch", "torch", "compiled_step_graph"), record("torch", "torch", "eager"),
+               record("keras", "jax", "xla"), record("torch", "torch", "eager")]
+    text = modes_markdown(records)
     assert f"- torch (torch) `compiled_step_graph`: {mode_meaning('torch', 'compiled_step_graph')}." in text
     assert "(CUDA only, timing only)" in text and MODES["jax"]["xla"] in text
-    assert text.count("\n- ") == 3  # one line per mode present, once each
-    retired = modes_markdown(pd.DataFrame({"framework": ["torch"], "backend": ["torch"], "mode": ["warp"]}))
+    assert text.count("\n- ") == 3 and "·tf32" not in text  # one line per mode present, once each
+    retired = modes_markdown([record("torch", "torch", "warp")])
     assert "`warp`: a mode this version of the suite does not have" in retired
+    # a chosen precision is a suffix of the report's mode column, not another mode
+    precise = modes_markdown([record("torch", "torch", "eager", float32="tf32")])
+    assert f"`eager`: {mode_meaning('torch', 'eager')}." in precise and "`MODE·tf32`" in precise
