@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from bench.cells import UnknownCellError
-from bench.config import (DEFAULT_REPORTS_DIR, DEFAULT_RESULTS_DIR, DEVICES, FLOAT32_PRECISIONS, FRAMEWORKS, INITS,
-                          MEASURES, MODES, ConfigError, RunConfig, TimingConfig)
+from bench.config import (BACKENDS, DEFAULT_REPORTS_DIR, DEFAULT_RESULTS_DIR, DEVICES, FLOAT32_PRECISIONS,
+                          FRAMEWORKS, INITS, MEASURES, MODES, ConfigError, RunConfig, TimingConfig)
 
 
 # -- list --------------------------------------------------------------------------------------
@@ -39,7 +39,7 @@ def _add_run(parser: argparse.ArgumentParser) -> None:
     what.add_argument("--suite", help="named suite (see `bench list`); default quick when no axis is given")
     what.add_argument("--cells", nargs="+", help="cell names (default: every registered cell)")
     what.add_argument("--frameworks", nargs="+", choices=FRAMEWORKS, help="default: both")
-    keras_modes = dict.fromkeys([*MODES["tensorflow"], *MODES["jax"]])
+    keras_modes = dict.fromkeys(mode for backend in BACKENDS["keras"] for mode in MODES[backend])
     what.add_argument("--modes", nargs="+", help=f"{' '.join(MODES['torch'])} (torch), {' '.join(keras_modes)} "
                       "(Keras), or the aliases default/compiled; modes a framework lacks are skipped for it")
     what.add_argument("--tasks", nargs="+", help="datasets to train on (or timing shape labels with --measure timing)")

@@ -91,12 +91,17 @@ def test_state_that_existed_before_is_put_back_not_zeroed():
     adapter, batch = _adapter_and_batch("lstm", "eager", "cpu")
     step = adapter.timed_train_step(batch)
     step()  # Adam has its state now
-    state_before = {k: v.clone() for s in adapter.optimizer.state.values() for k, v in s.items()}
+
+    def adam_state():  # every parameter's step count and moments, in order
+        return [(name, value) for state in adapter.optimizer.state.values() for name, value in state.items()]
+
+    state_before = [(name, value.clone()) for name, value in adam_state()]
     with training_state_restored(adapter.model, adapter.optimizer):
         step()
-    state_after = {k: v for s in adapter.optimizer.state.values() for k, v in s.items()}
-    assert state_before["step"].item() == 1 and state_after["step"].item() == 1
-    assert all(torch.equal(state_before[k], state_after[k]) for k in state_before)
+    state_after = adam_state()
+    assert len(state_after) == len(state_before) == 3 * len(list(adapter.model.parameters()))
+    assert all(value.item() == 1 for name, value in state_after if name == "step")
+    assert all(a == c and torch.equal(b, d) for (a, b), (c, d) in zip(state_before, state_after))
 
 
 def test_graphed_runs_the_recipe_warm_up_then_one_capture_and_replays_after(monkeypatch):

@@ -135,17 +135,17 @@ class TorchAdapter:
         return self._infer_fn(x, lengths)().float().cpu().numpy()
 
     def timed_train_step(self, batch: Batch) -> Callable[[], Any]:
-        step = self._step_fn(*self._to_device(batch))
-        if not self.step_graph:
-            return step
-        return captured_on_first_call(lambda: graphed(step, self.model, self.optimizer))
+        return self._as_timed(self._step_fn(*self._to_device(batch)))
 
     def timed_infer_step(self, batch: Batch) -> Callable[[], Any]:
         x, _, lengths, _ = self._to_device(batch)
-        infer = self._infer_fn(x, lengths)
+        return self._as_timed(self._infer_fn(x, lengths))
+
+    def _as_timed(self, step: Callable[[], torch.Tensor]) -> Callable[[], torch.Tensor]:
+        """`step` as the mode times it: in compiled_step_graph mode, captured whole as one CUDA graph on first call."""
         if not self.step_graph:
-            return infer
-        return captured_on_first_call(lambda: graphed(infer, self.model, self.optimizer))
+            return step
+        return captured_on_first_call(lambda: graphed(step, self.model, self.optimizer))
 
     def profile_step(self, step: Callable[[], Any], steps: int) -> dict[str, Any]:
         """What `steps` calls of `step` ran, per step: kernels (CUDA) or ATen ops (CPU), their time, the top ones.
