@@ -51,7 +51,9 @@ def _add_run(parser: argparse.ArgumentParser) -> None:
     what.add_argument("--epochs", type=int, help="training epochs (default 5 for explicit train runs)")
     what.add_argument("--seeds", nargs="+", type=int, help="seeds, one job each (default 0)")
     what.add_argument("--lr", nargs="+", type=float, dest="lrs", help="Adam learning rates (default 1e-3)")
-    what.add_argument("--init", nargs="+", choices=INITS, dest="inits", help="initialiser (default framework)")
+    what.add_argument("--init", nargs="+", choices=INITS, dest="inits",
+                      help="initialiser: framework (each framework's own, the default) or shared (the whole model "
+                           "drawn in NumPy from the seed, identical in both frameworks)")
     what.add_argument("--float32", nargs="+", choices=FLOAT32_PRECISIONS,
                       help="float32 matmul precision on GPUs: default (each framework's own: torch lets cuDNN "
                            "use TF32 but not its matmuls), tf32 (both may), fp32 (neither); one job each")

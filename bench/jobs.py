@@ -41,7 +41,7 @@ class Job:
     epochs: int = 0  # training epochs (0 for timing-only jobs)
     lr: float = 1e-3  # Adam learning rate
     seed: int = 0  # seeds every random source: weights, batch order, dropout, data split
-    init: str = "framework"  # "framework" initialisers or the "shared" canonical ones
+    init: str = "framework"  # the framework's own initialisers, or "shared": one NumPy-drawn model for both
     target: float | None = None  # validation metric that counts as "reached" (epochs to target)
     warmup_steps: int | None = None  # timing jobs: untimed steps before timing
     timed_steps: int | None = None  # timing jobs: steps timed after warm-up

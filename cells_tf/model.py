@@ -158,6 +158,12 @@ def make_model(cell: str, input_size: int | None, hidden_size: int, *, num_layer
 
 
 def _shared_init(model: RecurrentModel) -> None:
-    """Load the shared initialiser's weights into every recurrent layer and direction."""
+    """Load the shared initialiser's weights into every recurrent layer and direction, the head and embedding."""
+    config = model.config
     for position, layer in enumerate(model.recurrent_layers):
-        layer.set_canonical(model.config.shared_weights(position, layer.input_size))
+        layer.set_canonical(config.shared_weights(position, layer.input_size))
+    head = config.shared_head()
+    model.head.kernel.assign(head["kernel"])
+    model.head.bias.assign(head["bias"])
+    if model.embedding is not None:
+        model.embedding.embeddings.assign(config.shared_embedding())

@@ -116,6 +116,13 @@ def make_model(cell: str, input_size: int | None, hidden_size: int, *, num_layer
 
 
 def _shared_init(model: RecurrentModel) -> None:
-    """Load the shared initialiser's weights into every recurrent layer and direction."""
+    """Load the shared initialiser's weights into every recurrent layer and direction, the head and embedding."""
+    config = model.config
     for position, layer in enumerate(model.recurrent_layers):
-        layer.set_canonical(model.config.shared_weights(position, layer.input_size))
+        layer.set_canonical(config.shared_weights(position, layer.input_size))
+    head = config.shared_head()
+    with torch.no_grad():
+        model.head.weight.copy_(torch.from_numpy(head["kernel"].T.copy()))  # nn.Linear keeps (out, in)
+        model.head.bias.copy_(torch.from_numpy(head["bias"]))
+        if model.embedding is not None:
+            model.embedding.weight.copy_(torch.from_numpy(config.shared_embedding()))

@@ -61,7 +61,7 @@ def test_keras_and_torch_agree_forward_and_backward(name, batch, steps, input_si
 
 @pytest.mark.parametrize("name", list_cells())
 def test_shared_initialiser_gives_identical_models(name):
-    """init="shared" is the fair start: identical recurrent weights in both frameworks."""
+    """init="shared" is the fair start: the same weights everywhere, hence the same logits, in both frameworks."""
     kwargs = dict(num_layers=2, bidirectional=True, head="last", num_outputs=3, init="shared", seed=5)
     torch_model = cells_torch.make_model(name, 4, 6, **kwargs)
     keras_model = cells_tf.make_model(name, 4, 6, **kwargs)
@@ -71,3 +71,37 @@ def test_shared_initialiser_gives_identical_models(name):
         got = keras_layer.get_canonical()
         for key in want:
             np.testing.assert_array_equal(got[key], want[key], err_msg=key)
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(keras_model.head.kernel),
+                                  torch_model.head.weight.detach().numpy().T)
+    x = _rng(name, "shared").normal(size=(3, 5, 4)).astype(np.float32)
+    with torch.no_grad():
+        torch_logits = torch_model(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(keras_model(x)), torch_logits, rtol=0, atol=FORWARD_ATOL)
+
+
+def test_shared_initialiser_covers_the_embedding():
+    """A token model starts identical too: embedding table (padding row zero), layers and head."""
+    kwargs = dict(num_layers=1, head="last", num_outputs=2, vocab_size=50, embedding_dim=8, init="shared", seed=3)
+    torch_model = cells_torch.make_model("mgu", None, 6, **kwargs)
+    keras_model = cells_tf.make_model("mgu", None, 6, **kwargs)
+    table = torch_model.embedding.weight.detach().numpy()
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(keras_model.embedding.embeddings), table)
+    assert not table[0].any() and table[1:].std() > 0.01
+    tokens = _rng("tokens").integers(1, 50, size=(4, 7))
+    tokens[:, 5:] = 0  # padding at the end
+    with torch.no_grad():
+        torch_logits = torch_model(torch.from_numpy(tokens)).numpy()
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(keras_model(tokens)), torch_logits, rtol=0,
+                               atol=FORWARD_ATOL)
+
+
+def test_shared_initialiser_draws_other_weights_for_other_seeds():
+    """No two seeds share a layer: seed s's backward direction is not seed s+1's forward one."""
+    def recurrent_and_head(seed):
+        model = cells_torch.make_model("gru0", 4, 6, num_layers=2, bidirectional=True, init="shared", seed=seed)
+        return [layer.get_canonical()["recurrent_kernel"] for layer in model.recurrent_layers] + \
+            [model.head.weight.detach().numpy()]
+
+    for a in recurrent_and_head(0):
+        for b in recurrent_and_head(1):
+            assert a.shape != b.shape or not np.allclose(a, b)

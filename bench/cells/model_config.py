@@ -15,6 +15,8 @@ from bench.cells.spec import get_spec
 
 HEADS = ("last", "per_step")
 INITS = ("framework", "shared")
+# init="shared": each part of the model draws from its own NumPy stream of (seed, stream, ...)
+SHARED_STREAMS = {"recurrent": 0, "head": 1, "embedding": 2}
 
 
 def check_positive(label: str, value: object) -> int:
@@ -35,7 +37,9 @@ class ModelConfig:
     num_outputs: int = 10  # width of the dense head (logits or raw values, no softmax)
     vocab_size: int | None = None  # token-id input with an embedding (index 0 = padding) when set
     embedding_dim: int = 64  # embedding width, used only with vocab_size
-    init: str = "framework"  # "framework": the framework's initialisers; "shared": spec.init_canonical per layer
+    # "framework": each framework's own initialisers; "shared": the whole model (recurrent layers by
+    # spec.init_canonical, head, embedding) drawn in NumPy from the seed, identical in both frameworks
+    init: str = "framework"
     seed: int = 0  # seeds the framework's initialisers and the shared NumPy initialiser
 
     def __post_init__(self) -> None:
@@ -68,8 +72,33 @@ class ModelConfig:
         """init="shared": canonical weights of recurrent layer `position` (layers x directions, in order).
 
         Keras's recipe drawn in NumPy from (seed, layer, direction), so Keras and torch
-        start from identical recurrent weights.
+        start from identical recurrent weights. Each part of the model draws from its own
+        stream of the seed, so no two seeds share a layer's weights.
         """
         layer_index, direction = divmod(position, self.directions)
-        rng = np.random.default_rng(self.seed + layer_index * 2 + direction)
+        rng = np.random.default_rng([self.seed, SHARED_STREAMS["recurrent"], layer_index, direction])
         return get_spec(self.cell).init_canonical(input_size, self.hidden_size, rng)
+
+    def shared_head(self) -> dict[str, np.ndarray]:
+        """init="shared": the dense head as Keras builds it, drawn in NumPy.
+
+        `kernel` is (features in, outputs), Glorot-uniform as keras.layers.Dense; `bias` is zero.
+        torch's nn.Linear stores the transpose.
+        """
+        rng = np.random.default_rng([self.seed, SHARED_STREAMS["head"]])
+        fan_in, fan_out = self.directions * self.hidden_size, self.num_outputs
+        limit = np.sqrt(6.0 / (fan_in + fan_out))
+        return {"kernel": rng.uniform(-limit, limit, (fan_in, fan_out)).astype(np.float32),
+                "bias": np.zeros(fan_out, np.float32)}
+
+    def shared_embedding(self) -> np.ndarray:
+        """init="shared": the (vocab_size, embedding_dim) table, U(-0.05, 0.05) as keras.layers.Embedding.
+
+        Row 0 is padding and starts at zero, as torch's padding_idx row does.
+        """
+        if self.vocab_size is None:
+            raise ValueError("this model has no embedding: it was built without vocab_size")
+        rng = np.random.default_rng([self.seed, SHARED_STREAMS["embedding"]])
+        table = rng.uniform(-0.05, 0.05, (self.vocab_size, self.embedding_dim)).astype(np.float32)
+        table[0] = 0.0
+        return table
