@@ -15,6 +15,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from bench.report import is_native, mode_label  # noqa: E402
+from bench import run_settings  # noqa: E402
 
 NATIVE_COLOR, CUSTOM_COLOR = "tab:red", "tab:blue"
 
@@ -31,42 +32,59 @@ def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
 
 
+def convergence_curves(records: list[dict[str, Any]]) -> tuple[dict, dict[str, str]]:
+    """({task: {panel: {(cell, size, settings label): [validation curve per seed]}}}, {task: metric}).
+
+    A panel is (framework, backend, mode, device). Runs of one cell and size that differ in
+    lr, epochs, initialiser or a task option are separate lines, labelled by what differs.
+    """
+    trained = [r for r in records if r["status"] == "ok" and (r.get("train") or {}).get("epochs")]
+    settings = {r["job_id"]: run_settings.of(r["identity"]) for r in trained}
+    curves: dict[str, dict[tuple, dict[tuple, list[list[float]]]]] = defaultdict(lambda: defaultdict(lambda: defaultdict(list)))
+    metric_of: dict[str, str] = {}
+    for task in sorted({r["identity"]["task"] for r in trained}):
+        of_task = [r for r in trained if r["identity"]["task"] == task]
+        differing = run_settings.varying([settings[r["job_id"]] for r in of_task])
+        for record in of_task:
+            ident, train = record["identity"], record["train"]
+            panel = (ident["framework"], ident["backend"], mode_label(ident), ident["device"])
+            size = f"L{ident['num_layers']}H{ident['hidden_size']}" + ("bi" if ident["bidirectional"] else "")
+            line = (ident["cell"], size, run_settings.label(settings[record["job_id"]], differing))
+            curves[task][panel][line].append([e["val_metric"] for e in train["epochs"]])
+            metric_of[task] = train["metric"]
+    return curves, metric_of
+
+
 def convergence(records: list[dict[str, Any]], out_dir: Path) -> list[Path]:
     """Per task: validation metric per epoch, mean over seeds with a ±1 std band, one panel per framework/mode."""
-    curves: dict[str, dict[tuple, dict[str, list[list[float]]]]] = defaultdict(lambda: defaultdict(lambda: defaultdict(list)))
-    metric_of: dict[str, str] = {}
-    for record in records:
-        train = record.get("train") or {}
-        if record["status"] != "ok" or not train.get("epochs"):
-            continue
-        ident = record["identity"]
-        panel = (ident["framework"], ident["backend"], mode_label(ident), ident["device"])
-        size = f"L{ident['num_layers']}H{ident['hidden_size']}" + ("bi" if ident["bidirectional"] else "")
-        curves[ident["task"]][panel][(ident["cell"], size)].append([e["val_metric"] for e in train["epochs"]])
-        metric_of[ident["task"]] = train["metric"]
+    curves, metric_of = convergence_curves(records)
     paths = []
     for task, panels in sorted(curves.items()):
-        sizes = {size for by_cell in panels.values() for _, size in by_cell}
-        # one colour per (cell, size) across the panels, so a line means the same thing in each
+        sizes = {size for by_cell in panels.values() for _, size, _ in by_cell}
+        # one colour per line (cell, size, settings) across the panels, so a line means the same thing in each
         keys = sorted({key for by_cell in panels.values() for key in by_cell})
         color_of = dict(zip(keys, plt.get_cmap("tab20")(np.linspace(0, 1, max(len(keys), 2)))))
-        fig, axes = plt.subplots(1, len(panels), figsize=(6 * len(panels), 4.5), squeeze=False, sharey=True)
+        # each panel's legend sits below it, two columns, so many lines never cover the curves
+        legend_rows = -(-max(len(by_cell) for by_cell in panels.values()) // 2)
+        fig, axes = plt.subplots(1, len(panels), figsize=(6.5 * len(panels), 4.5 + 0.2 * legend_rows), squeeze=False,
+                                 sharey=True)
         for ax, (panel, by_cell) in zip(axes[0], sorted(panels.items())):
-            for (cell, size), runs in sorted(by_cell.items()):
-                color = color_of[(cell, size)]
+            for (cell, size, variant), runs in sorted(by_cell.items()):
+                color = color_of[(cell, size, variant)]
                 length = min(len(r) for r in runs)
                 data = np.array([r[:length] for r in runs], dtype=float)
                 epochs = np.arange(1, length + 1)
                 mean, std = data.mean(axis=0), data.std(axis=0)
-                label = cell if len(sizes) == 1 else f"{cell} {size}"
-                ax.plot(epochs, mean, marker="o", markersize=3, label=label, color=color,
+                name = (cell if len(sizes) == 1 else f"{cell} {size}") + (f", {variant}" if variant else "")
+                ax.plot(epochs, mean, marker="o", markersize=3, label=name, color=color,
                         linestyle="--" if is_native(cell) else "-")
                 ax.fill_between(epochs, mean - std, mean + std, alpha=0.15, color=color)
             ax.set_title(f"{panel[0]} ({panel[1]}, {panel[2]}, {panel[3]})")
             ax.set_xlabel("epoch")
             ax.xaxis.get_major_locator().set_params(integer=True)
             ax.grid(alpha=0.3)
-            ax.legend(fontsize="x-small", ncol=2)  # each panel's own lines: panels may hold different sizes
+            # each panel's own lines: panels may hold different sizes
+            ax.legend(fontsize="x-small", ncol=2, loc="upper center", bbox_to_anchor=(0.5, -0.14))
         axes[0][0].set_ylabel(f"validation {metric_of[task]}")
         fig.suptitle(f"{task}: convergence (mean over seeds, band ±1 std; dashed: native layers)")
         paths.append(save_figure(fig, out_dir / f"convergence_{_slug(task)}.png"))
@@ -111,11 +129,13 @@ def accuracy_vs_params(accuracy: pd.DataFrame, out_dir: Path) -> list[Path]:
     markers = {"torch": "o", "keras": "s"}
     for task, group in accuracy.groupby("task"):
         fig, ax = plt.subplots(figsize=(7, 5))
+        differing = run_settings.varying(list(group._settings))
         for framework, rows in group.groupby("framework"):
             ax.scatter(rows._params, rows._test_mean, marker=markers.get(framework, "^"), label=framework, alpha=0.8)
             for _, r in rows.iterrows():
-                ax.annotate(r.cell, (r._params, r._test_mean), fontsize="x-small", xytext=(3, 3),
-                            textcoords="offset points")
+                variant = run_settings.label(r._settings, differing)
+                ax.annotate(r.cell + (f", {variant}" if variant else ""), (r._params, r._test_mean),
+                            fontsize="x-small", xytext=(3, 3), textcoords="offset points")
         ax.set_xscale("log")
         ax.set_xlabel("parameters (whole model, from the framework)")
         ax.set_ylabel(f"test {group.metric.iloc[0]} (mean over seeds)")

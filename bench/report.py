@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 from tabulate import tabulate
 
+from bench import run_settings
 from bench.cells import UnknownCellError, get_spec
 from bench.config import MODE_ALIASES, ConfigError, mode_meaning
 from bench.records import RecordStore, latest_by_job
@@ -22,7 +23,7 @@ MIB = 1024 * 1024  # the report prints memory in MiB
 PHASES_COLUMN = "host ms per phase: " + " / ".join(PHASES)
 # Columns that identify a comparable group of jobs, apart from cell and seed.
 TRAIN_GROUP = ["task", "framework", "backend", "device", "mode", "num_layers", "hidden_size", "bidirectional",
-               "batch_size", "epochs", "lr", "init"]
+               "batch_size", "epochs", "lr", "init", "_options"]
 TIMING_GROUP = ["framework", "backend", "device", "mode", "batch_size", "seq_len", "input_size", "num_layers",
                 "hidden_size", "bidirectional"]
 SHAPE_COLUMNS = TIMING_GROUP[4:]  # the shape part of a timing group
@@ -63,7 +64,8 @@ How to read this report:
 - **Accuracy**: the task's metric on the test split after the last epoch (accuracy, bit accuracy,
   or mean squared error where lower is better), mean ± standard deviation over seeds; *epochs to
   target* is the first epoch whose validation metric reached the target (mean over the seeds that
-  reached it, with how many did).
+  reached it, with how many did). Runs that differ in anything but the seed are separate rows; the
+  *init* and *task options* columns appear where some run departs from the default.
 - **Step time**: a training step is forward + loss + backward + Adam step on a batch already on the
   device; an inference step is a forward pass without gradients. Each is timed after warm-up
   steps, with the device synchronised around every step; the table shows the median and, in
@@ -133,6 +135,9 @@ def load_frame(path: str | Path) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
             flat[column] = None
     flat.columns = [c.removeprefix("identity.") for c in flat.columns]
     flat["mode"] = [mode_label(record["identity"]) for record in records]
+    # private columns (not written to results.csv): task options as one string to group by, and the identity
+    flat["_options"] = [run_settings.options_key(record["identity"]) for record in records]
+    flat["_identity"] = [record["identity"] for record in records]
     return flat, records
 
 
@@ -193,13 +198,20 @@ def accuracy_table(flat: pd.DataFrame) -> pd.DataFrame:
             if "train.val_metric_last" in group else "—",
             "epochs to target": (f"{reached.mean():.1f} ({len(reached)}/{len(group)})"
                                  if group["train.target"].notna().any() else "—"),
-            "epochs": info["epochs"], "lr": info["lr"],
+            "epochs": info["epochs"], "lr": info["lr"], "init": info["init"],
             "params": int(group["params.framework"].iloc[0]),
             "recurrent params (spec)": f"{int(recurrent)} ({int(expected)}{'' if recurrent == expected else ' MISMATCH'})",
             "s/epoch": f"{group['train.wall_s_mean'].astype(float).mean():.2f}" if "train.wall_s_mean" in group else "—",
             "_test_mean": metric.mean(), "_params": int(group["params.framework"].iloc[0]),
+            "_settings": run_settings.of(group["_identity"].iloc[0]),  # for labels: what tells the rows apart
         })
-    return pd.DataFrame(rows)
+    table = pd.DataFrame(rows)
+    # the task options that differ between this task's rows (e.g. limit_train=5000 / 50000); "" where none do
+    table["task options"] = ""
+    for _, part in table.groupby("task"):
+        keys = run_settings.options_only(run_settings.varying(list(part._settings)))
+        table.loc[part.index, "task options"] = [run_settings.label(settings, keys) for settings in part._settings]
+    return table
 
 
 def timing_table(flat: pd.DataFrame) -> pd.DataFrame:
@@ -453,8 +465,10 @@ def _pivot_section(heading: str, intro: str, pivots: list[tuple[str, pd.DataFram
 
 
 def _accuracy_markdown(table: pd.DataFrame) -> str:
-    visible = table.drop(columns=[c for c in table.columns if c.startswith("_")])
-    return _frame_markdown(visible.sort_values(["task", "framework", "mode", "cell"]))
+    # the initialiser and task options are shown where some job differs from the default
+    quiet = [c for c, default in (("init", "framework"), ("task options", "")) if (table[c] == default).all()]
+    visible = table.drop(columns=[c for c in table.columns if c.startswith("_")] + quiet)
+    return _frame_markdown(visible.sort_values(["task", "framework", "mode", "cell"]))  # stable: group order stays
 
 
 def failures_table(flat: pd.DataFrame) -> str:
@@ -496,7 +510,8 @@ def write_report(records_path: str | Path, out_dir: str | Path) -> dict[str, Any
     flat = _add_curve_columns(flat, records)
     out_dir.mkdir(parents=True, exist_ok=True)
     csv_path = out_dir / "results.csv"
-    flat.sort_values(["measure", "task", "framework", "mode", "cell", "seed"]).to_csv(csv_path, index=False)
+    public = flat.drop(columns=[c for c in flat.columns if c.startswith("_")])
+    public.sort_values(["measure", "task", "framework", "mode", "cell", "seed"]).to_csv(csv_path, index=False)
 
     accuracy = accuracy_table(flat)
     timing = timing_table(flat)

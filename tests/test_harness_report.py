@@ -9,7 +9,9 @@ import pytest
 
 from bench.cells import get_spec
 from bench.cli import main
-from bench.report import load_frame, timing_table, write_report
+from bench import run_settings
+from bench.plots import convergence_curves
+from bench.report import accuracy_table, load_frame, timing_table, write_report
 
 RECORDS = Path(__file__).parent / "data" / "harness_records.jsonl"  # timed before pairing: cross-job ratios
 PAIRED_RECORDS = Path(__file__).parents[1] / "reports" / "baseline" / "regress.jsonl"  # custom cells timed paired
@@ -226,3 +228,41 @@ def test_the_report_says_what_each_mode_in_its_records_runs():
     # a chosen precision is a suffix of the report's mode column, not another mode
     precise = modes_markdown([record("torch", "torch", "eager", float32="tf32")])
     assert f"`eager`: {mode_meaning('torch', 'eager')}." in precise and "`MODE·tf32`" in precise
+
+
+# -- runs that differ only in a setting are told apart, never averaged as seeds ------------------
+
+REPLICATION = Path(__file__).parents[1] / "reports" / "replication"
+
+
+def test_a_task_option_splits_rows_and_lines_rather_than_pooling_them():
+    """recall trains each size on 5,000 and on 50,000 sequences (task option n_train), 3 seeds each."""
+    path = REPLICATION / "recall" / "records.jsonl"
+    records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    table = accuracy_table(load_frame(path)[0])
+    assert len(table) == 12 and (table.seeds == 3).all()  # 3 sizes × 2 frameworks × 2 training-set sizes
+    assert set(table["task options"]) == {"n_train=50000", "n_train=default"}
+    for row in table.to_dict("records"):
+        wanted = [r["train"]["test_metric"] for r in records
+                  if r["identity"]["framework"] == row["framework"] and row["model"].startswith(
+                      f"L1 H{r['identity']['hidden_size']} ")
+                  and (r["identity"]["task_options"].get("n_train") == 50000) == (row["task options"] == "n_train=50000")]
+        assert len(wanted) == 3
+        assert abs(float(row["test (mean ± std)"].split(" ± ")[0]) - np.mean(wanted)) < PRINTED_TOL
+    curves, _ = convergence_curves(records)
+    lines = {line: runs for panel in curves["recall"].values() for line, runs in panel.items()}
+    assert len(lines) == 6 and all(len(runs) == 3 for runs in lines.values())
+    assert {variant for _, _, variant in lines} == {"n_train=50000", "n_train=default"}
+
+
+def test_settings_labels_name_only_what_differs():
+    a = run_settings.of({"batch_size": 64, "epochs": 5, "lr": 1e-3, "init": "framework",
+                         "task_options": {"length": 5}})
+    b = run_settings.of({"batch_size": 64, "epochs": 75, "lr": 1e-4, "init": "framework",
+                         "task_options": {"length": 5, "loss": "sigmoid_mse"}})
+    differing = run_settings.varying([a, b])
+    assert differing == ["epochs", "lr", "option:loss"]
+    assert run_settings.label(a, differing) == "epochs=5, lr=0.001, loss=default"
+    assert run_settings.label(b, differing) == "epochs=75, lr=0.0001, loss=sigmoid_mse"
+    assert run_settings.options_only(differing) == ["option:loss"]
+    assert run_settings.varying([a, a]) == []

@@ -5,6 +5,7 @@ committed test records (tests/data) and the committed replication records
 (reports/replication/*/records.jsonl).
 """
 
+import dataclasses
 import json
 import re
 from pathlib import Path
@@ -19,9 +20,9 @@ from bench.cli import main
 from bench.config import ConfigError
 from bench.jobs import Axes
 from bench.replication.catalog import MODULES, experiments, get_experiment
-from bench.replication.experiment import Claim, Experiment, Reference
-from bench.replication.side_by_side import (NOT_RUN, PUBLISHED_LABEL, claim_table, match_reference, rows_frame,
-                                            side_by_side_table, write_replication_report)
+from bench.replication.experiment import Ablation, Claim, Experiment, Reference
+from bench.replication.side_by_side import (NOT_RUN, PUBLISHED_LABEL, ablation_table, claim_table, match_reference,
+                                            own_runs, rows_frame, side_by_side_table, write_replication_report)
 from bench.suites import SUITES, Suite
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -159,6 +160,23 @@ def test_report_puts_the_side_by_side_on_top_of_the_harness_report(tmp_path):
     assert pd.read_csv(tmp_path / "side_by_side.csv").shape[0] == 4  # 2 references × 2 frameworks
 
 
+def test_an_ablations_runs_stay_out_of_the_side_by_side_and_get_their_own_section(tmp_path):
+    """A fixture ablation that claims the seed-1 runs: the published-number rows then average seed 0 alone."""
+    fixture_suite = HARNESS_EXPERIMENT.suite
+    seed_one = Ablation(title="seed one", field="seed", value=1, question="fixture", suite=Suite(
+        name="repl-test-seed-one", description="test", device="cpu", grids=fixture_suite.grids))
+    unrun = Ablation(title="never run", field="init", value="shared", question="fixture", suite=Suite(
+        name="repl-test-unrun", description="test", device="cpu", grids=fixture_suite.grids))
+    experiment = dataclasses.replace(HARNESS_EXPERIMENT, ablations=(seed_one, unrun))
+    written = write_replication_report(experiment, HARNESS_RECORDS, tmp_path)
+    row = written["side_by_side"].query("setting == 'H16' and framework == 'torch'").iloc[0]
+    assert row.seeds == 1  # seed 1 belongs to the ablation
+    text = written["summary"].read_text()
+    assert "## Ablation: seed one" in text and (tmp_path / "ablation_1_seed.csv").is_file()
+    assert f"## Ablation: never run\n\nSuite `repl-test-unrun`" in text
+    assert f"{NOT_RUN}: `python -m bench replicate harness_digits` runs it." in text
+
+
 # -- the committed replication reports ---------------------------------------------------------
 
 COMMITTED = [name for name in MODULES if (REPLICATION_DIR / name / "records.jsonl").is_file()]
@@ -174,10 +192,71 @@ def test_committed_report_matches_its_records(name):
     experiment = get_experiment(name)
     assert {r["job_id"] for r in raw} <= {j.job_id for s in experiment.suites for j in s.jobs()}  # its suites' jobs
     if committed is not None:
-        fresh = side_by_side_table(experiment, rows_frame(ok))
+        fresh = side_by_side_table(experiment, rows_frame(own_runs(experiment, ok)))
         assert fresh.fillna("").astype(str).values.tolist() == committed.fillna("").astype(str).values.tolist()
     summary = (folder / "summary.md").read_text()
     assert summary.startswith(f"# Replication: {experiment.title}") and "# The harness report" in summary
+
+
+ABLATED = [(name, ablation) for name in MODULES for ablation in get_experiment(name).ablations]
+
+
+@pytest.mark.parametrize("name,ablation", ABLATED, ids=[f"{n}-{a.suite.name}" for n, a in ABLATED])
+def test_an_ablation_reruns_the_experiments_jobs_with_one_field_changed(name, ablation):
+    experiment = get_experiment(name)
+    own = {json.dumps(job.identity(), sort_keys=True) for suite in experiment.suites
+           if suite is not ablation.suite for job in suite.jobs()}
+    ablated = ablation.suite.jobs()
+    assert ablated and all(ablation.holds(job.identity()) for job in ablated)
+    for job in ablated:
+        original = {**job.identity(), ablation.field: experiment.suite.jobs()[0].identity()[ablation.field]}
+        assert json.dumps(original, sort_keys=True) in own, f"{job.label()} copies no job of the experiment"
+    assert not any(ablation.holds(job.identity()) for suite in experiment.suites if suite is not ablation.suite
+                   for job in suite.jobs())
+
+
+@pytest.mark.parametrize("name,ablation", ABLATED, ids=[f"{n}-{a.suite.name}" for n, a in ABLATED])
+def test_ablation_table_sets_each_frameworks_runs_beside_the_ablated_ones(name, ablation):
+    """From the committed records: every cell of the table is the seed mean it says, and nothing leaks across."""
+    raw = [json.loads(line) for line in (REPLICATION_DIR / name / "records.jsonl").read_text().splitlines() if line]
+    ok = [r for r in raw if r["status"] == "ok" and r["train"]]
+    experiment = get_experiment(name)
+    if not any(ablation.holds(r["identity"]) for r in ok):
+        pytest.skip(f"no records of {ablation.suite.name} yet: python -m bench replicate {name}")
+    assert not any(experiment.in_ablation(r["identity"]) for r in own_runs(experiment, ok))
+    table = ablation_table(ablation, rows_frame(own_runs(experiment, ok)), rows_frame(ok))
+
+    def model_of(identity):  # what pairs a run with its ablated copy: all but seed, framework's own fields, init
+        return json.dumps({k: v for k, v in identity.items()
+                           if k not in ("seed", "framework", "backend", "mode", ablation.field)}, sort_keys=True)
+
+    models = {model_of(r["identity"]): r["identity"] for r in ok if ablation.holds(r["identity"])}
+    assert len(table) == len(models)
+    for model, ident in models.items():
+        label = f"{ident['cell']} {ident['num_layers']}×{ident['hidden_size']}"
+        rows = table[table.model.str.startswith(label + " ") | (table.model == label)]
+        assert len(rows) == 1, (label, table.model.tolist())
+        row = rows.iloc[0]
+        for framework in ("torch", "keras"):
+            for setting, holds in ((f"{ablation.field}=framework", False), (f"{ablation.field}={ablation.value}", True)):
+                scores = [r["train"]["test_metric"] for r in ok if model_of(r["identity"]) == model
+                          and r["identity"]["framework"] == framework and ablation.holds(r["identity"]) == holds]
+                shown = row[f"{framework}, {setting}"]
+                if not scores:
+                    assert shown == NOT_RUN
+                    continue
+                assert abs(float(shown.split("%")[0]) - 100 * np.mean(scores)) < PCT_TOL, (label, setting)
+        by_seed = {}
+        for r in ok:
+            if model_of(r["identity"]) == model and ablation.holds(r["identity"]):
+                by_seed.setdefault(r["identity"]["seed"], {})[r["identity"]["framework"]] = r["train"]["test_metric"]
+        largest = max(abs(pair["keras"] - pair["torch"]) for pair in by_seed.values() if len(pair) == 2)
+        shown = row[f"largest gap of one seed, {ablation.field}={ablation.value}"]
+        assert abs(float(shown.split()[0]) - 100 * largest) < PCT_TOL, label
+    committed = REPLICATION_DIR / name / f"ablation_{experiment.ablations.index(ablation) + 1}_{ablation.field}.csv"
+    assert committed.is_file(), f"rebuild the report: python -m bench replicate {name} --report-only"
+    assert pd.read_csv(committed).fillna("").astype(str).values.tolist() == \
+        table.fillna("").astype(str).values.tolist()
 
 
 def test_binary_addition_report_has_the_length_curve(tmp_path):

@@ -7,6 +7,7 @@ so `Reference` adds a filter on job identity fields and the split the source sco
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,6 +38,39 @@ class Claim:
 
 
 @dataclass(frozen=True)
+class Ablation:
+    """Some of the experiment's runs again with one identity field changed, to test a reading of a gap.
+
+    The ablation's records share the experiment's folder and records file; the side-by-side
+    tables leave them out, and the report sets them beside the runs they copy.
+    """
+
+    title: str  # heading of its report section
+    field: str  # the identity field changed, e.g. "init"
+    value: Any  # its value in the ablation's runs; the experiment's own runs have another
+    question: str  # what the ablation tests, in words
+    suite: Suite  # the runs: the copied grids with `field` set to `value`
+
+    def holds(self, identity: dict[str, Any]) -> bool:
+        """Whether a record with this identity is one of the ablation's runs."""
+        return identity.get(self.field) == self.value
+
+
+def shared_init_ablation(suite: Suite, question: str, **narrow: Any) -> Ablation:
+    """The suite's training runs again from `init="shared"`: the same model at the start in both frameworks.
+
+    `narrow` replaces Axes fields of every grid to rerun only part of it (e.g. `lrs=(1e-4,)`).
+    """
+    return Ablation(
+        title="the same initial weights in both frameworks",
+        field="init", value="shared", question=question,
+        suite=Suite(name=f"{suite.name}-shared-init", device=suite.device,
+                    description=f"ablation of {suite.name}: its runs from init=shared (the whole model drawn in "
+                                "NumPy, identical in both frameworks)",
+                    grids=tuple(dataclasses.replace(grid, **narrow, inits=("shared",)) for grid in suite.grids)))
+
+
+@dataclass(frozen=True)
 class Experiment:
     """One row of the replication issue: what the source did, what we run, how it differs."""
 
@@ -51,6 +85,7 @@ class Experiment:
     # records go into the same folder and the same report
     extra_suites: tuple[Suite, ...] = ()
     loss_curves: bool = False  # plot training-loss curves per cell (the noise comparison)
+    ablations: tuple[Ablation, ...] = ()  # runs that change one field to test a reading of our numbers
 
     @property
     def references(self) -> tuple[PublishedReference, ...]:
@@ -58,8 +93,12 @@ class Experiment:
 
     @property
     def suites(self) -> tuple[Suite, ...]:
-        """The main suite, then the extra ones."""
-        return (self.suite, *self.extra_suites)
+        """The main suite, the extra ones, then the ablations'."""
+        return (self.suite, *self.extra_suites, *(ablation.suite for ablation in self.ablations))
+
+    def in_ablation(self, identity: dict[str, Any]) -> bool:
+        """Whether a record with this identity belongs to an ablation, not to the replication itself."""
+        return any(ablation.holds(identity) for ablation in self.ablations)
 
     @property
     def folder(self) -> str:

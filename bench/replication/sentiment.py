@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bench.jobs import Axes
-from bench.replication.experiment import Experiment, Reference
+from bench.replication.experiment import Experiment, Reference, shared_init_ablation
 from bench.suites import Suite
 
 SOURCE = "source quoted in issue 7 (Amazon product-review sentiment, word2vec inputs)"
@@ -42,4 +42,8 @@ EXPERIMENT = Experiment(
               "`gru4` 2 × 100 vs `mgu` 1 × 100, 5 epochs, seeds 0/1/2, both frameworks. Learning rate: 1e-3 (with "
               "batches 64 times larger than the source's, 1e-4 makes 64 times fewer updates), and the source's "
               "1e-4 to show what that does",
+    ablations=(shared_init_ablation(
+        SUITE, "at the source's lr 1e-4 Keras trains and torch stays near chance: is it the initialiser (torch's "
+               "embedding starts from N(0, 1), Keras's from U(-0.05, 0.05))? Both frameworks start from the same "
+               "model here, Keras's recipe drawn in NumPy, at lr 1e-4 only", lrs=(LR_SOURCE,)),),
 )

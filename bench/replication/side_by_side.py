@@ -23,7 +23,7 @@ from tabulate import tabulate  # noqa: E402
 
 from bench.plots import save_figure  # noqa: E402
 from bench.records import RecordStore, latest_by_job  # noqa: E402
-from bench.replication.experiment import Claim, Experiment  # noqa: E402
+from bench.replication.experiment import Ablation, Claim, Experiment  # noqa: E402
 from bench.report import write_report  # noqa: E402
 
 FRAMEWORKS = ("torch", "keras")  # column order of every side-by-side table
@@ -32,11 +32,20 @@ NOT_RUN = "not run"
 LR_RTOL = 1e-9  # learning rates are matched as floats
 LENGTHS_SHOWN = (1, 2, 3, 4, 5, 6, 8, 10, 12, 15, 20)  # columns of the length table in summary.md (CSV has all)
 LENGTH_KEY = re.compile(r"^length=(\d+)$")  # extra_tests names of the binary-addition length curve
+# identity columns that do not tell one ablated model from another: the ablation pairs runs across them
+ABLATION_PAIRED_OVER = ("seed", "framework", "backend", "mode", "float32")
+LABELLED_KEYS = ("cell", "num_layers", "hidden_size", "bidirectional")  # always in an ablated model's label
+SCORE_COLUMNS = ("metric", "test", "val", "duration_s")  # rows_frame's columns that are results, not identity
 
 
 def _ok_train_records(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [r for r in records if r["status"] == "ok" and r["identity"]["measure"] in ("train", "both")
             and r.get("train")]
+
+
+def own_runs(experiment: Experiment, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The replication's own runs: the side-by-side tables, claims and curves read these; ablations have a section."""
+    return [r for r in records if not experiment.in_ablation(r["identity"])]
 
 
 def rows_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
@@ -148,6 +157,62 @@ def claim_table(claim: Claim, frame: pd.DataFrame, records: list[dict[str, Any]]
     return pd.DataFrame(rows)
 
 
+def ablation_table(ablation: Ablation, own: pd.DataFrame, every: pd.DataFrame) -> pd.DataFrame:
+    """Per ablated model: each framework's test score in the experiment's runs and in the ablation's.
+
+    `own` holds the experiment's own runs, `every` every run (rows_frame of each); a model is
+    every identity column but the seed, the framework's own fields and the ablated field.
+    *keras − torch* is the gap between the frameworks' means on each side.
+    """
+    if every.empty or ablation.field not in every:
+        return pd.DataFrame()
+    ablated = every[every[ablation.field] == ablation.value]
+    if ablated.empty:
+        return pd.DataFrame()
+    model_keys = [c for c in ablated.columns if c not in (*ABLATION_PAIRED_OVER, ablation.field, *SCORE_COLUMNS)]
+    # other fields that tell the ablated models apart (e.g. two learning rates) go into the label
+    varying = [k for k in model_keys if ablated[k].astype(str).nunique() > 1 and k not in LABELLED_KEYS]
+    own_setting = "/".join(sorted(own[ablation.field].astype(str).unique())) if not own.empty else "as run"
+    rows = []
+    for key, _ in ablated.groupby(model_keys, sort=False, dropna=False):
+        model = dict(zip(model_keys, key))
+        row = {"model": f"{model['cell']} {model['num_layers']}×{model['hidden_size']}"
+                        + (" bidirectional" if model.get("bidirectional") else "")
+                        + "".join(f", {k}={model[k]}" for k in varying)}
+        for setting, runs in ((f"{ablation.field}={own_setting}", _same_model(own, model)),
+                              (f"{ablation.field}={ablation.value}", _same_model(ablated, model))):
+            means = {}
+            for framework in FRAMEWORKS:
+                scores = runs[runs.framework == framework].test
+                if scores.empty:
+                    row[f"{framework}, {setting}"] = NOT_RUN
+                    continue
+                mean, std = _mean_std(scores)
+                means[framework] = mean
+                row[f"{framework}, {setting}"] = _mean_pm(mean, std, len(scores))
+            both = len(means) == len(FRAMEWORKS)
+            gap = round(100 * (means["keras"] - means["torch"]), 2) + 0.0 if both else None  # + 0.0: no "-0.00"
+            row[f"keras − torch, {setting}"] = "—" if gap is None else f"{gap:+.2f} pp"
+        # from one start the two frameworks should follow one trajectory: how far apart did each seed end?
+        per_seed = _same_model(ablated, model).pivot_table(index="seed", columns="framework", values="test",
+                                                            aggfunc="first").dropna()
+        largest = (per_seed["keras"] - per_seed["torch"]).abs().max() if set(FRAMEWORKS) <= set(per_seed) else None
+        row[f"largest gap of one seed, {ablation.field}={ablation.value}"] = (
+            "—" if largest is None or per_seed.empty else f"{100 * largest:.2f} pp")
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _same_model(frame: pd.DataFrame, model: dict[str, Any]) -> pd.DataFrame:
+    """The rows of `frame` whose columns hold `model`'s values (a missing value matches a missing one)."""
+    if frame.empty or not set(model) <= set(frame.columns):
+        return frame.iloc[0:0]
+    mask = np.ones(len(frame), bool)
+    for column, value in model.items():
+        mask &= (frame[column].isna() if pd.isna(value) else frame[column] == value).to_numpy()
+    return frame[mask]
+
+
 def length_curve_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
     """Bit accuracy against input length: one row per (framework, loss, cell, hidden, epochs, seed, length)."""
     rows = []
@@ -231,7 +296,8 @@ def write_replication_report(experiment: Experiment, records_path: str | Path, o
     records_path, out_dir = Path(records_path), Path(out_dir)
     written = write_report(records_path, out_dir)
     latest = list(latest_by_job(RecordStore(records_path).load()).values())  # read once for both uses
-    records = _ok_train_records(latest)
+    every_run = _ok_train_records(latest)
+    records = own_runs(experiment, every_run)
     frame = rows_frame(records)
     extra: list[Path] = []
     suites = ", ".join(f"`{suite.name}`" for suite in experiment.suites)
@@ -267,6 +333,24 @@ def write_replication_report(experiment: Experiment, records_path: str | Path, o
         lines += ["## Bit accuracy against input length", "",
                   "Mean over seeds; trained on length 5 only (all 20 lengths in `bit_accuracy_vs_length.csv`).", "",
                   _markdown(shown), "", f"![bit accuracy against length]({extra[-1].name})", ""]
+    for number, ablation in enumerate(experiment.ablations, start=1):
+        table_of_ablation = ablation_table(ablation, frame, rows_frame(every_run))
+        lines += [f"## Ablation: {ablation.title}", "", f"Suite `{ablation.suite.name}`: {ablation.question}. "
+                  f"The test score per framework and model over the same seeds, with `{ablation.field}` as in "
+                  f"the runs above and set to `{ablation.value}`; *keras − torch* is the gap between the "
+                  "frameworks' means, *largest gap of one seed* the largest difference between the two "
+                  "frameworks' scores for one seed (the same start in both).", ""]
+        if table_of_ablation.empty:
+            lines += [f"{NOT_RUN}: `python -m bench replicate {experiment.name}` runs it.", ""]
+            continue
+        csv = out_dir / f"ablation_{number}_{ablation.field}.csv"
+        table_of_ablation.to_csv(csv, index=False)
+        extra.append(csv)
+        lines += [_markdown(table_of_ablation), ""]
+        ablated_runs = [r for r in every_run if ablation.holds(r["identity"])]
+        for claim in experiment.claims:  # does the published claim hold from the ablation's runs too?
+            lines += [f"The published claim ({claim.text}) from the ablation's runs:", "",
+                      _markdown(claim_table(claim, rows_frame(ablated_runs), ablated_runs, experiment.loss_curves)), ""]
     harness = written["summary"].read_text().replace("# rnnbench report", "# The harness report", 1)
     written["summary"].write_text("\n".join(lines) + "\n" + harness)
     written["files"] += extra
@@ -274,5 +358,5 @@ def write_replication_report(experiment: Experiment, records_path: str | Path, o
     return written
 
 
-__all__ = ["write_replication_report", "match_reference", "side_by_side_table", "claim_table", "rows_frame",
-           "length_curve_frame", "PUBLISHED_LABEL", "NOT_RUN"]
+__all__ = ["write_replication_report", "match_reference", "side_by_side_table", "claim_table", "ablation_table",
+           "own_runs", "rows_frame", "length_curve_frame", "PUBLISHED_LABEL", "NOT_RUN"]
