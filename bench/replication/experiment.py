@@ -50,6 +50,9 @@ class Ablation:
     value: Any  # its value in the ablation's runs; the experiment's own runs have another
     question: str  # what the ablation tests, in words
     suite: Suite  # the runs: the copied grids with `field` set to `value`
+    # the ablated runs start from identical weights in both frameworks, so one seed's two runs should end
+    # close together: the report then shows the largest gap between them
+    same_start: bool = False
 
     def holds(self, identity: dict[str, Any]) -> bool:
         """Whether a record with this identity is one of the ablation's runs."""
@@ -63,7 +66,7 @@ def shared_init_ablation(suite: Suite, question: str, **narrow: Any) -> Ablation
     """
     return Ablation(
         title="the same initial weights in both frameworks",
-        field="init", value="shared", question=question,
+        field="init", value="shared", question=question, same_start=True,
         suite=Suite(name=f"{suite.name}-shared-init", device=suite.device,
                     description=f"ablation of {suite.name}: its runs from init=shared (the whole model drawn in "
                                 "NumPy, identical in both frameworks)",

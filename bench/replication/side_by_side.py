@@ -193,14 +193,20 @@ def ablation_table(ablation: Ablation, own: pd.DataFrame, every: pd.DataFrame) -
             both = len(means) == len(FRAMEWORKS)
             gap = round(100 * (means["keras"] - means["torch"]), 2) + 0.0 if both else None  # + 0.0: no "-0.00"
             row[f"keras − torch, {setting}"] = "—" if gap is None else f"{gap:+.2f} pp"
-        # from one start the two frameworks should follow one trajectory: how far apart did each seed end?
-        per_seed = _same_model(ablated, model).pivot_table(index="seed", columns="framework", values="test",
-                                                            aggfunc="first").dropna()
-        largest = (per_seed["keras"] - per_seed["torch"]).abs().max() if set(FRAMEWORKS) <= set(per_seed) else None
-        row[f"largest gap of one seed, {ablation.field}={ablation.value}"] = (
-            "—" if largest is None or per_seed.empty else f"{100 * largest:.2f} pp")
+        if ablation.same_start:  # from one start the frameworks should follow one trajectory: how far apart?
+            row[f"largest gap of one seed, {ablation.field}={ablation.value}"] = _largest_seed_gap(
+                _same_model(ablated, model))
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def _largest_seed_gap(runs: pd.DataFrame) -> str:
+    """The largest |keras − torch| test score over the seeds both frameworks ran, in percentage points."""
+    per_seed = runs.pivot_table(index="seed", columns="framework", values="test", aggfunc="first")
+    if not set(FRAMEWORKS) <= set(per_seed.columns):
+        return "—"
+    gaps = (per_seed["keras"] - per_seed["torch"]).abs().dropna()
+    return "—" if gaps.empty else f"{100 * gaps.max():.2f} pp"
 
 
 def _same_model(frame: pd.DataFrame, model: dict[str, Any]) -> pd.DataFrame:
@@ -338,8 +344,9 @@ def write_replication_report(experiment: Experiment, records_path: str | Path, o
         lines += [f"## Ablation: {ablation.title}", "", f"Suite `{ablation.suite.name}`: {ablation.question}. "
                   f"The test score per framework and model over the same seeds, with `{ablation.field}` as in "
                   f"the runs above and set to `{ablation.value}`; *keras − torch* is the gap between the "
-                  "frameworks' means, *largest gap of one seed* the largest difference between the two "
-                  "frameworks' scores for one seed (the same start in both).", ""]
+                  "frameworks' means"
+                  + (", *largest gap of one seed* the largest difference between the two frameworks' scores "
+                     "for one seed (the same start in both)" if ablation.same_start else "") + ".", ""]
         if table_of_ablation.empty:
             lines += [f"{NOT_RUN}: `python -m bench replicate {experiment.name}` runs it.", ""]
             continue
