@@ -90,6 +90,11 @@ def _loss(name: str) -> keras.losses.Loss:
     raise ValueError(f"unknown loss {name!r}")
 
 
+def make_optimizer(job: Job) -> keras.optimizers.Optimizer:
+    """Adam at the job's learning rate with Keras's defaults (epsilon 1e-7, added outside the bias correction)."""
+    return keras.optimizers.Adam(learning_rate=job.lr)
+
+
 class KerasAdapter:
     """One compiled Keras model for one job."""
 
@@ -100,7 +105,7 @@ class KerasAdapter:
             num_layers=job.num_layers, bidirectional=job.bidirectional, head=problem.head,
             num_outputs=problem.num_outputs, vocab_size=problem.vocab_size, embedding_dim=EMBEDDING_DIM,
             init=job.init, seed=job.seed)
-        self.model.compile(optimizer=keras.optimizers.Adam(learning_rate=job.lr), loss=_loss(problem.loss),
+        self.model.compile(optimizer=make_optimizer(job), loss=_loss(problem.loss),
                            jit_compile=job.mode == "xla", run_eagerly=job.mode == "eager")
         steps = problem.seq_len or 1
         probe = (np.zeros((2, steps), np.int64) if problem.vocab_size

@@ -45,6 +45,11 @@ def setup(job: Job, threads: int) -> dict[str, Any]:
     return torch_environment(job.device)
 
 
+def make_optimizer(parameters, job: Job, capturable: bool = False) -> torch.optim.Optimizer:
+    """Adam at the job's learning rate with torch's defaults (eps 1e-8); `capturable` for CUDA-graph capture."""
+    return torch.optim.Adam(parameters, lr=job.lr, capturable=capturable)
+
+
 class TorchAdapter:
     """One model, its optimizer and its compiled form, on the job's device."""
 
@@ -58,7 +63,7 @@ class TorchAdapter:
             init=job.init, seed=job.seed).to(self.device)
         self.step_graph = job.mode == "compiled_step_graph"
         # a captured Adam step keeps its step count on the device and never reads it back to the host
-        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=job.lr, capturable=self.step_graph)
+        self.optimizer = make_optimizer(self.model.parameters(), job, capturable=self.step_graph)
         if job.mode == "eager":
             self.forward = self.model
         elif job.mode in ("compiled", "compiled_step_graph"):
