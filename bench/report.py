@@ -27,6 +27,7 @@ TRAIN_GROUP = ["task", "framework", "backend", "device", "mode", "num_layers", "
 TIMING_GROUP = ["framework", "backend", "device", "mode", "batch_size", "seq_len", "input_size", "num_layers",
                 "hidden_size", "bidirectional"]
 SHAPE_COLUMNS = TIMING_GROUP[4:]  # the shape part of a timing group
+ACCURACY_SETTING_COLUMNS = ("epochs", "lr", "init")  # run settings the accuracy table has a column for
 # Paired timing (custom cell and native layer interleaved in one job): ratio kind -> flat column
 PAIRED_COLUMNS = {"train": "timing.paired_ratio.train_step.median",
                   "infer": "timing.paired_ratio.inference_step.median",
@@ -65,7 +66,7 @@ How to read this report:
   or mean squared error where lower is better), mean ± standard deviation over seeds; *epochs to
   target* is the first epoch whose validation metric reached the target (mean over the seeds that
   reached it, with how many did). Runs that differ in anything but the seed are separate rows; the
-  *init* and *task options* columns appear where some run departs from the default.
+  *init* and *other settings* (batch size, task options) columns appear where runs differ in them.
 - **Step time**: a training step is forward + loss + backward + Adam step on a batch already on the
   device; an inference step is a forward pass without gradients. Each is timed after warm-up
   steps, with the device synchronised around every step; the table shows the median and, in
@@ -206,11 +207,12 @@ def accuracy_table(flat: pd.DataFrame) -> pd.DataFrame:
             "_settings": run_settings.of(group["_identity"].iloc[0]),  # for labels: what tells the rows apart
         })
     table = pd.DataFrame(rows)
-    # the task options that differ between this task's rows (e.g. limit_train=5000 / 50000); "" where none do
-    table["task options"] = ""
+    # settings without a column of their own (batch size, task options) that differ between this task's rows,
+    # e.g. "n_train=50000" beside "n_train=default"; "" where none do
+    table["other settings"] = ""
     for _, part in table.groupby("task"):
-        keys = run_settings.options_only(run_settings.varying(list(part._settings)))
-        table.loc[part.index, "task options"] = [run_settings.label(settings, keys) for settings in part._settings]
+        keys = [key for key in run_settings.varying(list(part._settings)) if key not in ACCURACY_SETTING_COLUMNS]
+        table.loc[part.index, "other settings"] = [run_settings.label(settings, keys) for settings in part._settings]
     return table
 
 
@@ -465,8 +467,8 @@ def _pivot_section(heading: str, intro: str, pivots: list[tuple[str, pd.DataFram
 
 
 def _accuracy_markdown(table: pd.DataFrame) -> str:
-    # the initialiser and task options are shown where some job differs from the default
-    quiet = [c for c, default in (("init", "framework"), ("task options", "")) if (table[c] == default).all()]
+    # the initialiser and the other settings are shown where some job differs from the default
+    quiet = [c for c, default in (("init", "framework"), ("other settings", "")) if (table[c] == default).all()]
     visible = table.drop(columns=[c for c in table.columns if c.startswith("_")] + quiet)
     return _frame_markdown(visible.sort_values(["task", "framework", "mode", "cell"]))  # stable: group order stays
 

@@ -41,8 +41,3 @@ def label(settings: dict[str, Any], keys: list[str]) -> str:
         shown = "default" if value is None else f"{value:g}" if isinstance(value, float) else str(value)
         parts.append(f"{key.removeprefix(OPTION_PREFIX)}={shown}")
     return ", ".join(parts)
-
-
-def options_only(keys: list[str]) -> list[str]:
-    """The task-option keys among `keys`."""
-    return [key for key in keys if key.startswith(OPTION_PREFIX)]

@@ -241,12 +241,12 @@ def test_a_task_option_splits_rows_and_lines_rather_than_pooling_them():
     records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
     table = accuracy_table(load_frame(path)[0])
     assert len(table) == 12 and (table.seeds == 3).all()  # 3 sizes × 2 frameworks × 2 training-set sizes
-    assert set(table["task options"]) == {"n_train=50000", "n_train=default"}
+    assert set(table["other settings"]) == {"n_train=50000", "n_train=default"}
     for row in table.to_dict("records"):
         wanted = [r["train"]["test_metric"] for r in records
                   if r["identity"]["framework"] == row["framework"] and row["model"].startswith(
                       f"L1 H{r['identity']['hidden_size']} ")
-                  and (r["identity"]["task_options"].get("n_train") == 50000) == (row["task options"] == "n_train=50000")]
+                  and (r["identity"]["task_options"].get("n_train") == 50000) == (row["other settings"] == "n_train=50000")]
         assert len(wanted) == 3
         assert abs(float(row["test (mean ± std)"].split(" ± ")[0]) - np.mean(wanted)) < PRINTED_TOL
     curves, _ = convergence_curves(records)
@@ -264,5 +264,4 @@ def test_settings_labels_name_only_what_differs():
     assert differing == ["epochs", "lr", "option:loss"]
     assert run_settings.label(a, differing) == "epochs=5, lr=0.001, loss=default"
     assert run_settings.label(b, differing) == "epochs=75, lr=0.0001, loss=sigmoid_mse"
-    assert run_settings.options_only(differing) == ["option:loss"]
     assert run_settings.varying([a, a]) == []
