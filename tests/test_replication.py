@@ -261,6 +261,24 @@ def test_ablation_table_sets_each_frameworks_runs_beside_the_ablated_ones(name, 
         table.fillna("").astype(str).values.tolist()
 
 
+def test_an_ablation_table_groups_and_names_runs_by_list_and_missing_task_options():
+    """Binary addition's runs carry a list option (eval_lengths) and a loss option only some were given:
+    an ablation over its epochs keeps the two losses apart and names them."""
+    raw = [json.loads(line) for line in (REPLICATION_DIR / "binary_addition" / "records.jsonl").read_text()
+           .splitlines() if line.strip()]
+    ok = [r for r in raw if r["status"] == "ok" and r["train"]]
+    experiment = get_experiment("binary_addition")
+    longer = Ablation(title="75 epochs", field="epochs", value=75, question="fixture", suite=experiment.suite)
+    table = ablation_table(longer, rows_frame([r for r in ok if r["identity"]["epochs"] != 75]), rows_frame(ok))
+    assert len(table) == len(set(table.model)) == 6  # 3 sizes x 2 losses
+    row = table[table.model == "lstm_native 1×2, loss=sigmoid_mse"].iloc[0]
+    scores = [r["train"]["test_metric"] for r in ok if r["identity"]["hidden_size"] == 2
+              and r["identity"]["epochs"] == 75 and r["identity"]["framework"] == "torch"
+              and r["identity"]["task_options"].get("loss") == "sigmoid_mse"]
+    assert len(scores) == 3 and abs(float(row["torch, epochs=75"].split("%")[0]) - 100 * np.mean(scores)) < PCT_TOL
+    assert "lstm_native 1×2, loss=default" in set(table.model)
+
+
 def test_binary_addition_report_has_the_length_curve(tmp_path):
     records = REPLICATION_DIR / "binary_addition" / "records.jsonl"
     if not records.is_file():

@@ -21,6 +21,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from tabulate import tabulate  # noqa: E402
 
+from bench import run_settings  # noqa: E402
 from bench.plots import save_figure  # noqa: E402
 from bench.records import RecordStore, latest_by_job  # noqa: E402
 from bench.replication.experiment import Ablation, Claim, Experiment  # noqa: E402
@@ -36,6 +37,7 @@ LENGTH_KEY = re.compile(r"^length=(\d+)$")  # extra_tests names of the binary-ad
 ABLATION_PAIRED_OVER = ("seed", "framework", "backend", "mode", "float32")
 LABELLED_KEYS = ("cell", "num_layers", "hidden_size", "bidirectional")  # always in an ablated model's label
 SCORE_COLUMNS = ("metric", "test", "val", "duration_s")  # rows_frame's columns that are results, not identity
+TASK_OPTION_COLUMN = "task_options."  # rows_frame's prefix of a task option's column
 
 
 def _ok_train_records(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -56,7 +58,7 @@ def rows_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
         options = ident.pop("task_options") or {}
         train = record["train"]
         epochs = train.get("epochs") or []
-        rows.append({**ident, **{f"task_options.{k}": v for k, v in options.items()},
+        rows.append({**ident, **{TASK_OPTION_COLUMN + k: v for k, v in options.items()},
                      "metric": train["metric"], "test": train.get("test_metric"),
                      "val": epochs[-1].get("val_metric") if epochs else None,
                      "duration_s": record.get("duration_s")})
@@ -171,14 +173,19 @@ def ablation_table(ablation: Ablation, own: pd.DataFrame, every: pd.DataFrame) -
         return pd.DataFrame()
     model_keys = [c for c in ablated.columns if c not in (*ABLATION_PAIRED_OVER, ablation.field, *SCORE_COLUMNS)]
     # other fields that tell the ablated models apart (e.g. two learning rates) go into the label
-    varying = [k for k in model_keys if ablated[k].astype(str).nunique() > 1 and k not in LABELLED_KEYS]
+    # compared as repr text: a task option may hold a list (unhashable), and an option not given is NaN
+    as_text = ablated[model_keys].map(repr)
+    varying = [k for k in model_keys if as_text[k].nunique() > 1 and k not in LABELLED_KEYS]
     own_setting = "/".join(sorted(own[ablation.field].astype(str).unique())) if not own.empty else "as run"
     rows = []
-    for key, _ in ablated.groupby(model_keys, sort=False, dropna=False):
-        model = dict(zip(model_keys, key))
+    for _, runs_of_model in ablated.groupby(as_text.apply(tuple, axis=1), sort=False):
+        model = {key: _none_if_missing(value) for key, value in runs_of_model.iloc[0][model_keys].items()}
+        # the other differing fields as the harness report names them ("lr=0.0001", "loss=default")
+        differing = run_settings.label({_settings_key(key): value for key, value in model.items()},
+                                       [_settings_key(key) for key in varying])
         row = {"model": f"{model['cell']} {model['num_layers']}×{model['hidden_size']}"
                         + (" bidirectional" if model.get("bidirectional") else "")
-                        + "".join(f", {k}={model[k]}" for k in varying)}
+                        + (f", {differing}" if differing else "")}
         for setting, runs in ((f"{ablation.field}={own_setting}", _same_model(own, model)),
                               (f"{ablation.field}={ablation.value}", _same_model(ablated, model))):
             means = {}
@@ -210,13 +217,19 @@ def _largest_seed_gap(runs: pd.DataFrame) -> str:
 
 
 def _same_model(frame: pd.DataFrame, model: dict[str, Any]) -> pd.DataFrame:
-    """The rows of `frame` whose columns hold `model`'s values (a missing value matches a missing one)."""
-    if frame.empty or not set(model) <= set(frame.columns):
-        return frame.iloc[0:0]
-    mask = np.ones(len(frame), bool)
-    for column, value in model.items():
-        mask &= (frame[column].isna() if pd.isna(value) else frame[column] == value).to_numpy()
-    return frame[mask]
+    """The rows of `frame` whose identity columns hold `model`'s values (None matches a missing value)."""
+    where = tuple((key, value) for key, value in model.items() if key not in ("task", "cell"))
+    return match_reference(frame, model["task"], model["cell"], where)
+
+
+def _settings_key(column: str) -> str:
+    """A rows_frame column under bench.run_settings' name ("task_options.loss" -> "option:loss")."""
+    return column.replace(TASK_OPTION_COLUMN, run_settings.OPTION_PREFIX, 1)
+
+
+def _none_if_missing(value: Any) -> Any:
+    """A frame cell's value, with pandas' NaN for "not given" turned into None (match_reference's spelling)."""
+    return None if isinstance(value, float) and np.isnan(value) else value
 
 
 def length_curve_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
@@ -339,8 +352,9 @@ def write_replication_report(experiment: Experiment, records_path: str | Path, o
         lines += ["## Bit accuracy against input length", "",
                   "Mean over seeds; trained on length 5 only (all 20 lengths in `bit_accuracy_vs_length.csv`).", "",
                   _markdown(shown), "", f"![bit accuracy against length]({extra[-1].name})", ""]
+    every_frame = rows_frame(every_run) if experiment.ablations else None
     for number, ablation in enumerate(experiment.ablations, start=1):
-        table_of_ablation = ablation_table(ablation, frame, rows_frame(every_run))
+        table_of_ablation = ablation_table(ablation, frame, every_frame)
         lines += [f"## Ablation: {ablation.title}", "", f"Suite `{ablation.suite.name}`: {ablation.question}. "
                   f"The test score per framework and model over the same seeds, with `{ablation.field}` as in "
                   f"the runs above and set to `{ablation.value}`; *keras − torch* is the gap between the "
