@@ -21,9 +21,11 @@ from bench.runners.measure import PHASES, STEP_KINDS
 
 MIB = 1024 * 1024  # the report prints memory in MiB
 PHASES_COLUMN = "host ms per phase: " + " / ".join(PHASES)
-# Columns that identify a comparable group of jobs, apart from cell and seed.
+# Columns that identify a comparable group of jobs, apart from cell and seed: the model's fields, then every
+# run setting (bench.run_settings: batch size, epochs, lr, initialiser, and the task options as one string),
+# so runs that differ in any of them are never pooled as seeds.
 TRAIN_GROUP = ["task", "framework", "backend", "device", "mode", "num_layers", "hidden_size", "bidirectional",
-               "batch_size", "epochs", "lr", "init", "_options"]
+               *run_settings.SETTINGS, "_options"]
 TIMING_GROUP = ["framework", "backend", "device", "mode", "batch_size", "seq_len", "input_size", "num_layers",
                 "hidden_size", "bidirectional"]
 SHAPE_COLUMNS = TIMING_GROUP[4:]  # the shape part of a timing group

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bench.cells.spec import get_spec
+from bench.cells.spec import get_spec, glorot_uniform
 
 HEADS = ("last", "per_step")
 INITS = ("framework", "shared")
@@ -86,10 +86,8 @@ class ModelConfig:
         torch's nn.Linear stores the transpose.
         """
         rng = np.random.default_rng([self.seed, SHARED_STREAMS["head"]])
-        fan_in, fan_out = self.directions * self.hidden_size, self.num_outputs
-        limit = np.sqrt(6.0 / (fan_in + fan_out))
-        return {"kernel": rng.uniform(-limit, limit, (fan_in, fan_out)).astype(np.float32),
-                "bias": np.zeros(fan_out, np.float32)}
+        shape = (self.directions * self.hidden_size, self.num_outputs)
+        return {"kernel": glorot_uniform(shape, rng).astype(np.float32), "bias": np.zeros(shape[1], np.float32)}
 
     def shared_embedding(self) -> np.ndarray:
         """init="shared": the (vocab_size, embedding_dim) table, U(-0.05, 0.05) as keras.layers.Embedding.

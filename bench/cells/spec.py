@@ -92,8 +92,7 @@ class CellSpec:
         weights: Weights = {}
         for name, shape in self.weight_shapes(input_size, hidden_size).items():
             if name == "kernel":
-                limit = np.sqrt(6.0 / (shape[0] + shape[1]))
-                weights[name] = rng.uniform(-limit, limit, shape)
+                weights[name] = glorot_uniform(shape, rng)
             elif name == "recurrent_kernel":
                 weights[name] = _orthogonal(shape, rng)
             else:
@@ -149,6 +148,12 @@ def _check_sizes(input_size: int, hidden_size: int) -> None:
     for label, value in (("input_size", input_size), ("hidden_size", hidden_size)):
         if not isinstance(value, (int, np.integer)) or value < 1:
             raise ValueError(f"{label} must be a positive integer, got {value!r}")
+
+
+def glorot_uniform(shape: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
+    """Keras's GlorotUniform in NumPy: U(-l, l) with l = sqrt(6 / (fan_in + fan_out)), float64."""
+    limit = np.sqrt(6.0 / (shape[0] + shape[1]))
+    return rng.uniform(-limit, limit, shape)
 
 
 def _orthogonal(shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
