@@ -184,12 +184,18 @@ def test_an_ablations_runs_stay_out_of_the_side_by_side_and_get_their_own_sectio
 COMMITTED = [name for name in MODULES if (REPLICATION_DIR / name / "records.jsonl").is_file()]
 
 
+def _committed_records(name: str) -> tuple[list[dict], list[dict]]:
+    """(every committed record of an experiment, the successful training ones), read as plain JSON lines."""
+    lines = (REPLICATION_DIR / name / "records.jsonl").read_text().splitlines()
+    raw = [json.loads(line) for line in lines if line.strip()]
+    return raw, [r for r in raw if r["status"] == "ok" and r["train"]]
+
+
 @pytest.mark.parametrize("name", COMMITTED)
 def test_committed_report_matches_its_records(name):
     folder = REPLICATION_DIR / name
     committed = pd.read_csv(folder / "side_by_side.csv") if (folder / "side_by_side.csv").is_file() else None
-    raw = [json.loads(line) for line in (folder / "records.jsonl").read_text().splitlines() if line.strip()]
-    ok = [r for r in raw if r["status"] == "ok" and r["train"]]
+    raw, ok = _committed_records(name)
     assert ok, f"{name}: no successful job in the committed records"
     experiment = get_experiment(name)
     assert {r["job_id"] for r in raw} <= {j.job_id for s in experiment.suites for j in s.jobs()}  # its suites' jobs
@@ -220,8 +226,7 @@ def test_an_ablation_reruns_the_experiments_jobs_with_one_field_changed(name, ab
 @pytest.mark.parametrize("name,ablation", ABLATED, ids=[f"{n}-{a.suite.name}" for n, a in ABLATED])
 def test_ablation_table_sets_each_frameworks_runs_beside_the_ablated_ones(name, ablation):
     """From the committed records: every cell of the table is the seed mean it says, and nothing leaks across."""
-    raw = [json.loads(line) for line in (REPLICATION_DIR / name / "records.jsonl").read_text().splitlines() if line]
-    ok = [r for r in raw if r["status"] == "ok" and r["train"]]
+    _, ok = _committed_records(name)
     experiment = get_experiment(name)
     if not any(ablation.holds(r["identity"]) for r in ok):
         pytest.skip(f"no records of {ablation.suite.name} yet: python -m bench replicate {name}")
@@ -264,9 +269,7 @@ def test_ablation_table_sets_each_frameworks_runs_beside_the_ablated_ones(name, 
 def test_an_ablation_table_groups_and_names_runs_by_list_and_missing_task_options():
     """Binary addition's runs carry a list option (eval_lengths) and a loss option only some were given:
     an ablation over its epochs keeps the two losses apart and names them."""
-    raw = [json.loads(line) for line in (REPLICATION_DIR / "binary_addition" / "records.jsonl").read_text()
-           .splitlines() if line.strip()]
-    ok = [r for r in raw if r["status"] == "ok" and r["train"]]
+    _, ok = _committed_records("binary_addition")
     experiment = get_experiment("binary_addition")
     longer = Ablation(title="75 epochs", field="epochs", value=75, question="fixture", suite=experiment.suite)
     table = ablation_table(longer, rows_frame([r for r in ok if r["identity"]["epochs"] != 75]), rows_frame(ok))
