@@ -14,8 +14,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from bench.report import is_native, mode_label  # noqa: E402
 from bench import run_settings  # noqa: E402
+from bench.report import is_native, mode_label  # noqa: E402
 
 NATIVE_COLOR, CUSTOM_COLOR = "tab:red", "tab:blue"
 
