@@ -15,7 +15,7 @@ from typing import Any, Callable, Sequence
 
 from bench.cells import UnknownCellError
 from bench.config import (BACKENDS, DEFAULT_REPORTS_DIR, DEFAULT_RESULTS_DIR, DEVICES, FLOAT32_PRECISIONS,
-                          FRAMEWORKS, INITS, MEASURES, MODES, ConfigError, RunConfig, TimingConfig)
+                          FRAMEWORKS, INITS, MEASURES, MODES, NATIVE_BIASES, ConfigError, RunConfig, TimingConfig)
 
 
 # -- list --------------------------------------------------------------------------------------
@@ -54,6 +54,10 @@ def _add_run(parser: argparse.ArgumentParser) -> None:
     what.add_argument("--init", nargs="+", choices=INITS, dest="inits",
                       help="initialiser: framework (each framework's own, the default) or shared (the whole model "
                            "drawn in NumPy from the seed, identical in both frameworks)")
+    what.add_argument("--native-bias", nargs="+", choices=NATIVE_BIASES, dest="native_biases",
+                      help="which biases the native layers train: framework (all they store, the default: torch's "
+                           "nn.RNN/nn.LSTM two per gate) or canonical (one per gate in both frameworks: torch's "
+                           "second bias frozen at zero); one job each")
     what.add_argument("--float32", nargs="+", choices=FLOAT32_PRECISIONS,
                       help="float32 matmul precision on GPUs: default (each framework's own: torch lets cuDNN "
                            "use TF32 but not its matmuls), tf32 (both may), fp32 (neither); one job each")
@@ -99,7 +103,7 @@ def _add_run(parser: argparse.ArgumentParser) -> None:
 
 
 AXIS_ARGS = ("cells", "frameworks", "modes", "tasks", "num_layers", "hidden_sizes", "batch_sizes", "seeds",
-             "lrs", "inits", "float32")  # CLI lists that become tuple axes
+             "lrs", "inits", "native_biases", "float32")  # CLI lists that become tuple axes
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:

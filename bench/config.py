@@ -10,6 +10,9 @@ import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
 
+# a model's initialisers and which biases its native layers train: defined once, beside ModelConfig
+from bench.cells.model_config import INITS, NATIVE_BIASES  # noqa: F401  (re-exported for the CLI and jobs)
+
 FRAMEWORKS = ("torch", "keras")
 # Which backends each framework can run on; a Keras record always names its backend.
 BACKENDS = {"torch": ("torch",), "keras": ("tensorflow", "jax")}
@@ -47,7 +50,6 @@ CUDA_ONLY_MODES = {"compiled_cudagraphs", "compiled_step_graph"}  # CUDA graphs 
 TIMING_ONLY_MODES = {"compiled_step_graph"}
 DEVICES = ("cpu", "cuda")
 MEASURES = ("train", "timing", "both")
-INITS = ("framework", "shared")
 # float32 matrix products on tensor cores (GPUs from Ampere on; no effect on a CPU):
 # "default" leaves each framework's own setting (torch: cuDNN may use TF32, matmul may not;
 # TensorFlow and JAX: both may), "tf32" lets every matmul and cuDNN call use TF32, "fp32" none.

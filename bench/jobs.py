@@ -10,12 +10,13 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from typing import Any
 
 from bench.cells import get_spec, list_cells
-from bench.config import (BACKENDS, DEVICES, FLOAT32_PRECISIONS, FRAMEWORKS, INITS, MEASURES, ConfigError,
-                          TIMING_ONLY_MODES, TimingConfig, check_choice, default_keras_backend, resolve_mode)
+from bench.config import (BACKENDS, DEVICES, FLOAT32_PRECISIONS, FRAMEWORKS, INITS, MEASURES, NATIVE_BIASES,
+                          TIMING_ONLY_MODES, ConfigError, TimingConfig, check_choice, default_keras_backend,
+                          resolve_mode)
 from bench.shapes import get_shape
 
 JOB_ID_LENGTH = 16  # hex digits of sha256: collisions are negligible for any sweep
@@ -55,6 +56,9 @@ class Job:
     # float32 matmul precision on GPUs (bench.config.FLOAT32_PRECISIONS); left out of the
     # identity when "default", so jobs from before it existed keep their ids
     float32: str = "default"
+    # which biases native layers train (ModelConfig.native_bias): "framework" or "canonical"; left out
+    # of the identity when "framework", so jobs from before it existed keep their ids
+    native_bias: str = "framework"
 
     def __post_init__(self) -> None:
         check_choice("framework", self.framework, FRAMEWORKS)
@@ -63,6 +67,7 @@ class Job:
         check_choice("measure", self.measure, MEASURES)
         check_choice("init", self.init, INITS)
         check_choice("float32", self.float32, FLOAT32_PRECISIONS)
+        check_choice("native_bias", self.native_bias, NATIVE_BIASES)
         if resolve_mode(self.framework, self.backend, self.mode, self.device) != self.mode:
             raise ConfigError(f"mode {self.mode!r} is an alias; jobs carry concrete modes")
         for label in ("num_layers", "hidden_size", "batch_size"):
@@ -97,6 +102,8 @@ class Job:
             del data["paired"]
         if self.float32 == "default":
             del data["float32"]
+        if self.native_bias == "framework":
+            del data["native_bias"]
         return data
 
     @property
@@ -115,8 +122,23 @@ class Job:
         """Short human name for progress bars and error messages."""
         what = f"{self.task}" if self.measure != "timing" else f"{self.task}-shape B{self.batch_size}xT{self.seq_len}xI{self.input_size}"
         precision = "" if self.float32 == "default" else f"-{self.float32}"
+        bias = "" if self.native_bias == "framework" else f"/{self.native_bias}-bias"
         return (f"{self.cell}/{self.framework}-{self.mode}{precision}/{self.measure}/{what}/"
-                f"L{self.num_layers}H{self.hidden_size}/seed{self.seed}")
+                f"L{self.num_layers}H{self.hidden_size}{bias}/seed{self.seed}")
+
+
+# every identity field with a default, by name (task_options' default is the empty tuple)
+JOB_DEFAULTS: dict[str, Any] = {f.name: f.default if f.default is not MISSING else f.default_factory()
+                                for f in fields(Job) if f.default is not MISSING or f.default_factory is not MISSING}
+
+
+def identity_value(identity: dict[str, Any], name: str) -> Any:
+    """Field `name` of a record's identity; the Job default where identity() left it out (float32, native_bias …)."""
+    if name in identity:
+        return identity[name]
+    if name not in JOB_DEFAULTS:
+        raise KeyError(f"{name!r} is not an identity field with a default; expected one of {', '.join(JOB_DEFAULTS)}")
+    return JOB_DEFAULTS[name]
 
 
 def freeze_options(options: dict[str, Any]) -> tuple[tuple[str, Any], ...]:
@@ -143,6 +165,7 @@ class Axes:
     lrs: tuple[float, ...] = (1e-3,)  # Adam learning rates
     seeds: tuple[int, ...] = (0,)  # one job per seed
     inits: tuple[str, ...] = ("framework",)  # initialisers
+    native_biases: tuple[str, ...] = ("framework",)  # which biases native layers train (Job.native_bias)
     seq_len: int | None = None  # timing: steps; None = from the named shape
     input_size: int | None = None  # timing: features per step; None = from the named shape
     target: float | None = None  # validation metric target for epochs-to-target
@@ -185,9 +208,9 @@ def expand(axes: Axes) -> list[Job]:
     for framework in axes.frameworks:
         backend = backend_of(framework, axes.keras_backend)
         modes = concrete_modes(framework, backend, axes.modes, axes.device)
-        for task, mode, precision, cell, layers, hidden, batch, bidir, lr, init, seed in itertools.product(
+        for task, mode, precision, cell, layers, hidden, batch, bidir, lr, init, bias, seed in itertools.product(
                 axes.tasks, modes, axes.float32, cells, axes.num_layers, axes.hidden_sizes, axes.batch_sizes,
-                axes.bidirectional, axes.lrs, axes.inits, axes.seeds):
+                axes.bidirectional, axes.lrs, axes.inits, axes.native_biases, axes.seeds):
             seq_len, input_size, options = axes.seq_len, axes.input_size, dict(axes.task_options)
             if axes.measure == "timing":
                 shape = get_shape(task)
@@ -203,7 +226,7 @@ def expand(axes: Axes) -> list[Job]:
                 warmup_steps=timing.warmup_steps if timing else None,
                 timed_steps=timing.timed_steps if timing else None,
                 paired=bool(timing and timing.paired and not get_spec(cell).native),
-                task_options=freeze_options(options), float32=precision))
+                task_options=freeze_options(options), float32=precision, native_bias=bias))
     return dedupe(jobs)
 
 

@@ -16,6 +16,7 @@ from tabulate import tabulate
 from bench import run_settings
 from bench.cells import UnknownCellError, get_spec
 from bench.config import MODE_ALIASES, ConfigError, mode_meaning
+from bench.jobs import identity_value
 from bench.records import RecordStore, latest_by_job
 from bench.runners.measure import PHASES, STEP_KINDS
 
@@ -68,7 +69,8 @@ How to read this report:
   or mean squared error where lower is better), mean ± standard deviation over seeds; *epochs to
   target* is the first epoch whose validation metric reached the target (mean over the seeds that
   reached it, with how many did). Runs that differ in anything but the seed are separate rows; the
-  *init* and *other settings* (batch size, task options) columns appear where runs differ in them.
+  *init* and *other settings* (batch size, native bias, task options) columns appear where runs
+  differ in them.
 - **Step time**: a training step is forward + loss + backward + Adam step on a batch already on the
   device; an inference step is a forward pass without gradients. Each is timed after warm-up
   steps, with the device synchronised around every step; the table shows the median and, in
@@ -137,6 +139,8 @@ def load_frame(path: str | Path) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
         if column not in flat:
             flat[column] = None
     flat.columns = [c.removeprefix("identity.") for c in flat.columns]
+    for name in run_settings.SETTINGS:  # identity() leaves a default out (native_bias): every run has a value
+        flat[name] = [identity_value(record["identity"], name) for record in records]
     flat["mode"] = [mode_label(record["identity"]) for record in records]
     # private columns (not written to results.csv): task options as one string to group by, and the identity
     flat["_options"] = [run_settings.options_key(record["identity"]) for record in records]

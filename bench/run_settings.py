@@ -10,13 +10,15 @@ from __future__ import annotations
 
 from typing import Any
 
-SETTINGS = ("batch_size", "epochs", "lr", "init")  # identity fields besides the model, in label order
+from bench.jobs import identity_value
+
+SETTINGS = ("batch_size", "epochs", "lr", "init", "native_bias")  # identity fields besides the model, in label order
 OPTION_PREFIX = "option:"  # a task option's key in a settings dict, e.g. "option:loss"
 
 
 def of(identity: dict[str, Any]) -> dict[str, Any]:
     """A job's SETTINGS and task options (each under OPTION_PREFIX + its name) from its identity."""
-    settings = {field: identity.get(field) for field in SETTINGS}
+    settings = {field: identity_value(identity, field) for field in SETTINGS}
     settings.update({OPTION_PREFIX + key: value for key, value in (identity.get("task_options") or {}).items()})
     return settings
 

@@ -145,12 +145,16 @@ def at_last_step(x, lengths):
 def make_model(cell: str, input_size: int | None, hidden_size: int, *, num_layers: int = 1,
                bidirectional: bool = False, head: str = "last", num_outputs: int = 10,
                vocab_size: int | None = None, embedding_dim: int = 64, init: str = "framework",
-               seed: int = 0) -> RecurrentModel:
-    """Build a `RecurrentModel`; the same arguments and seed always give the same weights."""
+               seed: int = 0, native_bias: str = "framework") -> RecurrentModel:
+    """Build a `RecurrentModel`; the same arguments and seed always give the same weights.
+
+    `native_bias` is accepted for symmetry with cells_torch: Keras's native layers store and train
+    exactly the canonical weights (one bias per gate for RNN and LSTM), so both values build the same model.
+    """
     config = ModelConfig(cell=cell, input_size=input_size, hidden_size=hidden_size,
                          num_layers=num_layers, bidirectional=bidirectional, head=head,
                          num_outputs=num_outputs, vocab_size=vocab_size,
-                         embedding_dim=embedding_dim, init=init, seed=seed)
+                         embedding_dim=embedding_dim, init=init, seed=seed, native_bias=native_bias)
     model = RecurrentModel(config)
     if init == "shared":
         _shared_init(model)

@@ -38,6 +38,12 @@ class CanonicalWeights:
         """This module's parameters in the canonical layout (tensors, still attached)."""
         raise NotImplementedError
 
+    def train_canonical_only(self) -> None:
+        """Leave out of training whatever this module stores beyond the canonical weights (ModelConfig.native_bias).
+
+        A no-op for a module that stores exactly the canonical weights, as every custom cell does.
+        """
+
     def get_canonical(self) -> dict[str, np.ndarray]:
         """A float32 NumPy copy of the weights in the canonical layout."""
         with torch.no_grad():

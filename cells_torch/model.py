@@ -30,6 +30,9 @@ class RecurrentModel(nn.Module):
             layers.extend(cls(in_size, config.hidden_size) for _ in range(config.directions))
         # in order: layer 0 forward, [layer 0 backward], layer 1 forward, ...
         self.recurrent_layers = nn.ModuleList(layers)
+        if config.native_bias == "canonical":
+            for layer in self.recurrent_layers:
+                layer.train_canonical_only()
         self.head = nn.Linear(config.directions * config.hidden_size, config.num_outputs)
 
     def forward(self, x: Tensor, lengths: Tensor | None = None) -> Tensor:
@@ -100,12 +103,12 @@ def _at_last_step(x: Tensor, lengths: Tensor | None) -> Tensor:
 def make_model(cell: str, input_size: int | None, hidden_size: int, *, num_layers: int = 1,
                bidirectional: bool = False, head: str = "last", num_outputs: int = 10,
                vocab_size: int | None = None, embedding_dim: int = 64, init: str = "framework",
-               seed: int = 0) -> RecurrentModel:
+               seed: int = 0, native_bias: str = "framework") -> RecurrentModel:
     """Build a `RecurrentModel`; the same arguments and seed always give the same weights."""
     config = ModelConfig(cell=cell, input_size=input_size, hidden_size=hidden_size,
                          num_layers=num_layers, bidirectional=bidirectional, head=head,
                          num_outputs=num_outputs, vocab_size=vocab_size,
-                         embedding_dim=embedding_dim, init=init, seed=seed)
+                         embedding_dim=embedding_dim, init=init, seed=seed, native_bias=native_bias)
     # a private RNG stream: reproducible weights without disturbing the caller's seed
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)

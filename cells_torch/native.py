@@ -4,7 +4,9 @@ rnn_native = nn.RNN (batch_first, one layer), converting canonical <-> torch lay
 torch stores weights as (gates*H, in) with `x @ W.T`, so every matrix is transposed.
 nn.GRU orders its gate rows [r, z, n] where the canonical layout has [z, r, n].
 nn.LSTM and nn.RNN keep two biases where the canonical form has one: a canonical bias
-goes into bias_ih with zeros in bias_hh, and the export is their sum (CELLS.md).
+goes into bias_ih with zeros in bias_hh, and the export is their sum (CELLS.md). Both
+learn, so their sum moves twice as fast as Keras's single bias unless the model is built
+with native_bias="canonical", which freezes bias_hh at zero (`train_canonical_only`).
 """
 
 from __future__ import annotations
@@ -95,6 +97,14 @@ class _SingleBiasNative(NativeRecurrent):
             _PREFIX + "bias_ih_l0": weights["bias"],
             _PREFIX + "bias_hh_l0": torch.zeros_like(weights["bias"]),
         }
+
+    def train_canonical_only(self) -> None:
+        """Fold bias_hh into bias_ih (the layer computes the same) and keep it at zero, out of training."""
+        rnn = self.rnn
+        with torch.no_grad():
+            rnn.bias_ih_l0.add_(rnn.bias_hh_l0)
+            rnn.bias_hh_l0.zero_()
+        rnn.bias_hh_l0.requires_grad_(False)  # no gradient, so no optimizer moves it (it is still a parameter)
 
     def canonical_from_params(self) -> dict[str, Tensor]:
         rnn = self.rnn

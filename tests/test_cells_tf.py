@@ -453,6 +453,18 @@ def test_shared_init_loads_the_spec_initialiser_per_layer_and_direction(name):
             np.testing.assert_array_equal(value, want[key], err_msg=f"{position} {key}")
 
 
+@pytest.mark.parametrize("name", list_cells())
+def test_keras_layers_train_exactly_the_canonical_weights_so_native_bias_changes_nothing(name):
+    """native_bias="canonical" is cells_torch's way to train as Keras does: Keras builds the same model."""
+    usual, canonical = (cells_tf.make_model(name, 7, 5, seed=3, native_bias=bias) for bias in ("framework", "canonical"))
+    for model in (usual, canonical):
+        model(np.zeros((2, 4, 7), np.float32))
+        layer = model.recurrent_layers[0]
+        assert sum(int(np.prod(w.shape)) for w in layer.trainable_weights) == get_spec(name).param_count(7, 5)
+    for a, b in zip(usual.weights, canonical.weights):
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b))
+
+
 def test_framework_init_is_keras_recipe_and_seeded():
     first, again, other = (cells_tf.make_model("lstm", 7, 5, bidirectional=True, seed=s) for s in (4, 4, 5))
     for a, b, c in zip(first.recurrent_layers, again.recurrent_layers, other.recurrent_layers):

@@ -173,6 +173,25 @@ def test_parameter_count_matches_spec(name, input_size, hidden_size):
     assert sum(p.numel() for p in layer.parameters()) == get_spec(name).param_count(input_size, hidden_size, "torch")
 
 
+@pytest.mark.parametrize("name", list_cells())
+def test_native_bias_canonical_trains_exactly_the_canonical_weights(name):
+    """native_bias="canonical": every layer trains the spec's count, computes as before, and the rest gets
+    no gradient (torch's nn.RNN/nn.LSTM keep bias_hh at zero; the other cells store nothing more)."""
+    spec, x = get_spec(name), torch.from_numpy(_mnist_rows(3))
+    usual = cells_torch.make_model(name, 28, 6, seed=4)
+    canonical = cells_torch.make_model(name, 28, 6, seed=4, native_bias="canonical")
+    layer = canonical.recurrent_layers[0]
+    assert sum(p.numel() for p in layer.parameters() if p.requires_grad) == spec.param_count(28, 6)
+    assert sum(p.numel() for p in layer.parameters()) == spec.param_count(28, 6, "torch")  # still stored
+    torch.testing.assert_close(canonical(x), usual(x), rtol=0, atol=FORWARD_ATOL)  # bias_hh folded, not dropped
+    np.testing.assert_allclose(layer.get_canonical()["bias"], usual.recurrent_layers[0].get_canonical()["bias"],
+                               rtol=0, atol=FORWARD_ATOL)
+    canonical(x).square().sum().backward()
+    frozen = [p for p in layer.parameters() if not p.requires_grad]
+    assert all(p.grad is None and not p.any() for p in frozen)
+    assert len(frozen) == (1 if spec.native_biases_differ else 0)  # Keras stores the canonical count (test_cells_tf)
+
+
 def test_known_count_of_torch_gru():
     layer = cells_torch.make_layer("gru4", 28, 128)
     assert isinstance(layer.rnn, torch.nn.GRU)
@@ -349,6 +368,7 @@ def test_framework_init_is_torch_uniform_and_seeded():
 @pytest.mark.parametrize("kwargs,message", [
     (dict(head="mean"), "head must be one of"),
     (dict(init="xavier"), "init must be one of"),
+    (dict(native_bias="none"), "native_bias must be one of"),
     (dict(num_layers=0), "num_layers must be a positive integer"),
     (dict(vocab_size=100, embedding_dim=16), "input_size=None or 16"),
 ])

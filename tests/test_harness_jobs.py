@@ -23,7 +23,8 @@ def test_job_id_is_stable_and_changes_with_every_identity_field():
     assert job.job_id == _job().job_id and len(job.job_id) == 16
     changes = {"cell": "mgu", "mode": "compiled", "task": "mnist", "num_layers": 2, "hidden_size": 64,
                "bidirectional": True, "batch_size": 32, "epochs": 3, "lr": 0.01, "seed": 1, "init": "shared",
-               "target": 0.9, "task_options": (("limit_train", 500),), "float32": "tf32"}
+               "target": 0.9, "task_options": (("limit_train", 500),), "float32": "tf32",
+               "native_bias": "canonical"}
     ids = {job.job_id}
     for field, value in changes.items():
         ids.add(dataclasses.replace(job, **{field: value}).job_id)
@@ -116,6 +117,18 @@ def test_a_float32_precision_is_part_of_the_identity_only_when_chosen():
     jobs = expand(Axes(tasks=("digits",), measure="train", cells=("gru0",), frameworks=("torch",), epochs=1,
                        float32=("default", "tf32")))
     assert [job.float32 for job in jobs] == ["default", "tf32"]
+
+
+def test_a_native_bias_is_part_of_the_identity_only_when_chosen():
+    """Jobs from before the axis existed keep their ids: the default is left out."""
+    assert "native_bias" not in _job().identity()
+    assert _job(native_bias="canonical").identity()["native_bias"] == "canonical"
+    assert Job.from_identity(_job(native_bias="canonical").identity()) == _job(native_bias="canonical")
+    with pytest.raises(ConfigError, match="framework, canonical"):
+        _job(native_bias="tied")
+    jobs = expand(Axes(tasks=("digits",), measure="train", cells=("lstm_native",), frameworks=("torch",), epochs=1,
+                       native_biases=("framework", "canonical")))
+    assert [job.native_bias for job in jobs] == ["framework", "canonical"]
 
 
 def test_shape_labels_in_tasks_select_the_timing_grids_of_a_suite():

@@ -18,7 +18,6 @@ import pytest
 import torch
 
 from bench.cells import get_spec, list_cells
-from bench.config import SPEC_FRAMEWORK
 from bench.jobs import Job, freeze_options
 from bench.runners import keras_runner, torch_runner
 from bench.runners.batches import batch_order, make_batch
@@ -33,12 +32,6 @@ PATHS = [("recall", {"n_train": 400, "n_val": 50, "n_test": 50}, True),  # varia
          ("binary_addition", {"loss": "sigmoid_mse"}, False)]  # an output per step, a sigmoid unit under MSE
 
 
-def _extra_torch_bias(cell: str) -> bool:
-    """torch's nn.RNN / nn.LSTM keep two bias vectors where Keras keeps one (bench.cells native_extra_bias)."""
-    extra = get_spec(cell).native_extra_bias
-    return extra.get(SPEC_FRAMEWORK["torch"], 0) != extra.get(SPEC_FRAMEWORK["keras"], 0)
-
-
 @pytest.fixture(autouse=True)
 def _sgd_in_both_runners(monkeypatch):
     monkeypatch.setattr(torch_runner, "make_optimizer",
@@ -50,10 +43,12 @@ def _sgd_in_both_runners(monkeypatch):
     torch.set_num_threads(before)
 
 
-def _job(framework: str, cell: str, task: str, options: dict, bidirectional: bool, lr: float = LR) -> Job:
+def _job(framework: str, cell: str, task: str, options: dict, bidirectional: bool, lr: float = LR,
+         native_bias: str = "framework") -> Job:
     return Job(cell=cell, framework=framework, backend="torch" if framework == "torch" else keras.backend.backend(),
                mode="eager", device="cpu", task=task, measure="train", hidden_size=12, batch_size=16, epochs=1,
-               lr=lr, seed=3, init="shared", bidirectional=bidirectional, task_options=freeze_options(options))
+               lr=lr, seed=3, init="shared", bidirectional=bidirectional, task_options=freeze_options(options),
+               native_bias=native_bias)
 
 
 def _train(framework: str, job: Job) -> tuple[np.ndarray, np.ndarray]:
@@ -68,25 +63,31 @@ def _train(framework: str, job: Job) -> tuple[np.ndarray, np.ndarray]:
     return losses, adapter.predict(batches[STEPS])
 
 
-def _train_both(cell: str, task: str, options: dict, bidirectional: bool):
-    runs = {framework: _train(framework, _job(framework, cell, task, options, bidirectional))
+def _train_both(cell: str, task: str, options: dict, bidirectional: bool, native_bias: str = "framework"):
+    runs = {framework: _train(framework, _job(framework, cell, task, options, bidirectional, native_bias=native_bias))
             for framework in ("torch", "keras")}
     return {f: run[0] for f, run in runs.items()}, {f: run[1] for f, run in runs.items()}
 
 
-@pytest.mark.parametrize("cell", [cell for cell in list_cells() if not _extra_torch_bias(cell)])
-def test_torch_and_keras_train_a_cell_alike_from_one_start(cell):
-    losses, outputs = _train_both(cell, "digits", {}, False)
+# every cell as users run it, except that torch's layers with a second bias train it frozen at zero
+# (--native-bias canonical), which makes them train the same parameters as Keras's
+ALIKE = [(cell, "canonical" if get_spec(cell).native_biases_differ else "framework") for cell in list_cells()]
+
+
+@pytest.mark.parametrize("cell,native_bias", ALIKE, ids=[cell for cell, _ in ALIKE])
+def test_torch_and_keras_train_a_cell_alike_from_one_start(cell, native_bias):
+    losses, outputs = _train_both(cell, "digits", {}, False, native_bias)
     assert np.all(np.diff(losses["torch"]) != 0)  # the steps really trained
     np.testing.assert_allclose(losses["keras"], losses["torch"], rtol=LOSS_RTOL, err_msg=cell)
     np.testing.assert_allclose(outputs["keras"], outputs["torch"], rtol=0, atol=OUTPUT_ATOL, err_msg=cell)
 
 
-@pytest.mark.parametrize("cell", [cell for cell in list_cells() if _extra_torch_bias(cell)])
+@pytest.mark.parametrize("cell", [cell for cell in list_cells() if get_spec(cell).native_biases_differ])
 def test_a_torch_native_layer_with_two_biases_trains_its_bias_twice_as_fast(cell):
     """nn.RNN / nn.LSTM start with the canonical bias in b_ih and zero in b_hh; both get the full gradient,
     so their sum moves twice as far per step as Keras's one bias. The runs part: a known framework
-    difference (docs/cells.md), not a bug; if the frameworks ever agree here, that page is out of date."""
+    difference (docs/cells.md), not a bug; if the frameworks ever agree here, that page is out of date.
+    With the second bias frozen (--native-bias canonical) they agree (the test above)."""
     losses, outputs = _train_both(cell, "digits", {}, False)
     assert np.isclose(losses["keras"][0], losses["torch"][0], rtol=LOSS_RTOL)  # the same start
     assert not np.allclose(outputs["keras"], outputs["torch"], rtol=0, atol=OUTPUT_ATOL)

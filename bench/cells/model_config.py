@@ -15,6 +15,9 @@ from bench.cells.spec import get_spec, glorot_uniform
 
 HEADS = ("last", "per_step")
 INITS = ("framework", "shared")
+# "framework": each native layer trains what its framework stores; "canonical": it trains the canonical
+# parameters only, so torch's nn.RNN/nn.LSTM keep their second bias vector at zero (Keras's layers already do)
+NATIVE_BIASES = ("framework", "canonical")
 # init="shared": each part of the model draws from its own NumPy stream of (seed, stream, ...)
 SHARED_STREAMS = {"recurrent": 0, "head": 1, "embedding": 2}
 
@@ -41,6 +44,9 @@ class ModelConfig:
     # spec.init_canonical, head, embedding) drawn in NumPy from the seed, identical in both frameworks
     init: str = "framework"
     seed: int = 0  # seeds the framework's initialisers and the shared NumPy initialiser
+    # "framework": native layers train every bias they store (torch's nn.RNN/nn.LSTM two per gate);
+    # "canonical": one per gate as the canonical form, torch's second vector folded into the first and frozen
+    native_bias: str = "framework"
 
     def __post_init__(self) -> None:
         get_spec(self.cell)  # unknown name -> UnknownCellError listing the valid ones
@@ -50,6 +56,8 @@ class ModelConfig:
             raise ValueError(f"head must be one of {HEADS}, got {self.head!r}")
         if self.init not in INITS:
             raise ValueError(f"init must be one of {INITS}, got {self.init!r}")
+        if self.native_bias not in NATIVE_BIASES:
+            raise ValueError(f"native_bias must be one of {NATIVE_BIASES}, got {self.native_bias!r}")
         if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)) or self.seed < 0:
             raise ValueError(f"seed must be a non-negative integer, got {self.seed!r}")
         if self.vocab_size is None:

@@ -51,6 +51,11 @@ class CellSpec:
     # listed is a single block
     forget_bias_block: int | None = None  # LSTM: which block of `bias` starts at 1
 
+    @property
+    def native_biases_differ(self) -> bool:
+        """Whether the frameworks' layers store different bias vectors (torch's nn.RNN/nn.LSTM keep a second)."""
+        return len({self.native_extra_bias.get(framework, 0) for framework in FRAMEWORKS}) > 1
+
     def weight_shapes(self, input_size: int, hidden_size: int) -> dict[str, tuple[int, ...]]:
         """Canonical weight names and shapes for this size."""
         _check_sizes(input_size, hidden_size)

@@ -51,7 +51,8 @@ class ModelAdapter(Protocol):
         """Block until the device has finished `result` (and everything queued before)."""
 
     def param_counts(self) -> dict[str, Any]:
-        """{"framework": all model parameters, "recurrent": recurrent layers' parameters, "per_layer": [...]}."""
+        """{"framework": all model parameters, "trainable": those the optimizer updates, "recurrent": recurrent
+        layers' parameters, "per_layer": [...]}."""
 
     def native_path(self, batch: Batch) -> str | None:
         """For a native cell: which kernel ran; None for custom cells."""

@@ -104,7 +104,7 @@ class KerasAdapter:
             job.cell, problem.input_size if problem.vocab_size is None else None, job.hidden_size,
             num_layers=job.num_layers, bidirectional=job.bidirectional, head=problem.head,
             num_outputs=problem.num_outputs, vocab_size=problem.vocab_size, embedding_dim=EMBEDDING_DIM,
-            init=job.init, seed=job.seed)
+            init=job.init, seed=job.seed, native_bias=job.native_bias)
         self.model.compile(optimizer=make_optimizer(job), loss=_loss(problem.loss),
                            jit_compile=job.mode == "xla", run_eagerly=job.mode == "eager")
         steps = problem.seq_len or 1
@@ -141,7 +141,9 @@ class KerasAdapter:
 
     def param_counts(self) -> dict[str, Any]:
         per_layer = [int(layer.count_params()) for layer in self.model.recurrent_layers]
-        return {"framework": int(self.model.count_params()), "recurrent": sum(per_layer), "per_layer": per_layer}
+        trainable = sum(int(np.prod(weight.shape)) for weight in self.model.trainable_weights)
+        return {"framework": int(self.model.count_params()), "trainable": trainable,
+                "recurrent": sum(per_layer), "per_layer": per_layer}
 
     def native_path(self, batch: Batch) -> str | None:
         if not get_spec(self.job.cell).native:

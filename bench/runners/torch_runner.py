@@ -60,7 +60,7 @@ class TorchAdapter:
             job.cell, problem.input_size if problem.vocab_size is None else None, job.hidden_size,
             num_layers=job.num_layers, bidirectional=job.bidirectional, head=problem.head,
             num_outputs=problem.num_outputs, vocab_size=problem.vocab_size, embedding_dim=EMBEDDING_DIM,
-            init=job.init, seed=job.seed).to(self.device)
+            init=job.init, seed=job.seed, native_bias=job.native_bias).to(self.device)
         self.step_graph = job.mode == "compiled_step_graph"
         # a captured Adam step keeps its step count on the device and never reads it back to the host
         self.optimizer = make_optimizer(self.model.parameters(), job, capturable=self.step_graph)
@@ -227,6 +227,7 @@ class TorchAdapter:
     def param_counts(self) -> dict[str, Any]:
         per_layer = [sum(p.numel() for p in layer.parameters()) for layer in self.model.recurrent_layers]
         return {"framework": sum(p.numel() for p in self.model.parameters()),
+                "trainable": sum(p.numel() for p in self.model.parameters() if p.requires_grad),
                 "recurrent": sum(per_layer), "per_layer": per_layer}
 
     def native_path(self, batch: Batch) -> str | None:
