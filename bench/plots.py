@@ -18,6 +18,7 @@ from bench import run_settings  # noqa: E402
 from bench.report import is_native, mode_label  # noqa: E402
 
 NATIVE_COLOR, CUSTOM_COLOR = "tab:red", "tab:blue"
+LEGEND_COLUMN_CHARS = 36  # the longest line label that still fits in two legend columns under a 6.5-inch panel
 
 
 def save_figure(fig, path: Path) -> Path:
@@ -64,8 +65,12 @@ def convergence(records: list[dict[str, Any]], out_dir: Path) -> list[Path]:
         # one colour per line (cell, size, settings) across the panels, so a line means the same thing in each
         keys = sorted({key for by_cell in panels.values() for key in by_cell})
         color_of = dict(zip(keys, plt.get_cmap("tab20")(np.linspace(0, 1, max(len(keys), 2)))))
-        # each panel's legend sits below it, two columns, so many lines never cover the curves
-        legend_rows = -(-max(len(by_cell) for by_cell in panels.values()) // 2)
+        names = {key: (key[0] if len(sizes) == 1 else f"{key[0]} {key[1]}") + (f", {key[2]}" if key[2] else "")
+                 for key in keys}
+        # each panel's legend sits below it, so many lines never cover the curves: two columns, or one
+        # where the labels (with their settings) are too long for two to fit under a panel
+        columns = 2 if max(len(name) for name in names.values()) <= LEGEND_COLUMN_CHARS else 1
+        legend_rows = -(-max(len(by_cell) for by_cell in panels.values()) // columns)
         fig, axes = plt.subplots(1, len(panels), figsize=(6.5 * len(panels), 4.5 + 0.2 * legend_rows), squeeze=False,
                                  sharey=True)
         for ax, (panel, by_cell) in zip(axes[0], sorted(panels.items())):
@@ -75,7 +80,7 @@ def convergence(records: list[dict[str, Any]], out_dir: Path) -> list[Path]:
                 data = np.array([r[:length] for r in runs], dtype=float)
                 epochs = np.arange(1, length + 1)
                 mean, std = data.mean(axis=0), data.std(axis=0)
-                name = (cell if len(sizes) == 1 else f"{cell} {size}") + (f", {variant}" if variant else "")
+                name = names[(cell, size, variant)]
                 ax.plot(epochs, mean, marker="o", markersize=3, label=name, color=color,
                         linestyle="--" if is_native(cell) else "-")
                 ax.fill_between(epochs, mean - std, mean + std, alpha=0.15, color=color)
@@ -84,7 +89,7 @@ def convergence(records: list[dict[str, Any]], out_dir: Path) -> list[Path]:
             ax.xaxis.get_major_locator().set_params(integer=True)
             ax.grid(alpha=0.3)
             # each panel's own lines: panels may hold different sizes
-            ax.legend(fontsize="x-small", ncol=2, loc="upper center", bbox_to_anchor=(0.5, -0.14))
+            ax.legend(fontsize="x-small", ncol=columns, loc="upper center", bbox_to_anchor=(0.5, -0.14))
         axes[0][0].set_ylabel(f"validation {metric_of[task]}")
         fig.suptitle(f"{task}: convergence (mean over seeds, band ±1 std; dashed: native layers)")
         paths.append(save_figure(fig, out_dir / f"convergence_{_slug(task)}.png"))

@@ -11,9 +11,14 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+from bench.cells import get_spec, list_cells
+from bench.jobs import JOB_DEFAULTS, identity_value
 from bench.suites import PublishedReference, Suite
 
 REPORTS_ROOT = "reports/replication"  # one folder per experiment under this, relative to the repo root
+# identity fields that change how a model starts or trains but not the model: what ablations set. A run
+# belongs to an ablation only if it holds that ablation's value of each (the Job default where it sets none)
+SETTING_FIELDS = ("init", "native_bias")
 
 
 @dataclass(frozen=True)
@@ -42,21 +47,53 @@ class Ablation:
     """Some of the experiment's runs again with one identity field changed, to test a reading of a gap.
 
     The ablation's records share the experiment's folder and records file; the side-by-side
-    tables leave them out, and the report sets them beside the runs they copy.
+    tables leave them out, and the report sets them beside the runs they copy: the experiment's
+    own, or with `base` another ablation's.
     """
 
     title: str  # heading of its report section
     field: str  # the identity field changed, e.g. "init"
-    value: Any  # its value in the ablation's runs; the experiment's own runs have another
+    value: Any  # its value in the ablation's runs; the runs they copy have the Job default
     question: str  # what the ablation tests, in words
     suite: Suite  # the runs: the copied grids with `field` set to `value`
     # the ablated runs start from identical weights in both frameworks, so one seed's two runs should end
     # close together: the report then shows the largest gap between them
     same_start: bool = False
+    # setting fields (SETTING_FIELDS) the copied runs and the ablation's share, when they are another
+    # ablation's runs (e.g. (("init", "shared"),)); () = the experiment's own runs
+    base: tuple[tuple[str, Any], ...] = ()
+
+    @property
+    def setting(self) -> dict[str, Any]:
+        """The setting fields of the ablation's runs."""
+        return _setting({**dict(self.base), self.field: self.value})
+
+    @property
+    def base_setting(self) -> dict[str, Any]:
+        """The setting fields of the runs the ablation copies."""
+        return _setting({**dict(self.base), self.field: JOB_DEFAULTS[self.field]})
 
     def holds(self, identity: dict[str, Any]) -> bool:
         """Whether a record with this identity is one of the ablation's runs."""
-        return identity.get(self.field) == self.value
+        return _matches(identity, self.setting)
+
+    def copies(self, identity: dict[str, Any]) -> bool:
+        """Whether a record with this identity is one of the runs the ablation sets its own beside."""
+        return _matches(identity, self.base_setting)
+
+    @property
+    def base_label(self) -> str:
+        """The copied runs in words, for the report."""
+        return "the runs above" if not self.base else "the runs with " + ", ".join(f"{k}={v}" for k, v in self.base)
+
+
+def _setting(changed: dict[str, Any]) -> dict[str, Any]:
+    """SETTING_FIELDS at their Job defaults, then `changed` (which may name another field, e.g. epochs)."""
+    return {**{name: JOB_DEFAULTS[name] for name in SETTING_FIELDS}, **changed}
+
+
+def _matches(identity: dict[str, Any], setting: dict[str, Any]) -> bool:
+    return all(identity_value(identity, name) == value for name, value in setting.items())
 
 
 def shared_init_ablation(suite: Suite, question: str, **narrow: Any) -> Ablation:
@@ -71,6 +108,30 @@ def shared_init_ablation(suite: Suite, question: str, **narrow: Any) -> Ablation
                     description=f"ablation of {suite.name}: its runs from init=shared (the whole model drawn in "
                                 "NumPy, identical in both frameworks)",
                     grids=tuple(dataclasses.replace(grid, **narrow, inits=("shared",)) for grid in suite.grids)))
+
+
+def canonical_bias_ablation(base: Ablation, question: str) -> Ablation:
+    """`base`'s runs of the cells whose torch layer trains a second bias (nn.RNN, nn.LSTM), again with
+    native_bias="canonical": torch's second bias frozen at zero, so both frameworks train one bias per gate.
+
+    The Keras runs are rerun too (the option changes nothing there), so each side of the report's
+    table has both frameworks measured under the same setting.
+    """
+    narrowed = ((grid, tuple(cell for cell in grid.cells or list_cells() if get_spec(cell).native_biases_differ))
+                for grid in base.suite.grids)
+    grids = tuple(dataclasses.replace(grid, cells=cells, native_biases=("canonical",)) for grid, cells in narrowed
+                  if cells)
+    if not grids:
+        raise ValueError(f"{base.suite.name} runs no cell with a second torch bias (nn.RNN, nn.LSTM): "
+                         "a canonical-bias ablation of it would change nothing")
+    return Ablation(
+        title="one trained bias per gate in both frameworks", field="native_bias", value="canonical",
+        question=question, same_start=base.same_start, base=tuple((k, v) for k, v in base.setting.items()
+                                                                  if v != JOB_DEFAULTS[k]),
+        suite=Suite(name=f"{base.suite.name}-canonical-bias", device=base.suite.device,
+                    description=f"ablation of {base.suite.name}: its nn.RNN/nn.LSTM runs with torch's second "
+                                "bias frozen at zero (native_bias=canonical)",
+                    grids=grids))
 
 
 @dataclass(frozen=True)

@@ -22,9 +22,10 @@ import pandas as pd  # noqa: E402
 from tabulate import tabulate  # noqa: E402
 
 from bench import run_settings  # noqa: E402
+from bench.jobs import JOB_DEFAULTS, identity_value  # noqa: E402
 from bench.plots import save_figure  # noqa: E402
 from bench.records import RecordStore, latest_by_job  # noqa: E402
-from bench.replication.experiment import Ablation, Claim, Experiment  # noqa: E402
+from bench.replication.experiment import SETTING_FIELDS, Ablation, Claim, Experiment  # noqa: E402
 from bench.report import write_report  # noqa: E402
 
 FRAMEWORKS = ("torch", "keras")  # column order of every side-by-side table
@@ -54,7 +55,8 @@ def rows_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
     """One row per successful training job: identity, task options, test and last validation scores."""
     rows = []
     for record in records:
-        ident = dict(record["identity"])
+        # the setting fields an ablation may set, with the defaults identity() leaves out (native_bias)
+        ident = {**{name: identity_value(record["identity"], name) for name in SETTING_FIELDS}, **record["identity"]}
         options = ident.pop("task_options") or {}
         train = record["train"]
         epochs = train.get("epochs") or []
@@ -159,16 +161,16 @@ def claim_table(claim: Claim, frame: pd.DataFrame, records: list[dict[str, Any]]
     return pd.DataFrame(rows)
 
 
-def ablation_table(ablation: Ablation, own: pd.DataFrame, every: pd.DataFrame) -> pd.DataFrame:
-    """Per ablated model: each framework's test score in the experiment's runs and in the ablation's.
+def ablation_table(ablation: Ablation, copied: pd.DataFrame, every: pd.DataFrame) -> pd.DataFrame:
+    """Per ablated model: each framework's test score in the runs the ablation copies and in the ablation's.
 
-    `own` holds the experiment's own runs, `every` every run (rows_frame of each); a model is
-    every identity column but the seed, the framework's own fields and the ablated field.
-    *keras − torch* is the gap between the frameworks' means on each side.
+    `copied` holds the copied runs (the experiment's own, or another ablation's), `every` every run
+    (rows_frame of each); a model is every identity column but the seed, the framework's own fields
+    and the ablated field. *keras − torch* is the gap between the frameworks' means on each side.
     """
-    if every.empty or ablation.field not in every:
+    if every.empty:
         return pd.DataFrame()
-    ablated = every[every[ablation.field] == ablation.value]
+    ablated = _holding(every, ablation.setting)
     if ablated.empty:
         return pd.DataFrame()
     model_keys = [c for c in ablated.columns if c not in (*ABLATION_PAIRED_OVER, ablation.field, *SCORE_COLUMNS)]
@@ -176,7 +178,7 @@ def ablation_table(ablation: Ablation, own: pd.DataFrame, every: pd.DataFrame) -
     # compared as repr text: a task option may hold a list (unhashable), and an option not given is NaN
     as_text = ablated[model_keys].map(repr)
     varying = [k for k in model_keys if as_text[k].nunique() > 1 and k not in LABELLED_KEYS]
-    own_setting = "/".join(sorted(own[ablation.field].astype(str).unique())) if not own.empty else "as run"
+    copied_setting = "/".join(sorted(copied[ablation.field].astype(str).unique())) if not copied.empty else "as run"
     rows = []
     for _, runs_of_model in ablated.groupby(as_text.apply(tuple, axis=1), sort=False):
         model = {key: _none_if_missing(value) for key, value in runs_of_model.iloc[0][model_keys].items()}
@@ -186,7 +188,7 @@ def ablation_table(ablation: Ablation, own: pd.DataFrame, every: pd.DataFrame) -
         row = {"model": f"{model['cell']} {model['num_layers']}×{model['hidden_size']}"
                         + (" bidirectional" if model.get("bidirectional") else "")
                         + (f", {differing}" if differing else "")}
-        for setting, runs in ((f"{ablation.field}={own_setting}", _same_model(own, model)),
+        for setting, runs in ((f"{ablation.field}={copied_setting}", _same_model(copied, model)),
                               (f"{ablation.field}={ablation.value}", _same_model(ablated, model))):
             means = {}
             for framework in FRAMEWORKS:
@@ -205,6 +207,14 @@ def ablation_table(ablation: Ablation, own: pd.DataFrame, every: pd.DataFrame) -
                 _same_model(ablated, model))
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def _holding(frame: pd.DataFrame, setting: dict[str, Any]) -> pd.DataFrame:
+    """The rows of `frame` whose columns hold every value of `setting` (a column it lacks holds the Job default)."""
+    mask = pd.Series(True, index=frame.index)
+    for key, value in setting.items():
+        mask &= (frame[key] == value) if key in frame else JOB_DEFAULTS.get(key) == value
+    return frame[mask]
 
 
 def _largest_seed_gap(runs: pd.DataFrame) -> str:
@@ -354,10 +364,11 @@ def write_replication_report(experiment: Experiment, records_path: str | Path, o
                   _markdown(shown), "", f"![bit accuracy against length]({extra[-1].name})", ""]
     every_frame = rows_frame(every_run) if experiment.ablations else None
     for number, ablation in enumerate(experiment.ablations, start=1):
-        table_of_ablation = ablation_table(ablation, frame, every_frame)
+        copied = rows_frame([r for r in every_run if ablation.copies(r["identity"])])
+        table_of_ablation = ablation_table(ablation, copied, every_frame)
         lines += [f"## Ablation: {ablation.title}", "", f"Suite `{ablation.suite.name}`: {ablation.question}. "
                   f"The test score per framework and model over the same seeds, with `{ablation.field}` as in "
-                  f"the runs above and set to `{ablation.value}`; *keras − torch* is the gap between the "
+                  f"{ablation.base_label} and set to `{ablation.value}`; *keras − torch* is the gap between the "
                   "frameworks' means"
                   + (", *largest gap of one seed* the largest difference between the two frameworks' scores "
                      "for one seed (the same start in both)" if ablation.same_start else "") + ".", ""]
