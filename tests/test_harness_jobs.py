@@ -6,7 +6,7 @@ import pytest
 
 from bench.cells import UnknownCellError, list_cells
 from bench.config import ConfigError, TimingConfig
-from bench.jobs import Axes, Job, expand
+from bench.jobs import JOB_DEFAULTS, Axes, Job, expand
 from bench.suites import SUITES, get_suite
 
 TF = "tensorflow"
@@ -107,28 +107,23 @@ def test_suite_overrides_change_only_the_grids_they_apply_to():
     assert {j.timed_steps for j in jobs if j.measure == "timing"} == {5}
 
 
-def test_a_float32_precision_is_part_of_the_identity_only_when_chosen():
-    """Jobs from before the axis existed keep their ids: the default is left out."""
-    assert "float32" not in _job().identity()
-    assert _job(float32="fp32").identity()["float32"] == "fp32" and "-fp32/" in _job(float32="fp32").label()
-    assert Job.from_identity(_job(float32="tf32").identity()) == _job(float32="tf32")
-    with pytest.raises(ConfigError, match="default, tf32, fp32"):
-        _job(float32="bf16")
-    jobs = expand(Axes(tasks=("digits",), measure="train", cells=("gru0",), frameworks=("torch",), epochs=1,
-                       float32=("default", "tf32")))
-    assert [job.float32 for job in jobs] == ["default", "tf32"]
+# (identity field, its Axes axis, a chosen value, its label mark, an invalid value, the valid ones as the error lists them)
+OPTIONAL_FIELDS = [("float32", "float32", "fp32", "-fp32/", "bf16", "default, tf32, fp32"),
+                   ("native_bias", "native_biases", "canonical", "/canonical-bias/", "tied", "framework, canonical")]
 
 
-def test_a_native_bias_is_part_of_the_identity_only_when_chosen():
-    """Jobs from before the axis existed keep their ids: the default is left out."""
-    assert "native_bias" not in _job().identity()
-    assert _job(native_bias="canonical").identity()["native_bias"] == "canonical"
-    assert Job.from_identity(_job(native_bias="canonical").identity()) == _job(native_bias="canonical")
-    with pytest.raises(ConfigError, match="framework, canonical"):
-        _job(native_bias="tied")
+@pytest.mark.parametrize("name,axis,chosen,mark,invalid,valid", OPTIONAL_FIELDS, ids=[f[0] for f in OPTIONAL_FIELDS])
+def test_an_optional_field_is_part_of_the_identity_only_when_chosen(name, axis, chosen, mark, invalid, valid):
+    """Jobs from before the field existed keep their ids: its default is left out."""
+    default = JOB_DEFAULTS[name]
+    assert name not in _job().identity() and mark not in _job().label()
+    assert _job(**{name: chosen}).identity()[name] == chosen and mark in _job(**{name: chosen}).label()
+    assert Job.from_identity(_job(**{name: chosen}).identity()) == _job(**{name: chosen})
+    with pytest.raises(ConfigError, match=valid):
+        _job(**{name: invalid})
     jobs = expand(Axes(tasks=("digits",), measure="train", cells=("lstm_native",), frameworks=("torch",), epochs=1,
-                       native_biases=("framework", "canonical")))
-    assert [job.native_bias for job in jobs] == ["framework", "canonical"]
+                       **{axis: (default, chosen)}))
+    assert [getattr(job, name) for job in jobs] == [default, chosen]
 
 
 def test_shape_labels_in_tasks_select_the_timing_grids_of_a_suite():
