@@ -16,7 +16,7 @@ from tabulate import tabulate
 from bench import run_settings
 from bench.cells import UnknownCellError, get_spec
 from bench.config import MODE_ALIASES, ConfigError, mode_meaning
-from bench.jobs import identity_value
+from bench.jobs import JOB_DEFAULTS, identity_value
 from bench.records import RecordStore, latest_by_job
 from bench.runners.measure import PHASES, STEP_KINDS
 
@@ -117,7 +117,7 @@ def modes_markdown(records: list[dict[str, Any]]) -> str:
         except KeyError:  # a record from a version of the suite that had this mode
             meaning = "a mode this version of the suite does not have"
         lines.append(f"- {framework} ({backend}) `{mode}`: {meaning}.")
-    if any(i.get("float32", "default") != "default" for i in identities):
+    if any(identity_value(i, "float32") != JOB_DEFAULTS["float32"] for i in identities):
         lines += ["", "A mode shown as `MODE·tf32` or `MODE·fp32` ran with that float32 precision for the cell "
                       "and its native layer alike (`--float32`; the Environment table reads the switches back)."]
     return "\n".join(lines)
@@ -150,8 +150,8 @@ def load_frame(path: str | Path) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
 
 def mode_label(identity: dict[str, Any]) -> str:
     """The mode as reports show it: with the float32 precision when a job chose one (e.g. "eager·tf32")."""
-    precision = identity.get("float32", "default")
-    return identity["mode"] if precision == "default" else f"{identity['mode']}·{precision}"
+    precision = identity_value(identity, "float32")
+    return identity["mode"] if precision == JOB_DEFAULTS["float32"] else f"{identity['mode']}·{precision}"
 
 
 def baseline_of(cell: str) -> str | None:

@@ -233,7 +233,8 @@ def test_ablation_table_sets_each_frameworks_runs_beside_the_ablated_ones(name, 
     if not any(ablation.holds(r["identity"]) for r in ok):
         pytest.skip(f"no records of {ablation.suite.name} yet: python -m bench replicate {name}")
     assert not any(experiment.in_ablation(r["identity"]) for r in own_runs(experiment, ok))
-    table = ablation_table(ablation, rows_frame([r for r in ok if ablation.copies(r["identity"])]), rows_frame(ok))
+    table = ablation_table(ablation, rows_frame([r for r in ok if ablation.copies(r["identity"])]),
+                           rows_frame([r for r in ok if ablation.holds(r["identity"])]))
 
     def model_of(identity):  # what pairs a run with its ablated copy: all but seed, framework's own fields, init
         return json.dumps({k: v for k, v in identity.items()
@@ -275,7 +276,8 @@ def test_an_ablation_table_groups_and_names_runs_by_list_and_missing_task_option
     _, ok = _committed_records("binary_addition")
     experiment = get_experiment("binary_addition")
     longer = Ablation(title="75 epochs", field="epochs", value=75, question="fixture", suite=experiment.suite)
-    table = ablation_table(longer, rows_frame([r for r in ok if r["identity"]["epochs"] != 75]), rows_frame(ok))
+    table = ablation_table(longer, rows_frame([r for r in ok if r["identity"]["epochs"] != 75]),
+                           rows_frame([r for r in ok if longer.holds(r["identity"])]))
     assert len(table) == len(set(table.model)) == 6  # 3 sizes x 2 losses
     row = table[table.model == "lstm_native 1×2, loss=sigmoid_mse"].iloc[0]
     scores = [r["train"]["test_metric"] for r in ok if r["identity"]["hidden_size"] == 2

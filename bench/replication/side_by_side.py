@@ -22,7 +22,7 @@ import pandas as pd  # noqa: E402
 from tabulate import tabulate  # noqa: E402
 
 from bench import run_settings  # noqa: E402
-from bench.jobs import JOB_DEFAULTS, identity_value  # noqa: E402
+from bench.jobs import identity_value  # noqa: E402
 from bench.plots import save_figure  # noqa: E402
 from bench.records import RecordStore, latest_by_job  # noqa: E402
 from bench.replication.experiment import SETTING_FIELDS, Ablation, Claim, Experiment  # noqa: E402
@@ -161,16 +161,14 @@ def claim_table(claim: Claim, frame: pd.DataFrame, records: list[dict[str, Any]]
     return pd.DataFrame(rows)
 
 
-def ablation_table(ablation: Ablation, copied: pd.DataFrame, every: pd.DataFrame) -> pd.DataFrame:
+def ablation_table(ablation: Ablation, copied: pd.DataFrame, ablated: pd.DataFrame) -> pd.DataFrame:
     """Per ablated model: each framework's test score in the runs the ablation copies and in the ablation's.
 
-    `copied` holds the copied runs (the experiment's own, or another ablation's), `every` every run
-    (rows_frame of each); a model is every identity column but the seed, the framework's own fields
-    and the ablated field. *keras − torch* is the gap between the frameworks' means on each side.
+    `copied` holds the copied runs (`ablation.copies`: the experiment's own, or another ablation's),
+    `ablated` the ablation's (`ablation.holds`), rows_frame of each; a model is every identity column
+    but the seed, the framework's own fields and the ablated field. *keras − torch* is the gap between
+    the frameworks' means on each side.
     """
-    if every.empty:
-        return pd.DataFrame()
-    ablated = _holding(every, ablation.setting)
     if ablated.empty:
         return pd.DataFrame()
     model_keys = [c for c in ablated.columns if c not in (*ABLATION_PAIRED_OVER, ablation.field, *SCORE_COLUMNS)]
@@ -207,14 +205,6 @@ def ablation_table(ablation: Ablation, copied: pd.DataFrame, every: pd.DataFrame
                 _same_model(ablated, model))
         rows.append(row)
     return pd.DataFrame(rows)
-
-
-def _holding(frame: pd.DataFrame, setting: dict[str, Any]) -> pd.DataFrame:
-    """The rows of `frame` whose columns hold every value of `setting` (a column it lacks holds the Job default)."""
-    mask = pd.Series(True, index=frame.index)
-    for key, value in setting.items():
-        mask &= (frame[key] == value) if key in frame else JOB_DEFAULTS.get(key) == value
-    return frame[mask]
 
 
 def _largest_seed_gap(runs: pd.DataFrame) -> str:
@@ -362,10 +352,11 @@ def write_replication_report(experiment: Experiment, records_path: str | Path, o
         lines += ["## Bit accuracy against input length", "",
                   "Mean over seeds; trained on length 5 only (all 20 lengths in `bit_accuracy_vs_length.csv`).", "",
                   _markdown(shown), "", f"![bit accuracy against length]({extra[-1].name})", ""]
-    every_frame = rows_frame(every_run) if experiment.ablations else None
     for number, ablation in enumerate(experiment.ablations, start=1):
         copied = rows_frame([r for r in every_run if ablation.copies(r["identity"])])
-        table_of_ablation = ablation_table(ablation, copied, every_frame)
+        ablated_runs = [r for r in every_run if ablation.holds(r["identity"])]
+        ablated = rows_frame(ablated_runs)  # read by the table and by the claims below
+        table_of_ablation = ablation_table(ablation, copied, ablated)
         lines += [f"## Ablation: {ablation.title}", "", f"Suite `{ablation.suite.name}`: {ablation.question}. "
                   f"The test score per framework and model over the same seeds, with `{ablation.field}` as in "
                   f"{ablation.base_label} and set to `{ablation.value}`; *keras − torch* is the gap between the "
@@ -379,10 +370,9 @@ def write_replication_report(experiment: Experiment, records_path: str | Path, o
         table_of_ablation.to_csv(csv, index=False)
         extra.append(csv)
         lines += [_markdown(table_of_ablation), ""]
-        ablated_runs = [r for r in every_run if ablation.holds(r["identity"])]
         for claim in experiment.claims:  # does the published claim hold from the ablation's runs too?
             lines += [f"The published claim ({claim.text}) from the ablation's runs:", "",
-                      _markdown(claim_table(claim, rows_frame(ablated_runs), ablated_runs, experiment.loss_curves)), ""]
+                      _markdown(claim_table(claim, ablated, ablated_runs, experiment.loss_curves)), ""]
     harness = written["summary"].read_text().replace("# rnnbench report", "# The harness report", 1)
     written["summary"].write_text("\n".join(lines) + "\n" + harness)
     written["files"] += extra
