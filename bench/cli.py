@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from bench.cells import UnknownCellError
-from bench.config import (BACKENDS, DEFAULT_REPORTS_DIR, DEFAULT_RESULTS_DIR, DEVICES, FLOAT32_PRECISIONS,
-                          FRAMEWORKS, INITS, MEASURES, MODES, NATIVE_BIASES, ConfigError, RunConfig, TimingConfig)
+from bench.config import (ADAM_EPSILONS, BACKENDS, DEFAULT_REPORTS_DIR, DEFAULT_RESULTS_DIR, DEVICES,
+                          FLOAT32_PRECISIONS, FRAMEWORKS, INITS, MEASURES, MODES, NATIVE_BIASES, ConfigError,
+                          RunConfig, TimingConfig)
 
 
 # -- list --------------------------------------------------------------------------------------
@@ -58,6 +59,10 @@ def _add_run(parser: argparse.ArgumentParser) -> None:
                       help="which biases the native layers train: framework (all they store, the default: torch's "
                            "nn.RNN/nn.LSTM two per gate) or canonical (one per gate in both frameworks: torch's "
                            "second bias frozen at zero); one job each")
+    what.add_argument("--adam-epsilon", nargs="+", choices=ADAM_EPSILONS, dest="adam_epsilons",
+                      help="where Adam adds epsilon: framework (each framework's own Adam, the default: torch 1e-8 "
+                           "on the bias-corrected root of v, Keras 1e-7 on the uncorrected root) or keras (torch "
+                           "takes Keras's step: eps rescaled every step); one job each")
     what.add_argument("--float32", nargs="+", choices=FLOAT32_PRECISIONS,
                       help="float32 matmul precision on GPUs: default (each framework's own: torch lets cuDNN "
                            "use TF32 but not its matmuls), tf32 (both may), fp32 (neither); one job each")
@@ -103,7 +108,7 @@ def _add_run(parser: argparse.ArgumentParser) -> None:
 
 
 AXIS_ARGS = ("cells", "frameworks", "modes", "tasks", "num_layers", "hidden_sizes", "batch_sizes", "seeds",
-             "lrs", "inits", "native_biases", "float32")  # CLI lists that become tuple axes
+             "lrs", "inits", "native_biases", "adam_epsilons", "float32")  # CLI lists that become tuple axes
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:

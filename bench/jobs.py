@@ -14,9 +14,9 @@ from dataclasses import MISSING, asdict, dataclass, field, fields
 from typing import Any
 
 from bench.cells import get_spec, list_cells
-from bench.config import (BACKENDS, DEVICES, FLOAT32_PRECISIONS, FRAMEWORKS, INITS, MEASURES, NATIVE_BIASES,
-                          TIMING_ONLY_MODES, ConfigError, TimingConfig, check_choice, default_keras_backend,
-                          resolve_mode)
+from bench.config import (ADAM_EPSILONS, BACKENDS, DEVICES, FLOAT32_PRECISIONS, FRAMEWORKS, INITS, MEASURES,
+                          NATIVE_BIASES, TIMING_ONLY_MODES, ConfigError, TimingConfig, check_choice,
+                          default_keras_backend, resolve_mode)
 from bench.shapes import get_shape
 
 JOB_ID_LENGTH = 16  # hex digits of sha256: collisions are negligible for any sweep
@@ -59,6 +59,9 @@ class Job:
     # which biases native layers train (ModelConfig.native_bias): "framework" or "canonical"; left out
     # of the identity when "framework", so jobs from before it existed keep their ids
     native_bias: str = "framework"
+    # where Adam adds epsilon (bench.config.ADAM_EPSILONS): "framework" or "keras"; left out of the
+    # identity when "framework", so jobs from before it existed keep their ids
+    adam_epsilon: str = "framework"
 
     def __post_init__(self) -> None:
         check_choice("framework", self.framework, FRAMEWORKS)
@@ -68,6 +71,7 @@ class Job:
         check_choice("init", self.init, INITS)
         check_choice("float32", self.float32, FLOAT32_PRECISIONS)
         check_choice("native_bias", self.native_bias, NATIVE_BIASES)
+        check_choice("adam_epsilon", self.adam_epsilon, ADAM_EPSILONS)
         if resolve_mode(self.framework, self.backend, self.mode, self.device) != self.mode:
             raise ConfigError(f"mode {self.mode!r} is an alias; jobs carry concrete modes")
         for label in ("num_layers", "hidden_size", "batch_size"):
@@ -86,6 +90,10 @@ class Job:
         if self.paired and (self.measure == "train" or get_spec(self.cell).native):
             raise ConfigError(f"only timing jobs of custom cells can be paired with a native layer; "
                               f"{self.cell} ({self.measure}) cannot")
+        if self.adam_epsilon != "framework" and self.mode in TIMING_ONLY_MODES:
+            raise ConfigError(f"adam_epsilon {self.adam_epsilon!r} sets torch's Adam epsilon before every step, "
+                              f"which a step captured once as a CUDA graph ({self.mode}) cannot do; time "
+                              "compiled_cudagraphs instead, or leave --adam-epsilon at framework")
         if not self.lr > 0:
             raise ConfigError(f"lr must be positive, got {self.lr}")
 
@@ -104,6 +112,8 @@ class Job:
             del data["float32"]
         if self.native_bias == "framework":
             del data["native_bias"]
+        if self.adam_epsilon == "framework":
+            del data["adam_epsilon"]
         return data
 
     @property
@@ -120,11 +130,13 @@ class Job:
 
     def label(self) -> str:
         """Short human name for progress bars and error messages."""
-        what = f"{self.task}" if self.measure != "timing" else f"{self.task}-shape B{self.batch_size}xT{self.seq_len}xI{self.input_size}"
+        what = (self.task if self.measure != "timing"
+                else f"{self.task}-shape B{self.batch_size}xT{self.seq_len}xI{self.input_size}")
         precision = "" if self.float32 == "default" else f"-{self.float32}"
         bias = "" if self.native_bias == "framework" else f"/{self.native_bias}-bias"
+        adam = "" if self.adam_epsilon == "framework" else f"/{self.adam_epsilon}-adam-epsilon"
         return (f"{self.cell}/{self.framework}-{self.mode}{precision}/{self.measure}/{what}/"
-                f"L{self.num_layers}H{self.hidden_size}{bias}/seed{self.seed}")
+                f"L{self.num_layers}H{self.hidden_size}{bias}{adam}/seed{self.seed}")
 
 
 # every identity field with a default, by name (task_options' default is the empty tuple)
@@ -166,6 +178,7 @@ class Axes:
     seeds: tuple[int, ...] = (0,)  # one job per seed
     inits: tuple[str, ...] = ("framework",)  # initialisers
     native_biases: tuple[str, ...] = ("framework",)  # which biases native layers train (Job.native_bias)
+    adam_epsilons: tuple[str, ...] = ("framework",)  # where Adam adds epsilon (Job.adam_epsilon)
     seq_len: int | None = None  # timing: steps; None = from the named shape
     input_size: int | None = None  # timing: features per step; None = from the named shape
     target: float | None = None  # validation metric target for epochs-to-target
@@ -208,9 +221,9 @@ def expand(axes: Axes) -> list[Job]:
     for framework in axes.frameworks:
         backend = backend_of(framework, axes.keras_backend)
         modes = concrete_modes(framework, backend, axes.modes, axes.device)
-        for task, mode, precision, cell, layers, hidden, batch, bidir, lr, init, bias, seed in itertools.product(
+        for task, mode, precision, cell, layers, hidden, batch, bidir, lr, init, bias, adam, seed in itertools.product(
                 axes.tasks, modes, axes.float32, cells, axes.num_layers, axes.hidden_sizes, axes.batch_sizes,
-                axes.bidirectional, axes.lrs, axes.inits, axes.native_biases, axes.seeds):
+                axes.bidirectional, axes.lrs, axes.inits, axes.native_biases, axes.adam_epsilons, axes.seeds):
             seq_len, input_size, options = axes.seq_len, axes.input_size, dict(axes.task_options)
             if axes.measure == "timing":
                 shape = get_shape(task)
@@ -226,7 +239,7 @@ def expand(axes: Axes) -> list[Job]:
                 warmup_steps=timing.warmup_steps if timing else None,
                 timed_steps=timing.timed_steps if timing else None,
                 paired=bool(timing and timing.paired and not get_spec(cell).native),
-                task_options=freeze_options(options), float32=precision, native_bias=bias))
+                task_options=freeze_options(options), float32=precision, native_bias=bias, adam_epsilon=adam))
     return dedupe(jobs)
 
 

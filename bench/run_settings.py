@@ -12,7 +12,8 @@ from typing import Any
 
 from bench.jobs import identity_value
 
-SETTINGS = ("batch_size", "epochs", "lr", "init", "native_bias")  # identity fields besides the model, in label order
+# identity fields besides the model, in label order
+SETTINGS = ("batch_size", "epochs", "lr", "init", "native_bias", "adam_epsilon")
 OPTION_PREFIX = "option:"  # a task option's key in a settings dict, e.g. "option:loss"
 
 

@@ -24,7 +24,7 @@ def test_job_id_is_stable_and_changes_with_every_identity_field():
     changes = {"cell": "mgu", "mode": "compiled", "task": "mnist", "num_layers": 2, "hidden_size": 64,
                "bidirectional": True, "batch_size": 32, "epochs": 3, "lr": 0.01, "seed": 1, "init": "shared",
                "target": 0.9, "task_options": (("limit_train", 500),), "float32": "tf32",
-               "native_bias": "canonical"}
+               "native_bias": "canonical", "adam_epsilon": "keras"}
     ids = {job.job_id}
     for field, value in changes.items():
         ids.add(dataclasses.replace(job, **{field: value}).job_id)
@@ -72,6 +72,8 @@ def test_timing_jobs_take_their_shape_from_the_label():
      "needs --device cuda"),
     (Axes(tasks=("digits",), measure="train", modes=("compiled_step_graph",), frameworks=("torch",), epochs=1,
           device="cuda"), "cannot train; use it with --measure timing"),
+    (Axes(tasks=("mnist",), measure="timing", modes=("compiled_step_graph",), frameworks=("torch",), device="cuda",
+          adam_epsilons=("keras",)), "captured once as a CUDA graph"),
     (Axes(tasks=("mnist-ish",), measure="timing", frameworks=("torch",)), "no timing shape named 'mnist-ish'"),
     (Axes(tasks=("digits",), measure="train", epochs=0, frameworks=("torch",)), "needs epochs >= 1"),
 ])
@@ -109,7 +111,8 @@ def test_suite_overrides_change_only_the_grids_they_apply_to():
 
 # (identity field, its Axes axis, a chosen value, its label mark, an invalid value, the valid ones as the error lists them)
 OPTIONAL_FIELDS = [("float32", "float32", "fp32", "-fp32/", "bf16", "default, tf32, fp32"),
-                   ("native_bias", "native_biases", "canonical", "/canonical-bias/", "tied", "framework, canonical")]
+                   ("native_bias", "native_biases", "canonical", "/canonical-bias/", "tied", "framework, canonical"),
+                   ("adam_epsilon", "adam_epsilons", "keras", "/keras-adam-epsilon/", "torch", "framework, keras")]
 
 
 @pytest.mark.parametrize("name,axis,chosen,mark,invalid,valid", OPTIONAL_FIELDS, ids=[f[0] for f in OPTIONAL_FIELDS])

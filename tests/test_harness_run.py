@@ -84,6 +84,11 @@ def test_a_diverging_job_is_recorded_and_the_sweep_goes_on(tmp_path):
         assert "training loss became" in diverged["error"]
         assert len(diverged["train"]["epochs"]) == 1  # the partial curve is kept
         assert fine["status"] == "ok" and fine["train"]["test_metric"] > 0.15  # better than chance (0.1)
+        optimizer = fine["train"]["optimizer"]  # which Adam trained it, read from the optimizer itself
+        assert optimizer["class"] == "Adam" and optimizer["lr"] == pytest.approx(1e-2)
+        expected = {"torch": (1e-8, "bias-corrected root of v"),
+                    "keras": (pytest.approx(1e-7), "uncorrected root of v")}
+        assert (optimizer["epsilon"], optimizer["epsilon_added_to"]) == expected[framework]
     assert "2 diverged, 2 ok" in result.stdout
     assert f"report written to {report.resolve()}" in result.stdout
     summary = (report / "summary.md").read_text()

@@ -4,13 +4,16 @@
 same batches in the same order. The one part each framework implements its own way is
 Adam: torch adds epsilon (1e-8) to the bias-corrected root of the second moment, Keras
 adds its epsilon (1e-7) before the correction, which changes early steps of weights with
-small gradients. So these tests put plain SGD at the job's learning rate in both runners
-(through their `make_optimizer`); then any other difference (loss reduction, learning
-rate, batch order, weight mapping, lengths, per-step heads) shows up in the losses and
-outputs.
+small gradients. So most tests here put plain SGD at the job's learning rate in both
+runners (through their `make_optimizer`); then any other difference (loss reduction,
+learning rate, batch order, weight mapping, lengths, per-step heads) shows up in the
+losses and outputs. The Adam tests then show that with `adam_epsilon="keras"` the runners'
+own Adams agree as well, and without it they do not.
 """
 
 from __future__ import annotations
+
+import dataclasses
 
 import keras
 import numpy as np
@@ -22,6 +25,7 @@ from bench.jobs import Job, freeze_options
 from bench.runners import keras_runner, torch_runner
 from bench.runners.batches import batch_order, make_batch
 from bench.runners.common import load_problem_and_task
+from bench.runners.torch_adam import KerasEpsilonAdam
 
 STEPS = 6  # optimizer steps compared, each on its own batch
 LOSS_RTOL = 1e-5  # float32 in both frameworks, reductions in different orders (measured: about 1e-7)
@@ -32,23 +36,34 @@ PATHS = [("recall", {"n_train": 400, "n_val": 50, "n_test": 50}, True),  # varia
          ("binary_addition", {"loss": "sigmoid_mse"}, False)]  # an output per step, a sigmoid unit under MSE
 
 
+ADAM_LR = 0.01  # Adam steps are about lr whatever the gradient: this one moves every weight visibly
+# with the same Adam step in both (measured over every cell: losses within 3.3e-7, outputs within 7.5e-6);
+# with each framework's own Adam the closest cell is 2.9e-6 and 6.4e-5 apart, so these tell the two apart
+ADAM_LOSS_RTOL = 1e-6
+ADAM_OUTPUT_ATOL = 2e-5
+
+
 @pytest.fixture(autouse=True)
-def _sgd_in_both_runners(monkeypatch):
-    monkeypatch.setattr(torch_runner, "make_optimizer",
-                        lambda parameters, job, capturable=False: torch.optim.SGD(parameters, lr=job.lr))
-    monkeypatch.setattr(keras_runner, "make_optimizer", lambda job: keras.optimizers.SGD(learning_rate=job.lr))
+def _one_thread():
     before = torch.get_num_threads()
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
 
 
+@pytest.fixture
+def sgd_in_both_runners(monkeypatch):
+    monkeypatch.setattr(torch_runner, "make_optimizer",
+                        lambda parameters, job, capturable=False: torch.optim.SGD(parameters, lr=job.lr))
+    monkeypatch.setattr(keras_runner, "make_optimizer", lambda job: keras.optimizers.SGD(learning_rate=job.lr))
+
+
 def _job(framework: str, cell: str, task: str, options: dict, bidirectional: bool, lr: float = LR,
-         native_bias: str = "framework") -> Job:
+         native_bias: str = "framework", adam_epsilon: str = "framework") -> Job:
     return Job(cell=cell, framework=framework, backend="torch" if framework == "torch" else keras.backend.backend(),
                mode="eager", device="cpu", task=task, measure="train", hidden_size=12, batch_size=16, epochs=1,
                lr=lr, seed=3, init="shared", bidirectional=bidirectional, task_options=freeze_options(options),
-               native_bias=native_bias)
+               native_bias=native_bias, adam_epsilon=adam_epsilon)
 
 
 def _train(framework: str, job: Job) -> tuple[np.ndarray, np.ndarray]:
@@ -75,6 +90,7 @@ ALIKE = [(cell, "canonical" if get_spec(cell).native_biases_differ else "framewo
 
 
 @pytest.mark.parametrize("cell,native_bias", ALIKE, ids=[cell for cell, _ in ALIKE])
+@pytest.mark.usefixtures("sgd_in_both_runners")
 def test_torch_and_keras_train_a_cell_alike_from_one_start(cell, native_bias):
     losses, outputs = _train_both(cell, "digits", {}, False, native_bias)
     assert np.all(np.diff(losses["torch"]) != 0)  # the steps really trained
@@ -83,6 +99,7 @@ def test_torch_and_keras_train_a_cell_alike_from_one_start(cell, native_bias):
 
 
 @pytest.mark.parametrize("cell", [cell for cell in list_cells() if get_spec(cell).native_biases_differ])
+@pytest.mark.usefixtures("sgd_in_both_runners")
 def test_a_torch_native_layer_with_two_biases_trains_its_bias_twice_as_fast(cell):
     """nn.RNN / nn.LSTM start with the canonical bias in b_ih and zero in b_hh; both get the full gradient,
     so their sum moves twice as far per step as Keras's one bias. The runs part: a known framework
@@ -94,23 +111,39 @@ def test_a_torch_native_layer_with_two_biases_trains_its_bias_twice_as_fast(cell
 
 
 @pytest.mark.parametrize("task,options,bidirectional", PATHS, ids=[path[0] for path in PATHS])
+@pytest.mark.usefixtures("sgd_in_both_runners")
 def test_torch_and_keras_agree_on_lengths_and_per_step_outputs(task, options, bidirectional):
     losses, outputs = _train_both("gru0", task, options, bidirectional)
     np.testing.assert_allclose(losses["keras"], losses["torch"], rtol=LOSS_RTOL, err_msg=task)
     np.testing.assert_allclose(outputs["keras"], outputs["torch"], rtol=0, atol=OUTPUT_ATOL, err_msg=task)
 
 
+@pytest.mark.usefixtures("sgd_in_both_runners")
 def test_the_comparison_tells_a_one_percent_other_learning_rate_apart():
     """The tolerances are tight enough to catch a runner that trained at another rate."""
     same, other = (_train("torch", _job("torch", "gru0", "digits", {}, False, lr=lr)) for lr in (LR, LR * 1.01))
     assert not np.allclose(same[0], other[0], rtol=LOSS_RTOL, atol=0)
 
 
-def test_outside_these_tests_both_runners_train_with_adam_at_the_jobs_rate(monkeypatch):
-    monkeypatch.undo()  # the runners' own optimizers
+def test_outside_the_sgd_tests_both_runners_train_with_adam_at_the_jobs_rate():
     job = _job("torch", "gru0", "digits", {}, False, lr=0.003)
     torch_optimizer = torch_runner.make_optimizer(torch.nn.Linear(2, 2).parameters(), job)
     keras_optimizer = keras_runner.make_optimizer(job)
-    assert isinstance(torch_optimizer, torch.optim.Adam) and torch_optimizer.defaults["lr"] == 0.003
+    assert type(torch_optimizer) is torch.optim.Adam and torch_optimizer.defaults["lr"] == 0.003
     assert isinstance(keras_optimizer, keras.optimizers.Adam)
     assert np.isclose(float(keras.ops.convert_to_numpy(keras_optimizer.learning_rate)), 0.003)
+    keras_step = dataclasses.replace(job, adam_epsilon="keras")
+    assert isinstance(torch_runner.make_optimizer(torch.nn.Linear(2, 2).parameters(), keras_step), KerasEpsilonAdam)
+
+
+@pytest.mark.parametrize("cell,native_bias", ALIKE, ids=[cell for cell, _ in ALIKE])
+def test_with_kerass_adam_step_torch_trains_a_cell_as_keras_does_and_with_its_own_it_does_not(cell, native_bias):
+    def run(framework: str, adam_epsilon: str):
+        return _train(framework, _job(framework, cell, "digits", {}, False, lr=ADAM_LR, native_bias=native_bias,
+                                      adam_epsilon=adam_epsilon))
+
+    (keras_losses, keras_outputs), (losses, outputs) = run("keras", "framework"), run("torch", "keras")
+    np.testing.assert_allclose(losses, keras_losses, rtol=ADAM_LOSS_RTOL, err_msg=cell)
+    np.testing.assert_allclose(outputs, keras_outputs, rtol=0, atol=ADAM_OUTPUT_ATOL, err_msg=cell)
+    _, own_outputs = run("torch", "framework")
+    assert not np.allclose(own_outputs, keras_outputs, rtol=0, atol=ADAM_OUTPUT_ATOL)

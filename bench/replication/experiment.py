@@ -18,7 +18,7 @@ from bench.suites import PublishedReference, Suite
 REPORTS_ROOT = "reports/replication"  # one folder per experiment under this, relative to the repo root
 # identity fields that change how a model starts or trains but not the model: what ablations set. A run
 # belongs to an ablation only if it holds that ablation's value of each (the Job default where it sets none)
-SETTING_FIELDS = ("init", "native_bias")
+SETTING_FIELDS = ("init", "native_bias", "adam_epsilon")
 
 
 @dataclass(frozen=True)
@@ -82,6 +82,11 @@ class Ablation:
         return _matches(identity, self.base_setting)
 
     @property
+    def setting_changed(self) -> tuple[tuple[str, Any], ...]:
+        """The setting fields of the ablation's runs that differ from the Job defaults: another ablation's `base`."""
+        return tuple((name, value) for name, value in self.setting.items() if value != JOB_DEFAULTS[name])
+
+    @property
     def base_label(self) -> str:
         """The copied runs in words, for the report."""
         return "the runs above" if not self.base else "the runs with " + ", ".join(f"{k}={v}" for k, v in self.base)
@@ -126,12 +131,26 @@ def canonical_bias_ablation(base: Ablation, question: str) -> Ablation:
                          "a canonical-bias ablation of it would change nothing")
     return Ablation(
         title="one trained bias per gate in both frameworks", field="native_bias", value="canonical",
-        question=question, same_start=base.same_start, base=tuple((k, v) for k, v in base.setting.items()
-                                                                  if v != JOB_DEFAULTS[k]),
+        question=question, same_start=base.same_start, base=base.setting_changed,
         suite=Suite(name=f"{base.suite.name}-canonical-bias", device=base.suite.device,
                     description=f"ablation of {base.suite.name}: its nn.RNN/nn.LSTM runs with torch's second "
                                 "bias frozen at zero (native_bias=canonical)",
                     grids=grids))
+
+
+def keras_adam_ablation(base: Ablation, question: str) -> Ablation:
+    """`base`'s runs again with adam_epsilon="keras": torch's Adam adds epsilon where Keras's does, so both
+    frameworks take the same optimizer step (bench.runners.torch_adam).
+
+    The Keras runs are rerun too (the option changes nothing there), as in canonical_bias_ablation.
+    """
+    return Ablation(
+        title="the same Adam step in both frameworks", field="adam_epsilon", value="keras",
+        question=question, same_start=base.same_start, base=base.setting_changed,
+        suite=Suite(name=f"{base.suite.name}-keras-adam", device=base.suite.device,
+                    description=f"ablation of {base.suite.name}: its runs with torch's Adam taking Keras's step "
+                                "(adam_epsilon=keras: epsilon 1e-7 on the uncorrected root of v)",
+                    grids=tuple(dataclasses.replace(grid, adam_epsilons=("keras",)) for grid in base.suite.grids)))
 
 
 @dataclass(frozen=True)

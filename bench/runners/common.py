@@ -54,6 +54,9 @@ class ModelAdapter(Protocol):
         """{"framework": all model parameters, "trainable": those the optimizer updates, "recurrent": recurrent
         layers' parameters, "per_layer": [...]}."""
 
+    def optimizer_facts(self) -> dict[str, Any]:
+        """{"class", "lr", "betas", "epsilon", "epsilon_added_to"}: the Adam that trains the model."""
+
     def native_path(self, batch: Batch) -> str | None:
         """For a native cell: which kernel ran; None for custom cells."""
 
@@ -136,6 +139,7 @@ def train(adapter: ModelAdapter, job: Job, problem: Problem, task, out: dict[str
         "sizes": {"train": len(task.x_train), "val": len(task.x_val), "test": len(task.x_test)},
         "train_metric_on": n_eval, "target": job.target, "epochs": [], "epochs_to_target": None,
         "test_loss": None, "test_metric": None, "extra_tests": {}, "task_info": _jsonable(task.info),
+        "optimizer": adapter.optimizer_facts(),
     }
     out["train"] = record
     for epoch in range(1, job.epochs + 1):

@@ -91,7 +91,10 @@ def _loss(name: str) -> keras.losses.Loss:
 
 
 def make_optimizer(job: Job) -> keras.optimizers.Optimizer:
-    """Adam at the job's learning rate with Keras's defaults (epsilon 1e-7, added outside the bias correction)."""
+    """Adam at the job's learning rate with Keras's defaults (epsilon 1e-7, added outside the bias correction).
+
+    Every job.adam_epsilon gets this Adam: "keras" changes torch's step to match it (bench.runners.torch_adam).
+    """
     return keras.optimizers.Adam(learning_rate=job.lr)
 
 
@@ -144,6 +147,12 @@ class KerasAdapter:
         trainable = sum(int(np.prod(weight.shape)) for weight in self.model.trainable_weights)
         return {"framework": int(self.model.count_params()), "trainable": trainable,
                 "recurrent": sum(per_layer), "per_layer": per_layer}
+
+    def optimizer_facts(self) -> dict[str, Any]:
+        optimizer = self.model.optimizer
+        return {"class": type(optimizer).__name__, "lr": float(keras.ops.convert_to_numpy(optimizer.learning_rate)),
+                "betas": [float(optimizer.beta_1), float(optimizer.beta_2)], "epsilon": float(optimizer.epsilon),
+                "epsilon_added_to": "uncorrected root of v"}
 
     def native_path(self, batch: Batch) -> str | None:
         if not get_spec(self.job.cell).native:

@@ -26,6 +26,7 @@ from bench.runners.common import EMBEDDING_DIM, peak_rss, run_job
 from bench.runners.measure import PHASES
 from bench.runners.metrics import Problem
 from bench.runners.step_graph import captured_on_first_call, graphed
+from bench.runners.torch_adam import KerasEpsilonAdam
 
 PROFILE_TOP = 6  # kernels (or operators) listed per profiled step, by time
 
@@ -46,7 +47,10 @@ def setup(job: Job, threads: int) -> dict[str, Any]:
 
 
 def make_optimizer(parameters, job: Job, capturable: bool = False) -> torch.optim.Optimizer:
-    """Adam at the job's learning rate with torch's defaults (eps 1e-8); `capturable` for CUDA-graph capture."""
+    """Adam at the job's learning rate: torch's defaults (eps 1e-8), or with job.adam_epsilon "keras" Keras's
+    step (epsilon 1e-7 on the uncorrected root); `capturable` for CUDA-graph capture (torch's own Adam only)."""
+    if job.adam_epsilon == "keras":
+        return KerasEpsilonAdam(parameters, lr=job.lr)
     return torch.optim.Adam(parameters, lr=job.lr, capturable=capturable)
 
 
@@ -229,6 +233,13 @@ class TorchAdapter:
         return {"framework": sum(p.numel() for p in self.model.parameters()),
                 "trainable": sum(p.numel() for p in self.model.parameters() if p.requires_grad),
                 "recurrent": sum(per_layer), "per_layer": per_layer}
+
+    def optimizer_facts(self) -> dict[str, Any]:
+        group = self.optimizer.param_groups[0]
+        keras_step = isinstance(self.optimizer, KerasEpsilonAdam)
+        return {"class": type(self.optimizer).__name__, "lr": float(group["lr"]), "betas": list(group["betas"]),
+                "epsilon": self.optimizer.keras_epsilon if keras_step else float(group["eps"]),
+                "epsilon_added_to": "uncorrected root of v" if keras_step else "bias-corrected root of v"}
 
     def native_path(self, batch: Batch) -> str | None:
         if not get_spec(self.job.cell).native:
