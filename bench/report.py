@@ -69,8 +69,8 @@ How to read this report:
   or mean squared error where lower is better), mean ± standard deviation over seeds; *epochs to
   target* is the first epoch whose validation metric reached the target (mean over the seeds that
   reached it, with how many did). Runs that differ in anything but the seed are separate rows; the
-  *init* and *other settings* (batch size, native bias, task options) columns appear where runs
-  differ in them.
+  *init* and *other settings* (batch size, native bias, Adam epsilon, task options) columns appear
+  where runs differ in them.
 - **Step time**: a training step is forward + loss + backward + Adam step on a batch already on the
   device; an inference step is a forward pass without gradients. Each is timed after warm-up
   steps, with the device synchronised around every step; the table shows the median and, in

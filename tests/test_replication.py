@@ -18,10 +18,10 @@ import datasets
 from bench.cells import list_cells
 from bench.cli import main
 from bench.config import ConfigError
-from bench.jobs import JOB_DEFAULTS, Axes
+from bench.jobs import JOB_DEFAULTS, Axes, identity_value
 from bench.replication.catalog import MODULES, experiments, get_experiment
 from bench.replication.experiment import Ablation, Claim, Experiment, Reference
-from bench.replication.side_by_side import (NOT_RUN, PUBLISHED_LABEL, ablation_table, claim_table, match_reference,
+from bench.replication.side_by_side import (LOSS_DRIFT, NOT_RUN, PUBLISHED_LABEL, ablation_table, claim_table, match_reference,
                                             own_runs, rows_frame, side_by_side_table, write_replication_report)
 from bench.suites import SUITES, Suite
 
@@ -29,6 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 HARNESS_RECORDS = ROOT / "tests" / "data" / "harness_records.jsonl"
 REPLICATION_DIR = ROOT / "reports" / "replication"
 PCT_TOL = 0.005  # percentages in the tables are printed with two decimals
+DRIFT_RTOL = 0.05  # relative loss gaps are printed with two significant digits (1.2e-03)
 # Published numbers whose configuration no suite of the experiment plans to run (none now: the
 # notMNIST sizes that want a GPU are planned in repl-notmnist-gpu); the reports say "not run"
 # for whatever has no record yet.
@@ -264,6 +265,22 @@ def test_ablation_table_sets_each_frameworks_runs_beside_the_ablated_ones(name, 
         gaps = [abs(pair["keras"] - pair["torch"]) for pair in by_seed.values() if len(pair) == 2]
         shown = row[f"largest gap of one seed, {ablation.field}={ablation.value}"]
         assert shown == "—" if not gaps else abs(float(shown.split()[0]) - 100 * max(gaps)) < PCT_TOL, label
+        for setting, belongs in ((f"{ablation.field}={JOB_DEFAULTS[ablation.field]}", ablation.copies),
+                                 (f"{ablation.field}={ablation.value}", ablation.holds)):
+            runs = [r for r in ok if model_of(r["identity"]) == model and belongs(r["identity"])]
+            column = f"{LOSS_DRIFT}, {setting}"
+            if not runs or any(identity_value(r["identity"], "init") != "shared" for r in runs):
+                assert column not in row.index or pd.isna(row[column]), (label, setting)  # other starts: no drift
+                continue
+            losses = {}  # seed -> framework -> (first epoch's, last epoch's mean training loss)
+            for r in runs:
+                epochs = r["train"]["epochs"]
+                losses.setdefault(r["identity"]["seed"], {})[r["identity"]["framework"]] = (
+                    epochs[0]["train_loss"], epochs[-1]["train_loss"])
+            pairs = [pair for pair in losses.values() if len(pair) == 2]
+            expected = [max(abs(p["keras"][i] - p["torch"][i]) / abs(p["keras"][i]) for p in pairs) for i in (0, 1)]
+            shown = [float(value) for value in row[column].split(" → ")]
+            np.testing.assert_allclose(shown, expected, rtol=DRIFT_RTOL, err_msg=f"{label}, {setting}")
     committed = REPLICATION_DIR / name / f"ablation_{experiment.ablations.index(ablation) + 1}_{ablation.field}.csv"
     assert committed.is_file(), f"rebuild the report: python -m bench replicate {name} --report-only"
     assert pd.read_csv(committed).fillna("").astype(str).values.tolist() == \

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bench.cells import get_spec, list_cells
-from bench.jobs import JOB_DEFAULTS, identity_value
+from bench.jobs import JOB_DEFAULTS, Axes, identity_value
 from bench.suites import PublishedReference, Suite
 
 REPORTS_ROOT = "reports/replication"  # one folder per experiment under this, relative to the repo root
@@ -129,13 +129,9 @@ def canonical_bias_ablation(base: Ablation, question: str) -> Ablation:
     if not grids:
         raise ValueError(f"{base.suite.name} runs no cell with a second torch bias (nn.RNN, nn.LSTM): "
                          "a canonical-bias ablation of it would change nothing")
-    return Ablation(
-        title="one trained bias per gate in both frameworks", field="native_bias", value="canonical",
-        question=question, same_start=base.same_start, base=base.setting_changed,
-        suite=Suite(name=f"{base.suite.name}-canonical-bias", device=base.suite.device,
-                    description=f"ablation of {base.suite.name}: its nn.RNN/nn.LSTM runs with torch's second "
-                                "bias frozen at zero (native_bias=canonical)",
-                    grids=grids))
+    return _on_top_of(base, "native_bias", "canonical", "one trained bias per gate in both frameworks", question,
+                      "canonical-bias", "its nn.RNN/nn.LSTM runs with torch's second bias frozen at zero "
+                                        "(native_bias=canonical)", grids)
 
 
 def keras_adam_ablation(base: Ablation, question: str) -> Ablation:
@@ -144,13 +140,20 @@ def keras_adam_ablation(base: Ablation, question: str) -> Ablation:
 
     The Keras runs are rerun too (the option changes nothing there), as in canonical_bias_ablation.
     """
-    return Ablation(
-        title="the same Adam step in both frameworks", field="adam_epsilon", value="keras",
-        question=question, same_start=base.same_start, base=base.setting_changed,
-        suite=Suite(name=f"{base.suite.name}-keras-adam", device=base.suite.device,
-                    description=f"ablation of {base.suite.name}: its runs with torch's Adam taking Keras's step "
-                                "(adam_epsilon=keras: epsilon 1e-7 on the uncorrected root of v)",
-                    grids=tuple(dataclasses.replace(grid, adam_epsilons=("keras",)) for grid in base.suite.grids)))
+    return _on_top_of(base, "adam_epsilon", "keras", "the same Adam step in both frameworks", question, "keras-adam",
+                      "its runs with torch's Adam taking Keras's step (adam_epsilon=keras: epsilon 1e-7 on the "
+                      "uncorrected root of v)",
+                      tuple(dataclasses.replace(grid, adam_epsilons=("keras",)) for grid in base.suite.grids))
+
+
+def _on_top_of(base: Ablation, field: str, value: Any, title: str, question: str, suffix: str, what: str,
+               grids: tuple[Axes, ...]) -> Ablation:
+    """An ablation whose runs (`grids`: `base`'s, or some of them, with `field` set to `value`) copy `base`'s:
+    they keep its setting and its start, and its suite's name with `suffix`; `what` they run, in words."""
+    return Ablation(title=title, field=field, value=value, question=question, same_start=base.same_start,
+                    base=base.setting_changed,
+                    suite=Suite(name=f"{base.suite.name}-{suffix}", device=base.suite.device,
+                                description=f"ablation of {base.suite.name}: {what}", grids=grids))
 
 
 @dataclass(frozen=True)
