@@ -57,6 +57,6 @@ EXPERIMENT = Experiment(
     ablations=(SHARED_INIT, CANONICAL_BIAS, keras_adam_ablation(
         CANONICAL_BIAS, "with one bias per gate the vanilla RNN's runs agree across frameworks, the LSTM's still part "
                         "by up to half a point: is it Adam? torch adds its epsilon (1e-8) to the bias-corrected root "
-                        "of the second moment, Keras its own (1e-7) to the uncorrected root, up to 30 times more "
+                        "of the second moment, Keras its own (1e-7) to the uncorrected root, up to 32 times more "
                         "weight early on. Here torch takes Keras's step")),
 )

@@ -8,9 +8,9 @@ estimates after t steps and the bias corrections c1 = 1 - beta1^t, c2 = 1 - beta
 
 Multiply torch's numerator and denominator by sqrt(c2) and the two are the same step
 when eps = epsilon / sqrt(c2). Early in training c2 is small (0.001 after one step), so
-Keras's epsilon weighs up to 30 times more against small gradients than its face value.
-Setting the group's eps before every step, as a learning-rate scheduler sets lr, makes
-torch's own Adam take Keras's step; no update rule is written here.
+Keras's epsilon weighs up to 1/sqrt(0.001), about 32 times, more against small gradients
+than its face value. Setting the group's eps before every step, as a learning-rate
+scheduler sets lr, makes torch's own Adam take Keras's step; no update rule is written here.
 """
 
 from __future__ import annotations
