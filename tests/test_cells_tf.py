@@ -5,11 +5,8 @@ is installed): gradients use tf.GradientTape on TensorFlow and jax.grad on JAX.
 """
 
 import gzip
-import importlib.util
 import os
 import re
-import subprocess
-import sys
 import zlib
 from pathlib import Path
 
@@ -506,15 +503,3 @@ def test_model_trains_one_batch(name, jit_compile):
     for layer, old in zip(model.recurrent_layers, before):
         new = layer.get_canonical()
         assert all(not np.array_equal(new[key], old[key]) for key in old)
-
-
-# -- the other backend ------------------------------------------------------------------
-@pytest.mark.slow
-@pytest.mark.skipif(BACKEND == "jax" or importlib.util.find_spec("jax") is None,
-                    reason="JAX is not installed, or this run is already on JAX")
-def test_everything_above_on_the_jax_backend():
-    """Where JAX is installed, rerun this file with KERAS_BACKEND=jax in a fresh process."""
-    result = subprocess.run(
-        [sys.executable, "-m", "pytest", __file__, "-q", "-p", "no:cacheprovider", "-k", "not jax_backend"],
-        env={**os.environ, "KERAS_BACKEND": "jax"}, capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]

@@ -1,0 +1,62 @@
+"""Keras on JAX, the backend the GPU machine runs Keras on (it has no TensorFlow).
+
+The rest of the tests run Keras on TensorFlow. Here, where JAX is installed (the `jax`
+extra, which `tox -e test` installs), the Keras files rerun with KERAS_BACKEND=jax in a
+fresh process (a process picks its Keras backend once, at import), and one small sweep
+goes through the harness on JAX. So a Keras cell or runner change that breaks JAX fails
+on a CPU, before GPU time is spent on it.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import keras
+import pytest
+
+TESTS = Path(__file__).resolve().parent
+REPO = TESTS.parent
+# the test files that exercise Keras code paths, rerun whole on JAX
+RERUN_ON_JAX = ("test_cells_tf.py", "test_runners_agree.py")
+RERUN_TIMEOUT_S = 900  # each file takes about two minutes on two cores
+
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(importlib.util.find_spec("jax") is None or keras.backend.backend() == "jax",
+                                 reason="JAX is not installed (pip install -e .[jax]), or this run is already on JAX")]
+
+
+def _on_jax(*args: str, timeout: float = RERUN_TIMEOUT_S) -> subprocess.CompletedProcess:
+    env = {**os.environ, "KERAS_BACKEND": "jax", "TF_CPP_MIN_LOG_LEVEL": "3"}
+    return subprocess.run([sys.executable, *args], cwd=REPO, env=env, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+@pytest.mark.parametrize("test_file", RERUN_ON_JAX)
+def test_the_keras_tests_pass_on_jax(test_file):
+    result = _on_jax("-m", "pytest", str(TESTS / test_file), "-q", "-p", "no:cacheprovider")
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    assert " passed" in result.stdout and " failed" not in result.stdout
+
+
+def test_the_harness_trains_and_times_keras_on_jax(tmp_path):
+    """A training run and a timed step per cell, through `bench run` and its job processes, on JAX."""
+    out = tmp_path / "jax.jsonl"
+    result = _on_jax("-m", "bench", "run", "--cells", "gru0", "gru4", "--frameworks", "keras", "--keras-backend",
+                     "jax", "--measure", "both", "--tasks", "digits", "--hidden", "16", "--lr", "1e-2", "--epochs", "1",
+                     "--warmup-steps", "1", "--timed-steps", "3", "--threads", "1", "--no-progress", "--no-report",
+                     "--output", str(out), timeout=600)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    records = {r["identity"]["cell"]: r for r in map(json.loads, out.read_text().splitlines())}
+    assert set(records) == {"gru0", "gru4"}
+    for cell, record in records.items():
+        assert record["status"] == "ok", record["error"]
+        assert (record["identity"]["backend"], record["identity"]["mode"]) == ("jax", "xla")
+        assert record["environment"]["versions"].get("jax"), "the record names the JAX it ran on"
+        assert record["train"]["test_metric"] > 0.15  # better than chance (0.1)
+        assert record["timing"]["train_step"]["n"] == 3 and record["timing"]["train_step"]["median_s"] > 0
+    assert records["gru4"]["native_path"] and records["gru0"]["native_path"] is None
