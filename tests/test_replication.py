@@ -21,8 +21,9 @@ from bench.config import ConfigError
 from bench.jobs import JOB_DEFAULTS, Axes, identity_value
 from bench.replication.catalog import MODULES, experiments, get_experiment
 from bench.replication.experiment import Ablation, Claim, Experiment, Reference
-from bench.replication.side_by_side import (LOSS_DRIFT, NOT_RUN, PUBLISHED_LABEL, ablation_table, claim_table, match_reference,
-                                            own_runs, rows_frame, side_by_side_table, write_replication_report)
+from bench.replication.side_by_side import (LOSS_DRIFT, NOT_RUN, PUBLISHED_LABEL, ablation_table, claim_table,
+                                            match_reference, own_runs, rows_frame, side_by_side_table,
+                                            write_replication_report)
 from bench.suites import SUITES, Suite
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -216,10 +216,7 @@ def ablation_table(ablation: Ablation, copied: pd.DataFrame, ablated: pd.DataFra
 
 def _largest_seed_gap(runs: pd.DataFrame) -> str:
     """The largest |keras − torch| test score over the seeds both frameworks ran, in percentage points."""
-    per_seed = runs.pivot_table(index="seed", columns="framework", values="test", aggfunc="first")
-    if not set(FRAMEWORKS) <= set(per_seed.columns):
-        return "—"
-    gaps = (per_seed["keras"] - per_seed["torch"]).abs().dropna()
+    gaps = _seed_gaps(runs, "test", relative=False)
     return "—" if gaps.empty else f"{100 * gaps.max():.2f} pp"
 
 
@@ -227,16 +224,17 @@ def _loss_drift(runs: pd.DataFrame) -> str:
     """The largest relative |keras − torch| mean training loss over the seeds both ran, in the first and the
     last epoch: two runs from one start on the same batches differ only by what each framework computes
     differently, and a difference in the first epoch that grows by the last is chaos amplifying it."""
-    gaps = []
-    for column in ("loss_first", "loss_last"):
-        per_seed = runs.pivot_table(index="seed", columns="framework", values=column, aggfunc="first")
-        if not set(FRAMEWORKS) <= set(per_seed.columns):
-            return "—"
-        relative = ((per_seed["keras"] - per_seed["torch"]).abs() / per_seed["keras"].abs()).dropna()
-        if relative.empty:
-            return "—"
-        gaps.append(relative.max())
-    return f"{gaps[0]:.1e} → {gaps[1]:.1e}"
+    first, last = (_seed_gaps(runs, column, relative=True) for column in ("loss_first", "loss_last"))
+    return "—" if first.empty or last.empty else f"{first.max():.1e} → {last.max():.1e}"
+
+
+def _seed_gaps(runs: pd.DataFrame, column: str, relative: bool) -> pd.Series:
+    """|keras − torch| of `column` per seed both frameworks ran (relative: divided by |keras|); empty if none."""
+    per_seed = runs.pivot_table(index="seed", columns="framework", values=column, aggfunc="first")
+    if not set(FRAMEWORKS) <= set(per_seed.columns):
+        return pd.Series(dtype=float)
+    gaps = (per_seed["keras"] - per_seed["torch"]).abs()
+    return (gaps / per_seed["keras"].abs() if relative else gaps).dropna()
 
 
 def _same_model(frame: pd.DataFrame, model: dict[str, Any]) -> pd.DataFrame:
