@@ -35,6 +35,10 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
 # -- run ---------------------------------------------------------------------------------------
 
+EXIT_JOBS_FAILED = 1  # `run`: a job of this run ended error or timeout (its record is kept)
+MAX_FAILED_LISTED = 10  # failed jobs named in the closing message; their records hold the rest
+
+
 def _add_run(parser: argparse.ArgumentParser) -> None:
     what = parser.add_argument_group("what to run (a suite, explicit axes, or a suite with axes replaced)")
     what.add_argument("--suite", help="named suite (see `bench list`); default quick when no axis is given")
@@ -81,6 +85,9 @@ def _add_run(parser: argparse.ArgumentParser) -> None:
     how.add_argument("--resume", action=argparse.BooleanOptionalAction, default=True,
                      help="skip jobs that already have a record in --output (default on)")
     how.add_argument("--retry-failed", action="store_true", help="with --resume, run error/timeout jobs again")
+    how.add_argument("--allow-failures", action="store_true",
+                     help="exit 0 even when jobs of this run end error or timeout (their records are kept either "
+                          "way); for pipelines whose next step judges the records, such as `bench compare`")
     how.add_argument("--timeout", type=float, default=1800.0, help="per-job limit in seconds (default 1800)")
     how.add_argument("--threads", type=int, help="threads per job (default: every available core)")
     how.add_argument("--parallel", type=int, default=1,
@@ -248,6 +255,14 @@ def _cmd_run(args: argparse.Namespace) -> int:
         out_dir = args.report_dir or DEFAULT_REPORTS_DIR / f"{device_tag(device)}-{name}"
         written = write_report(config.output, out_dir)
         print(f"report written to {out_dir.resolve()} (open {written['summary'].name})")
+    if result.failed and not args.allow_failures:
+        shown = result.failed[:MAX_FAILED_LISTED]
+        more = f" and {len(result.failed) - len(shown)} more" if len(result.failed) > len(shown) else ""
+        print(f"error: {len(result.failed)} of the {result.ran} jobs run could not be measured (status error or "
+              f"timeout): {', '.join(shown)}{more}. Their records in {config.output} say why (`error`); fix the "
+              "cause and rerun the same command with --retry-failed to run just those again "
+              "(--allow-failures exits 0 regardless)", file=sys.stderr)
+        return EXIT_JOBS_FAILED
     return 0
 
 

@@ -11,7 +11,7 @@ from tqdm import tqdm
 
 from bench.executors.base import Executor
 from bench.jobs import Job
-from bench.records import RecordStore
+from bench.records import FAILED_STATUSES, RecordStore
 
 
 @dataclass
@@ -22,6 +22,7 @@ class SweepResult:
     total: int  # jobs in the sweep
     skipped: int  # already recorded (resume)
     statuses: Counter = field(default_factory=Counter)  # status -> jobs run now
+    failed: list[str] = field(default_factory=list)  # labels of the jobs run now that ended error or timeout
 
     @property
     def ran(self) -> int:
@@ -51,8 +52,10 @@ def run_sweep(jobs: Sequence[Job], store: RecordStore, executor: Executor, *, re
             store.append(record)
             result.statuses[record["status"]] += 1
             if record["status"] != "ok":
+                label = Job.from_identity(record["identity"]).label()
                 first_line = (record.get("error") or "").strip().splitlines()
-                bar.write(f"[{record['status']}] {Job.from_identity(record['identity']).label()}: "
-                          f"{first_line[0] if first_line else ''}")
+                bar.write(f"[{record['status']}] {label}: {first_line[0] if first_line else ''}")
+                if record["status"] in FAILED_STATUSES:
+                    result.failed.append(label)
             bar.update(1)
     return result

@@ -11,7 +11,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from bench.cli import main
+from bench.cli import EXIT_JOBS_FAILED, main
 from bench.executors.local import LocalExecutor
 from bench.jobs import Axes, expand
 from bench.records import RecordStore, new_record, read_records
@@ -93,6 +93,27 @@ def test_a_diverging_job_is_recorded_and_the_sweep_goes_on(tmp_path):
     assert f"report written to {report.resolve()}" in result.stdout
     summary = (report / "summary.md").read_text()
     assert "## Failed jobs" in summary and summary.count("| diverged |") == 2
+
+
+def test_a_job_that_cannot_be_measured_fails_the_run_after_its_record_and_report(tmp_path):
+    out, report = tmp_path / "r.jsonl", tmp_path / "report"
+    # MNIST with nowhere to find it and no downloading: the job ends `error`
+    env = {"RNNBENCH_DATA_DIR": str(tmp_path / "empty"), "RNNBENCH_CACHE_DIR": str(tmp_path / "cache"),
+           "RNNBENCH_OFFLINE": "1"}
+    args = ["run", "--cells", "gru0", "--frameworks", "torch", "--tasks", "mnist", "--hidden", "8", "--epochs", "1",
+            "--no-progress", "--output", str(out)]
+    failed = _bench(*args, "--report-dir", str(report), env_extra=env)
+    assert failed.returncode == EXIT_JOBS_FAILED, failed.stderr
+    assert "1 of the 1 jobs run could not be measured" in failed.stderr
+    assert "gru0/torch-eager/train/mnist/L1H8/seed0" in failed.stderr and "--retry-failed" in failed.stderr
+    (record,) = read_records(out)
+    assert record["status"] == "error" and "DataNotFoundError" in record["error"]
+    assert "## Failed jobs" in (report / "summary.md").read_text()
+
+    allowed = _bench(*args, "--no-report", "--retry-failed", "--allow-failures", env_extra=env)
+    assert allowed.returncode == 0, allowed.stderr
+    assert "1 error" in allowed.stdout and "could not be measured" not in allowed.stderr
+    assert [r["status"] for r in read_records(out)] == ["error", "error"]  # retried, and recorded again
 
 
 def _fake_python(tmp_path, body):

@@ -37,8 +37,11 @@ def handle(args: argparse.Namespace) -> int:
     from bench.replication.experiment import REPORTS_ROOT
     from bench.replication.side_by_side import write_replication_report
 
+    from bench.cli import EXIT_JOBS_FAILED
+
     chosen = list(experiments().values()) if args.experiment == "all" else [get_experiment(args.experiment)]
     root = args.root or Path(REPORTS_ROOT)
+    jobs_failed = False
     for experiment in chosen:
         folder = root / experiment.name
         records = folder / RECORDS_NAME
@@ -55,14 +58,16 @@ def handle(args: argparse.Namespace) -> int:
                 run_args += ["--data-dir", str(args.data_dir)] if args.data_dir else []
                 run_args += ["--no-progress"] if args.no_progress else []
                 status = bench_main(run_args)
-                if status != 0:
+                # failed jobs are records like any other: the other suites and the report still get written
+                jobs_failed |= status == EXIT_JOBS_FAILED
+                if status not in (0, EXIT_JOBS_FAILED):
                     return status
         if not records.is_file():
             raise ConfigError(f"no records at {records}; run `python -m bench replicate {experiment.name}` "
                               "without --report-only first")
         written = write_replication_report(experiment, records, folder)
         print(f"{experiment.name}: report written to {written['summary'].resolve()}")
-    return 0
+    return EXIT_JOBS_FAILED if jobs_failed else 0
 
 
 def _cuda_available() -> bool:
