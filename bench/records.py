@@ -106,8 +106,10 @@ class RecordStore:
                     validate_record(record)
                 except (json.JSONDecodeError, RecordError) as err:
                     self.skipped_lines.append(number)
-                    warnings.warn(f"{self.path}:{number}: skipping an unreadable record "
-                                  f"(a run killed mid-write leaves one): {str(err)[:200]}", stacklevel=2)
+                    why = ("not JSON (a run killed mid-write leaves a partial line)"
+                           if isinstance(err, json.JSONDecodeError) else "not a valid record")
+                    warnings.warn(f"{self.path}:{number}: skipping an unreadable record, {why}: {str(err)[:200]}",
+                                  stacklevel=2)
                     continue
                 records.append(record)
         return records

@@ -109,12 +109,22 @@ def test_a_half_written_line_is_skipped_and_the_next_append_starts_a_new_line(fr
     store.append(first)
     with store.path.open("a") as fh:  # what a writer killed mid-line leaves
         fh.write(dumps(second)[:57])
-    with pytest.warns(UserWarning, match="r.jsonl:2: skipping an unreadable record"):
+    with pytest.warns(UserWarning, match="r.jsonl:2: skipping an unreadable record, not JSON .a run killed mid-write"):
         assert [r["job_id"] for r in store.load()] == [first["job_id"]]
     assert store.skipped_lines == [2]
     store.append(second)
     with pytest.warns(UserWarning):
         assert [r["job_id"] for r in store.load()] == [first["job_id"], second["job_id"]]
+
+
+def test_a_record_of_another_schema_version_is_skipped_as_such(fresh_record, tmp_path):
+    future = copy.deepcopy(fresh_record[1])
+    future["schema_version"] += 1
+    path = tmp_path / "r.jsonl"
+    path.write_text(dumps(future) + "\n")
+    with pytest.warns(UserWarning, match=r"r.jsonl:1: skipping an unreadable record, not a valid record: .*"
+                                         r"schema_version \d+ is not \d+; .*another version of rnnbench"):
+        assert RecordStore(path).load() == []
 
 
 def test_finished_ids_use_the_latest_record_and_can_retry_failures(fresh_record, tmp_path):
