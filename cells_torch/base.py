@@ -56,7 +56,7 @@ class CustomRecurrent(CanonicalWeights, nn.Module):
 
     # -- shared machinery -----------------------------------------------------------
     def forward(self, x: Tensor, initial_state: Tensor | tuple[Tensor, ...] | None = None):
-        check_input(self.cell_name, x, self.input_size)
+        check_input(self.cell_name, x, self.input_size, self.kernel)
         state = _initial(self, x, initial_state)
         x_proj = self.project_inputs(x)
         consts = self.step_constants()

@@ -56,7 +56,10 @@ class GatedRecurrent(CustomRecurrent):
         (h,) = state
         u_gate, b_gate, fixed, u_cand = consts
         hidden = self.hidden_size
-        gates = fixed if fixed is not None else torch.sigmoid(self._gate_preactivation(x_proj_t, h, u_gate, b_gate))
+        if fixed is not None:
+            gates = fixed.type_as(h)  # a no-op except under autocast, where h may be bf16 and the bias float32
+        else:
+            gates = torch.sigmoid(self._gate_preactivation(x_proj_t, h, u_gate, b_gate))
         if self.n_gates == 2:
             update, reset = gates[..., :hidden], gates[..., hidden:]  # [z, r]
         else:

@@ -40,7 +40,7 @@ class NativeRecurrent(CanonicalWeights, nn.Module):
         self.rnn = self.rnn_type(input_size, hidden_size, batch_first=True, device=device, dtype=dtype)
 
     def forward(self, x: Tensor, initial_state: Tensor | tuple[Tensor, ...] | None = None):
-        check_input(self.cell_name, x, self.input_size)
+        check_input(self.cell_name, x, self.input_size, self.rnn.weight_ih_l0)
         state = _native_state(self, x, initial_state)
         outputs, final = self.rnn(x, state)
         final = tuple(s.squeeze(0) for s in final) if isinstance(final, tuple) else (final.squeeze(0),)

@@ -1,14 +1,15 @@
-"""Shape checks shared by custom and native layers: clear errors instead of matmul noise."""
+"""Input checks shared by custom and native layers: clear errors instead of matmul noise."""
 
 from __future__ import annotations
 
+import torch
 from torch import Tensor
 
 State = tuple[Tensor, ...]
 
 
-def check_input(name: str, x: object, input_size: int) -> None:
-    """Raise unless `x` is a float tensor (batch, time >= 1, input_size)."""
+def check_input(name: str, x: object, input_size: int, weight: Tensor) -> None:
+    """Raise unless `x` is a float tensor (batch, time >= 1, input_size) of `weight`'s dtype and device."""
     if not isinstance(x, Tensor):
         raise TypeError(f"{name} expects a torch.Tensor input (batch, time, {input_size}), "
                         f"got {type(x).__name__}")
@@ -18,6 +19,16 @@ def check_input(name: str, x: object, input_size: int) -> None:
     if not x.is_floating_point():
         raise ValueError(f"{name} expects a floating-point input, got {x.dtype}; "
                          f"token ids belong in a model with vocab_size set")
+    # under autocast a layer may take another float dtype than its weights: autocast converts them
+    other_dtype = x.dtype != weight.dtype and not torch.is_autocast_enabled(x.device.type)
+    if other_dtype or x.device != weight.device:
+        raise ValueError(f"{name} has {_where(weight)} weights and got {_where(x)} input; move one to the "
+                         f"other: x.to({weight.device.type!r}, {weight.dtype}) or layer.to({x.device.type!r}, "
+                         f"{x.dtype})")
+
+
+def _where(t: Tensor) -> str:
+    return f"{str(t.dtype).removeprefix('torch.')} {t.device}"
 
 
 def initial_state(name: str, x: Tensor, hidden_size: int, state_size: int,

@@ -241,6 +241,25 @@ def test_wrong_rank_or_feature_size_names_both_shapes(name):
         layer(torch.randn(4, 3, 27))
 
 
+@pytest.mark.parametrize("name", list_cells())
+def test_input_of_another_dtype_or_device_than_the_weights_says_how_to_convert(name):
+    layer = cells_torch.make_layer(name, 4, 6)
+    with pytest.raises(ValueError, match=rf"{name} has float32 cpu weights and got float64 cpu input.*"
+                                         r"x\.to\('cpu', torch\.float32\) or layer\.to\('cpu', torch\.float64\)"):
+        layer(torch.randn(3, 2, 4, dtype=torch.float64))
+    # another device (here the meta device, which every machine has; on a GPU machine cuda:0 vs cpu)
+    with pytest.raises(ValueError, match=r"float32 cpu weights and got float32 meta input.*x\.to\('cpu'"):
+        layer(torch.randn(3, 2, 4, device="meta"))
+    outputs, _ = layer.to(torch.float64)(torch.randn(3, 2, 4, dtype=torch.float64))  # as the message says
+    assert outputs.dtype == torch.float64
+    fresh = cells_torch.make_layer(name, 4, 6)
+    with torch.autocast("cpu", dtype=torch.bfloat16):  # autocast hands layers another dtype: not refused
+        outputs, _ = fresh(torch.randn(3, 2, 4, dtype=torch.bfloat16))
+    outputs.float().sum().backward()
+    assert torch.isfinite(outputs.float()).all()
+    assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in fresh.parameters())
+
+
 @pytest.mark.parametrize("name", ["gru0", "lstm", "lstm_native", "rnn_native"])
 def test_wrong_initial_state_is_refused(name):
     layer = cells_torch.make_layer(name, 4, 6)
