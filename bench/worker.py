@@ -43,6 +43,9 @@ def run_in_process(job: Job, threads: int) -> dict[str, Any]:
 
         record["status"] = "diverged" if isinstance(exc, Diverged) else "oom" if is_oom(exc) else "error"
         message = f"{type(exc).__name__}: {exc}"
+        if record["status"] == "oom":  # what to do first: the report shows a record's first line
+            message = (f"out of {job.device} memory at batch {job.batch_size}, hidden {job.hidden_size}: a smaller "
+                       f"--batch-size or --hidden fits, or fewer jobs side by side (--parallel). {message}")
         if not isinstance(exc, Diverged):  # a divergence is explained by its message; a bug needs the trace
             message += "\n" + traceback.format_exc()[-ERROR_TAIL_CHARS:]
         record["error"] = message

@@ -10,6 +10,7 @@ from bench.environment import source_digest
 from bench.jobs import Job
 from bench.records import (SCHEMA, SCHEMA_VERSION, RecordError, RecordStore, dumps, read_records,
                            validate_record)
+from bench.runners.common import is_oom
 from bench.worker import run_in_process
 
 COMMITTED = Path(__file__).parent / "data" / "harness_records.jsonl"
@@ -56,6 +57,32 @@ def test_parameter_counts_match_the_spec(fresh_record):
     params = record["params"]
     assert params["recurrent"] == params["recurrent_expected"] > 0
     assert params["framework"] > params["recurrent"]  # plus the head
+
+
+@pytest.mark.parametrize("mode", ["eager", "compiled"])
+def test_a_job_too_large_for_memory_is_recorded_as_oom_with_what_to_do(mode):
+    # an LSTM of 2**23 units needs 1 PiB of weights, beyond the 128 TiB a process maps by default: refused at
+    # once, never paged in
+    job = Job(cell="lstm", framework="torch", backend="torch", mode=mode, device="cpu", task="digits",
+              measure="timing", hidden_size=2**23, batch_size=16, seq_len=4, input_size=8, warmup_steps=1,
+              timed_steps=2)
+    record = run_in_process(job, threads=1)
+    assert record["status"] == "oom", record["error"]
+    assert record["error"].startswith("out of cpu memory at batch 16, hidden 8388608: a smaller --batch-size")
+    assert "can't allocate memory" in record["error"] and record["memory"]["peak_bytes"] > 0
+    validate_record(record)
+
+
+def test_out_of_memory_is_recognised_in_every_framework():
+    import tensorflow as tf
+    import torch
+
+    assert is_oom(torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB"))
+    assert is_oom(tf.errors.ResourceExhaustedError(None, None, "OOM when allocating tensor with shape[8,8]"))
+    assert is_oom(RuntimeError("RESOURCE_EXHAUSTED: Out of memory allocating 13194139533312 bytes."))  # JAX/XLA
+    assert is_oom(RuntimeError("DefaultCPUAllocator: can't allocate memory: you tried to allocate 8 bytes"))
+    assert not is_oom(RuntimeError("mat1 and mat2 shapes cannot be multiplied (4x3 and 4x3)"))
+    assert not is_oom(ValueError("gru0 expects input (batch, time, 28), got (4, 28)"))
 
 
 def test_a_keras_record_names_its_backend_and_native_path():

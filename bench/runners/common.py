@@ -88,7 +88,8 @@ def is_oom(exc: BaseException) -> bool:
     if names & {"OutOfMemoryError", "ResourceExhaustedError"}:
         return True
     text = str(exc)
-    return "RESOURCE_EXHAUSTED" in text or "out of memory" in text.lower()
+    # torch's CPU allocator raises a plain RuntimeError ("DefaultCPUAllocator: can't allocate memory")
+    return "RESOURCE_EXHAUSTED" in text or "out of memory" in text.lower() or "can't allocate memory" in text
 
 
 def load_problem_and_task(job: Job):
