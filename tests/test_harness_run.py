@@ -63,6 +63,34 @@ def test_a_killed_sweep_resumes_without_losing_or_repeating_records(tmp_path):
     assert all(r["status"] == "ok" for r in after)
 
 
+def test_a_terminated_sweep_takes_its_running_job_down_and_keeps_its_records(tmp_path):
+    # SIGTERM to the sweep alone, as `timeout`, `kill` or a cancelled CI job send it: the running job
+    # process must not be left behind as an orphan
+    out = tmp_path / "sweep.jsonl"
+    args = ["run", "--cells", "gru0", "mgu", "rnn", "--frameworks", "torch", "--threads", "1", *TINY,
+            "--output", str(out)]
+    proc = subprocess.Popen([sys.executable, "-m", "bench", *args], cwd=REPO, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + FIRST_RECORD_TIMEOUT_S
+    try:
+        while not (out.exists() and out.read_text().count("\n") >= 1):
+            assert proc.poll() is None, "the sweep ended before it could be terminated"
+            assert time.monotonic() < deadline, "no record appeared in time"
+            time.sleep(0.2)
+        job_processes = [p for p in psutil.Process(proc.pid).children(recursive=True)]
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 128 + signal.SIGTERM, err
+    assert "terminated; the records written so far are kept" in err
+    _, alive = psutil.wait_procs(job_processes, timeout=10)
+    assert not alive, f"job processes outlived the sweep: {alive}"
+    records = read_records(out)
+    assert 1 <= len(records) < 3 and all(r["status"] == "ok" for r in records)
+
+
 def _in_group(process, pgid):
     try:
         return os.getpgid(process.pid) == pgid
