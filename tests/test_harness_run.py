@@ -29,34 +29,49 @@ def _bench(*args, env_extra=None, **kw):
                           text=True, timeout=600, **kw)
 
 
-def test_a_killed_sweep_resumes_without_losing_or_repeating_records(tmp_path):
-    out = tmp_path / "sweep.jsonl"
-    args = ["run", "--cells", "gru0", "mgu", "rnn", "--frameworks", "torch", "--threads", "1", *TINY,
-            "--output", str(out)]
-    # its own session, so the test can kill the sweep and its job process together
-    proc = subprocess.Popen([sys.executable, "-m", "bench", *args], cwd=REPO, start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+SWEEP_CELLS = ("gru0", "mgu", "rnn")
+
+
+def _sweep_args(out):
+    return ["run", "--cells", *SWEEP_CELLS, "--frameworks", "torch", "--threads", "1", *TINY, "--output", str(out)]
+
+
+def _sweep_with_a_job_running(out, **popen):
+    """A sweep in its own session, returned once it has written a record and runs its next job."""
+    proc = subprocess.Popen([sys.executable, "-m", "bench", *_sweep_args(out)], cwd=REPO, start_new_session=True,
+                            **popen)
     deadline = time.monotonic() + FIRST_RECORD_TIMEOUT_S
     try:
-        while not (out.exists() and out.read_text().count("\n") >= 1):
-            assert proc.poll() is None, "the sweep ended before it could be killed"
+        while True:
+            assert proc.poll() is None, "the sweep ended before it could be stopped"
+            if out.exists() and out.read_text().count("\n") >= 1 and psutil.Process(proc.pid).children():
+                break
             assert time.monotonic() < deadline, "no record appeared in time"
             time.sleep(0.2)
-    finally:
-        os.killpg(proc.pid, signal.SIGKILL)  # mid-sweep: the second job is running
-        proc.wait()
+    except BaseException:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        raise
+    return proc
+
+
+def test_a_killed_sweep_resumes_without_losing_or_repeating_records(tmp_path):
+    out = tmp_path / "sweep.jsonl"
+    proc = _sweep_with_a_job_running(out, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    os.killpg(proc.pid, signal.SIGKILL)  # the sweep and its running job process together
+    proc.wait()
     psutil.wait_procs([p for p in psutil.process_iter() if _in_group(p, proc.pid)], timeout=10)
     before = read_records(out)
     assert 1 <= len(before) < 3
     with out.open("a") as fh:  # a kill during a write leaves a partial line; it must not break resume
         fh.write('{"schema_version": 1, "job_id": "trunc')
 
-    result = _bench(*args)
+    result = _bench(*_sweep_args(out))
     assert result.returncode == 0, result.stderr
     assert f"{len(before)} already recorded" in result.stdout
     with pytest.warns(UserWarning, match="skipping an unreadable record"):
         after = read_records(out)
-    jobs = expand(Axes(tasks=("digits",), measure="train", cells=("gru0", "mgu", "rnn"), frameworks=("torch",),
+    jobs = expand(Axes(tasks=("digits",), measure="train", cells=SWEEP_CELLS, frameworks=("torch",),
                        hidden_sizes=(8,), epochs=1))
     assert sorted(r["job_id"] for r in after) == sorted(j.job_id for j in jobs)  # each exactly once
     assert after[:len(before)] == before  # finished records were kept, not rerun
@@ -67,17 +82,9 @@ def test_a_terminated_sweep_takes_its_running_job_down_and_keeps_its_records(tmp
     # SIGTERM to the sweep alone, as `timeout`, `kill` or a cancelled CI job send it: the running job
     # process must not be left behind as an orphan
     out = tmp_path / "sweep.jsonl"
-    args = ["run", "--cells", "gru0", "mgu", "rnn", "--frameworks", "torch", "--threads", "1", *TINY,
-            "--output", str(out)]
-    proc = subprocess.Popen([sys.executable, "-m", "bench", *args], cwd=REPO, start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + FIRST_RECORD_TIMEOUT_S
+    proc = _sweep_with_a_job_running(out, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    job_processes = psutil.Process(proc.pid).children(recursive=True)
     try:
-        while not (out.exists() and out.read_text().count("\n") >= 1):
-            assert proc.poll() is None, "the sweep ended before it could be terminated"
-            assert time.monotonic() < deadline, "no record appeared in time"
-            time.sleep(0.2)
-        job_processes = [p for p in psutil.Process(proc.pid).children(recursive=True)]
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=60)
     finally:
@@ -85,6 +92,7 @@ def test_a_terminated_sweep_takes_its_running_job_down_and_keeps_its_records(tmp
             os.killpg(proc.pid, signal.SIGKILL)
     assert proc.returncode == 128 + signal.SIGTERM, err
     assert "terminated; the records written so far are kept" in err
+    assert job_processes
     _, alive = psutil.wait_procs(job_processes, timeout=10)
     assert not alive, f"job processes outlived the sweep: {alive}"
     records = read_records(out)
