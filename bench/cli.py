@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from bench.cells import UnknownCellError
+from bench.records import RecordsBusyError
 from bench.config import (ADAM_EPSILONS, BACKENDS, DEFAULT_REPORTS_DIR, DEFAULT_RESULTS_DIR, DEVICES,
                           FLOAT32_PRECISIONS, FRAMEWORKS, INITS, MEASURES, MODES, NATIVE_BIASES, ConfigError,
                           RunConfig, TimingConfig)
@@ -243,12 +244,14 @@ def _cmd_run(args: argparse.Namespace) -> int:
                        retry_failed=args.retry_failed, timeout_s=args.timeout, threads=args.threads,
                        progress=not args.no_progress, parallel=args.parallel)
     store = RecordStore(config.output)
-    if not config.resume and store.load():
-        raise ConfigError(f"{config.output} already holds records; pass --resume to continue that sweep, "
-                          "or choose another --output (records are append-only, never overwritten)")
-    print(f"{name}: {len(jobs)} jobs on {device}; records -> {config.output.resolve()}", flush=True)
-    result = run_sweep(jobs, store, make_executor(args, config), resume=config.resume,
-                       retry_failed=config.retry_failed, progress=config.progress)
+    executor = make_executor(args, config)
+    with store.held():  # from here until the sweep ends, no other sweep appends to this file
+        if not config.resume and store.load():
+            raise ConfigError(f"{config.output} already holds records; pass --resume to continue that sweep, "
+                              "or choose another --output (records are append-only, never overwritten)")
+        print(f"{name}: {len(jobs)} jobs on {device}; records -> {config.output.resolve()}", flush=True)
+        result = run_sweep(jobs, store, executor, resume=config.resume, retry_failed=config.retry_failed,
+                           progress=config.progress)
     counts = ", ".join(f"{n} {status}" for status, n in sorted(result.statuses.items())) or "nothing to run"
     print(f"ran {result.ran} ({counts}); {result.skipped} already recorded; records in {config.output.resolve()}")
     if not args.no_report:
@@ -350,7 +353,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     previous = signal.signal(signal.SIGTERM, _raise_terminated) if on_main_thread else None
     try:
         return args.handler(args)
-    except (ConfigError, UnknownCellError) as err:
+    except (ConfigError, UnknownCellError, RecordsBusyError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as stop:

@@ -7,12 +7,14 @@ the reader skips (with a warning) and the next append starts after.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import math
 import os
 import warnings
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 SCHEMA_VERSION = 1
 STATUSES = ("ok", "diverged", "oom", "error", "timeout")
@@ -84,6 +86,10 @@ def _finite(value: Any) -> Any:
     return value
 
 
+class RecordsBusyError(RuntimeError):
+    """Another sweep is appending to the same records file."""
+
+
 class RecordStore:
     """Append-only JSONL file of records."""
 
@@ -119,6 +125,26 @@ class RecordStore:
         latest = latest_by_job(self.load())
         return {job_id for job_id, rec in latest.items()
                 if not (retry_failed and rec["status"] in FAILED_STATUSES)}
+
+    @contextlib.contextmanager
+    def held(self) -> Iterator[None]:
+        """This process alone runs a sweep into the file while inside (an advisory lock on the file itself).
+
+        Two sweeps writing to one file at once would each run the jobs the other has not
+        recorded yet: the same jobs twice, on a machine both are timing on.
+        """
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self.path.open("a") as fh:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise RecordsBusyError(
+                    f"another sweep is writing to {self.path} right now; wait for it to finish (then rerun to "
+                    "resume, which runs only what it left), or give this run another --output") from None
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
 
     def append(self, record: dict[str, Any]) -> None:
         """Validate and append one record as one line, flushed to disk."""

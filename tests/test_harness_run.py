@@ -218,6 +218,15 @@ def test_data_dir_is_where_the_job_processes_find_the_dataset_files(tmp_path):
     assert files and all(Path(f["path"]).is_relative_to(data.resolve()) for f in files.values())
 
 
+def test_a_second_sweep_into_a_file_another_sweep_is_writing_is_refused(tmp_path, capsys):
+    out = tmp_path / "r.jsonl"
+    with RecordStore(out).held():  # what a running sweep holds
+        assert main(["run", "--cells", "gru0", "--output", str(out), *TINY]) == 2
+    err = capsys.readouterr().err
+    assert f"another sweep is writing to {out} right now" in err and "another --output" in err
+    assert out.read_text() == ""  # nothing ran, nothing was written
+
+
 def test_refuses_to_start_over_an_existing_file_without_resume(tmp_path, capsys):
     out = tmp_path / "r.jsonl"
     out.write_text(Path(__file__).with_name("data").joinpath("harness_records.jsonl").read_text())
