@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from bench.cells import UnknownCellError
-from bench.records import RecordsBusyError
 from bench.config import (ADAM_EPSILONS, BACKENDS, DEFAULT_REPORTS_DIR, DEFAULT_RESULTS_DIR, DEVICES,
                           FLOAT32_PRECISIONS, FRAMEWORKS, INITS, MEASURES, MODES, NATIVE_BIASES, ConfigError,
                           RunConfig, TimingConfig)
+from bench.records import RecordsBusyError
 
 
 # -- list --------------------------------------------------------------------------------------

@@ -32,12 +32,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
+    from bench.cli import EXIT_JOBS_FAILED
     from bench.cli import main as bench_main
     from bench.replication.catalog import experiments, get_experiment
     from bench.replication.experiment import REPORTS_ROOT
     from bench.replication.side_by_side import write_replication_report
-
-    from bench.cli import EXIT_JOBS_FAILED
 
     chosen = list(experiments().values()) if args.experiment == "all" else [get_experiment(args.experiment)]
     root = args.root or Path(REPORTS_ROOT)
