@@ -154,6 +154,22 @@ def test_a_record_of_another_schema_version_is_skipped_as_such(fresh_record, tmp
         assert RecordStore(path).load() == []
 
 
+def test_a_records_file_that_cannot_be_locked_is_still_written_with_a_warning(fresh_record, tmp_path, monkeypatch):
+    import errno
+
+    import bench.records
+
+    def no_locks(*_):
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(bench.records.fcntl, "flock", no_locks)  # as on a network mount without locking
+    store = RecordStore(tmp_path / "r.jsonl")
+    with pytest.warns(UserWarning, match="cannot lock the records file .*No locks available"):
+        with store.held():
+            store.append(fresh_record[1])
+    assert [r["job_id"] for r in store.load()] == [fresh_record[1]["job_id"]]
+
+
 def test_finished_ids_use_the_latest_record_and_can_retry_failures(fresh_record, tmp_path):
     ok = copy.deepcopy(fresh_record[1])
     failed = copy.deepcopy(ok)
