@@ -227,12 +227,17 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     name, device, jobs = build_jobs(args)
     _check_tasks(jobs)
+    output = args.output or DEFAULT_RESULTS_DIR / f"{name}.jsonl"
+    if output.is_dir():
+        raise ConfigError(f"--output {output} is a folder; give the records file, e.g. {output / 'records.jsonl'}")
+    if args.report_dir is not None and not args.no_report:
+        _check_folder("--report-dir", args.report_dir)
     if args.dry_run:
         from bench.records import RecordStore
         from bench.sweep import pending_jobs
 
         # the very rule the run applies (resume, --retry-failed), so the marks say what it would skip
-        store = RecordStore(args.output or DEFAULT_RESULTS_DIR / f"{name}.jsonl")
+        store = RecordStore(output)
         todo = {job.job_id for job in pending_jobs(jobs, store, args.resume, args.retry_failed)}
         done = {job.job_id for job in jobs} - todo
         for job in jobs:
@@ -240,7 +245,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         recorded = sum(job.job_id in done for job in jobs)
         print(f"{len(jobs)} jobs" + (f"; {recorded} already recorded, {len(jobs) - recorded} to run" if done else ""))
         return 0
-    config = RunConfig(output=args.output or DEFAULT_RESULTS_DIR / f"{name}.jsonl", resume=args.resume,
+    config = RunConfig(output=output, resume=args.resume,
                        retry_failed=args.retry_failed, timeout_s=args.timeout, threads=args.threads,
                        progress=not args.no_progress, parallel=args.parallel)
     store = RecordStore(config.output)
@@ -297,9 +302,16 @@ def _cmd_report(args: argparse.Namespace) -> int:
     if not args.records.is_file():
         raise ConfigError(f"no records file at {args.records}; run `python -m bench run` first "
                           "(it writes results/SUITE.jsonl)")
+    _check_folder("--out", args.out)
     written = write_report(args.records, args.out)
     print(f"report written to {args.out.resolve()}: " + ", ".join(p.name for p in written["files"]))
     return 0
+
+
+def _check_folder(option: str, folder: Path) -> None:
+    """A report folder may not exist yet, but may not be a file."""
+    if folder.exists() and not folder.is_dir():
+        raise ConfigError(f"{option} {folder} is a file; give a folder for summary.md, results.csv and the plots")
 
 
 Handler = Callable[[argparse.Namespace], int]

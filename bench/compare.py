@@ -429,6 +429,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Compare, print the table, write the markdown; 0 when nothing regressed, 1 otherwise."""
     tolerances = resolve_tolerances(args.tolerance)
+    if args.markdown is not None and args.markdown.is_dir():
+        raise ConfigError(f"--markdown {args.markdown} is a folder; give the file to write the table to, "
+                          f"e.g. {args.markdown / 'regress-gate.md'}")
     baseline, current = _load(args.baseline, "baseline"), _load(args.current, "current")
     comparison = compare(baseline, current, tolerances, args.speed)
     text = render(comparison, args.baseline, args.current, tolerances)

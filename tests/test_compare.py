@@ -278,6 +278,13 @@ def test_missing_or_empty_files_are_explained(tmp_path, capsys):
     assert code == 2 and "holds no readable records" in capsys.readouterr().err
 
 
+def test_a_folder_given_as_the_markdown_file_is_explained_before_comparing(tmp_path, capsys):
+    code = compare.main(["--baseline", str(BASELINE), str(BASELINE), "--markdown", str(tmp_path)])
+    captured = capsys.readouterr()
+    assert code == 2 and f"--markdown {tmp_path} is a folder" in captured.err
+    assert "regression gate" not in captured.out  # refused before comparing, not after
+
+
 def test_github_step_summary_is_appended(tmp_path, baseline, monkeypatch, capsys):
     summary = tmp_path / "summary.md"
     summary.write_text("earlier step\n")

@@ -227,6 +227,21 @@ def test_a_second_sweep_into_a_file_another_sweep_is_writing_is_refused(tmp_path
     assert out.read_text() == ""  # nothing ran, nothing was written
 
 
+def test_output_and_report_paths_of_the_wrong_kind_are_refused_before_any_job_runs(tmp_path, capsys):
+    a_file = tmp_path / "a-file"
+    a_file.write_text("")
+    assert main(["run", "--cells", "gru0", "--output", str(tmp_path), *TINY]) == 2
+    assert f"--output {tmp_path} is a folder; give the records file, e.g. {tmp_path / 'records.jsonl'}" in \
+        capsys.readouterr().err
+    out = tmp_path / "r.jsonl"
+    with_report = [arg for arg in TINY if arg != "--no-report"]
+    assert main(["run", "--cells", "gru0", "--output", str(out), "--report-dir", str(a_file), *with_report]) == 2
+    assert f"--report-dir {a_file} is a file" in capsys.readouterr().err and not out.exists()
+    records = Path(__file__).with_name("data") / "harness_records.jsonl"
+    assert main(["report", str(records), "--out", str(a_file)]) == 2
+    assert f"--out {a_file} is a file; give a folder" in capsys.readouterr().err
+
+
 def test_refuses_to_start_over_an_existing_file_without_resume(tmp_path, capsys):
     out = tmp_path / "r.jsonl"
     out.write_text(Path(__file__).with_name("data").joinpath("harness_records.jsonl").read_text())
