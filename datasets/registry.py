@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import os
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -51,7 +52,9 @@ def get_entry(name: str) -> TaskEntry:
     try:
         return _REGISTRY[name]
     except (KeyError, TypeError):
-        raise UnknownTaskError(f"unknown task {name!r}; valid tasks: {', '.join(list_tasks())}") from None
+        close = difflib.get_close_matches(str(name).lower(), list_tasks(), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise UnknownTaskError(f"unknown task {name!r}{hint}; valid tasks: {', '.join(list_tasks())}") from None
 
 
 def task_options(name: str) -> dict[str, Any]:

@@ -44,6 +44,14 @@ def test_unknown_name_lists_valid_names():
     assert isinstance(err.value, KeyError) and isinstance(err.value, ValueError)
 
 
+@pytest.mark.parametrize("typed, meant", [("GRU0", "gru0"), ("lstm-native", "lstm_native"), ("mgu4", "mgu")])
+def test_a_near_miss_is_pointed_at_the_cell_it_resembles(typed, meant):
+    with pytest.raises(UnknownCellError, match=rf"unknown cell '{typed}' \(did you mean '{meant}'\?\); registered"):
+        get_spec(typed)
+    with pytest.raises(UnknownCellError, match=r"unknown cell 'transformer'; registered"):  # no likeness, no hint
+        get_spec("transformer")
+
+
 @pytest.mark.parametrize("name", list_cells())
 @pytest.mark.parametrize("input_size,hidden_size", SIZES)
 def test_param_count_matches_closed_form(name, input_size, hidden_size):

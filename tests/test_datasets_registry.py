@@ -39,6 +39,11 @@ def test_unknown_task_lists_valid_names():
         assert name in str(err.value)
 
 
+def test_a_near_miss_task_is_pointed_at_the_task_it_resembles():
+    with pytest.raises(UnknownTaskError, match=r"unknown task 'MNIST' \(did you mean 'mnist'\?\); valid tasks"):
+        datasets.load("MNIST")
+
+
 def test_unknown_option_lists_valid_options():
     with pytest.raises(OptionError, match="no option.*'hidden'.*valid options:.*test_fraction"):
         datasets.load("digits", hidden=3)

@@ -8,6 +8,7 @@ same names, and the tests parametrize over `list_cells()`.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Callable
@@ -193,5 +194,7 @@ def get_spec(name: str) -> CellSpec:
     try:
         return _REGISTRY[name]
     except KeyError:
+        close = difflib.get_close_matches(str(name).lower(), list_cells(), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
         raise UnknownCellError(
-            f"unknown cell {name!r}; registered cells are: {', '.join(list_cells())}") from None
+            f"unknown cell {name!r}{hint}; registered cells are: {', '.join(list_cells())}") from None
