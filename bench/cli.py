@@ -19,7 +19,7 @@ from bench.cells import UnknownCellError
 from bench.config import (ADAM_EPSILONS, BACKENDS, DEFAULT_REPORTS_DIR, DEFAULT_RESULTS_DIR, DEVICES,
                           FLOAT32_PRECISIONS, FRAMEWORKS, INITS, MEASURES, MODES, NATIVE_BIASES, ConfigError,
                           RunConfig, TimingConfig)
-from bench.records import RecordsBusyError
+from bench.records import RecordsBusyError, RecordStore
 
 
 # -- list --------------------------------------------------------------------------------------
@@ -222,7 +222,6 @@ def job_settings(args: argparse.Namespace) -> dict[str, str]:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from bench.records import RecordStore
     from bench.sweep import run_sweep
 
     name, device, jobs = build_jobs(args)
@@ -233,7 +232,6 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if args.report_dir is not None and not args.no_report:
         _check_folder("--report-dir", args.report_dir)
     if args.dry_run:
-        from bench.records import RecordStore
         from bench.sweep import pending_jobs
 
         # the very rule the run applies (resume, --retry-failed), so the marks say what it would skip
@@ -348,13 +346,9 @@ def build_parser() -> argparse.ArgumentParser:
 class Terminated(KeyboardInterrupt):
     """SIGTERM (`kill`, `timeout`, a CI runner cancelling): stop as Ctrl-C does, running jobs killed."""
 
-    def __init__(self, signum: int) -> None:
-        super().__init__(signum)
-        self.signum = signum
 
-
-def _raise_terminated(signum: int, _frame) -> None:
-    raise Terminated(signum)
+def _raise_terminated(_signum: int, _frame) -> None:
+    raise Terminated()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -369,9 +363,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as stop:
-        what = "terminated" if isinstance(stop, Terminated) else "interrupted"
-        print(f"\n{what}; the records written so far are kept: rerun the same command to resume", file=sys.stderr)
-        return 128 + (stop.signum if isinstance(stop, Terminated) else signal.SIGINT)
+        terminated = isinstance(stop, Terminated)
+        print(f"\n{'terminated' if terminated else 'interrupted'}; the records written so far are kept: rerun the "
+              "same command to resume", file=sys.stderr)
+        return 128 + (signal.SIGTERM if terminated else signal.SIGINT)
     finally:
         if on_main_thread:
             signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
