@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import signal
 import sys
@@ -22,11 +23,36 @@ from bench.config import (ADAM_EPSILONS, BACKENDS, DEFAULT_REPORTS_DIR, DEFAULT_
 from bench.records import RecordsBusyError, RecordStore
 
 
+# -- options several commands share ----------------------------------------------------------------
+
+class NamesList(argparse.Action):
+    """`--cells a b`, `--cells a,b` and `--cells a, b` all give ["a", "b"]."""
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        names = [name.strip() for value in values for name in value.split(",") if name.strip()]
+        if not names:
+            parser.error(f"{option_string} needs at least one name")
+        setattr(namespace, self.dest, names)
+
+
+def add_cells_argument(parser, help_text: str) -> None:
+    parser.add_argument("--cells", nargs="+", action=NamesList, metavar="CELL", help=help_text + " (a b, or a,b)")
+
+
+def add_plugin_argument(parser: argparse.ArgumentParser) -> None:
+    from bench.plugins import ENTRY_POINT_GROUP, PLUGINS_ENV
+
+    parser.add_argument("--plugin", action="append", default=[], type=Path, metavar="PATH",
+                        help=f"a Python file that registers cells (repeatable); also ${PLUGINS_ENV} (paths separated "
+                             f"by '{os.pathsep}') and installed packages' '{ENTRY_POINT_GROUP}' entry points")
+
+
 # -- list --------------------------------------------------------------------------------------
 
 def _add_list(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-devices", action="store_true",
                         help="skip probing devices (which imports torch and TensorFlow/JAX)")
+    add_plugin_argument(parser)
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
@@ -45,7 +71,7 @@ MAX_FAILED_LISTED = 10  # failed jobs named in the closing message; their record
 def _add_run(parser: argparse.ArgumentParser) -> None:
     what = parser.add_argument_group("what to run (a suite, explicit axes, or a suite with axes replaced)")
     what.add_argument("--suite", help="named suite (see `bench list`); default quick when no axis is given")
-    what.add_argument("--cells", nargs="+", help="cell names (default: every registered cell)")
+    add_cells_argument(what, "cell names (default: every registered cell)")
     what.add_argument("--frameworks", nargs="+", choices=FRAMEWORKS, help="default: both")
     keras_modes = dict.fromkeys(mode for backend in BACKENDS["keras"] for mode in MODES[backend])
     what.add_argument("--modes", nargs="+", help=f"{' '.join(MODES['torch'])} (torch), {' '.join(keras_modes)} "
@@ -101,6 +127,7 @@ def _add_run(parser: argparse.ArgumentParser) -> None:
                      help="folder holding the dataset files, laid out as shared/data (mnist/, notmnist_small_10k/, "
                           "sentiment/); the jobs look there first, in place of $RNNBENCH_DATA_DIR (default: "
                           "$RNNBENCH_DATA_DIR, then the download cache)")
+    add_plugin_argument(how)
     how.add_argument("--profile", action="store_true",
                      help="after timing, run a few steps of each timing job under torch.profiler and record the "
                           "kernels (GPU) or operators (CPU) per step and where the time went (torch jobs)")
@@ -203,15 +230,18 @@ def make_executor(args: argparse.Namespace, config: RunConfig):
 
 
 def job_settings(args: argparse.Namespace) -> dict[str, str]:
-    """Environment variables this run's job processes get: --data-dir and --profile.
+    """Environment variables this run's job processes get: --data-dir, --profile and the plugins loaded.
 
     They travel with the executor rather than through this process's environment, because a
     Ray worker on another node does not inherit it.
     """
     from datasets.files import ENV_DATA_DIR
+    from bench.plugins import PLUGINS_ENV, plugin_env_value
     from bench.runners.measure import PROFILE_ENV
 
     settings = {PROFILE_ENV: "1"} if args.profile else {}
+    if plugin_env_value():
+        settings[PLUGINS_ENV] = plugin_env_value()
     if args.data_dir is not None:
         folder = args.data_dir.expanduser()
         if not folder.is_dir():
@@ -325,6 +355,13 @@ from bench import compare as _compare  # noqa: E402
 SUBCOMMANDS.append(("compare", "hold records against a baseline; exit 1 on a regression",
                     _compare.add_arguments, _compare.run))
 
+# `check`: one cell's verdict, correctness first, then training and a paired step-time ratio.
+from bench import check_command as _check  # noqa: E402
+
+SUBCOMMANDS.append(("check", "check a cell (a plugin file's, or a registered one) against its reference, then train "
+                    "and time it beside its native baseline; exit 1 when it is wrong", _check.add_arguments,
+                    _check.handle))
+
 # `replicate` (issue 7): run a replication suite and write its side-by-side report.
 from bench.replication import command as _replicate  # noqa: E402
 
@@ -358,6 +395,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     on_main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _raise_terminated) if on_main_thread else None
     try:
+        if hasattr(args, "plugin"):  # the commands that take --plugin also load $RNNBENCH_PLUGINS and entry points
+            from bench.plugins import load_plugins
+
+            load_plugins(args.plugin)
         return args.handler(args)
     except (ConfigError, UnknownCellError, RecordsBusyError) as err:
         print(f"error: {err}", file=sys.stderr)

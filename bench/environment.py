@@ -97,8 +97,11 @@ def source_digest(root: Path = REPO_ROOT) -> str:
 
 
 def base_environment() -> dict[str, Any]:
-    """Everything knowable without importing a framework."""
-    return {
+    """Everything knowable without importing a framework; with the plugin files loaded, where there are any."""
+    from bench.plugins import loaded_plugins
+
+    plugins = [plugin.as_record() for plugin in loaded_plugins()]
+    return ({"plugins": plugins} if plugins else {}) | {
         "versions": package_versions(),
         "platform": platform.platform(),
         "hostname": platform.node(),

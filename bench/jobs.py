@@ -13,7 +13,7 @@ import json
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from typing import Any
 
-from bench.cells import get_spec, list_cells
+from bench.cells import get_spec, implemented_in, list_cells
 from bench.config import (ADAM_EPSILONS, BACKENDS, DEVICES, FLOAT32_PRECISIONS, FRAMEWORKS, INITS, MEASURES,
                           NATIVE_BIASES, TIMING_ONLY_MODES, ConfigError, TimingConfig, check_choice,
                           default_keras_backend, resolve_mode)
@@ -216,6 +216,10 @@ def expand(axes: Axes) -> list[Job]:
     cells = axes.cells or tuple(list_cells())
     for cell in cells:
         get_spec(cell)  # an unknown name raises UnknownCellError listing the registered ones
+        if not set(implemented_in(cell)) & set(axes.frameworks):
+            where = " and ".join(implemented_in(cell)) or "no framework"
+            raise ConfigError(f"cell {cell!r} is implemented in {where} only, and this run asks for "
+                              f"{', '.join(axes.frameworks)}; add --frameworks {' '.join(implemented_in(cell))}")
     timing = None if axes.measure == "train" else (axes.timing or TimingConfig())
     jobs: list[Job] = []
     for framework in axes.frameworks:
@@ -224,6 +228,8 @@ def expand(axes: Axes) -> list[Job]:
         for task, mode, precision, cell, layers, hidden, batch, bidir, lr, init, bias, adam, seed in itertools.product(
                 axes.tasks, modes, axes.float32, cells, axes.num_layers, axes.hidden_sizes, axes.batch_sizes,
                 axes.bidirectional, axes.lrs, axes.inits, axes.native_biases, axes.adam_epsilons, axes.seeds):
+            if framework not in implemented_in(cell):  # a plugin cell may exist in one framework only
+                continue
             seq_len, input_size, options = axes.seq_len, axes.input_size, dict(axes.task_options)
             if axes.measure == "timing":
                 shape = get_shape(task)

@@ -10,7 +10,7 @@ import sys
 
 from tabulate import tabulate
 
-from bench.cells import get_spec, list_cells
+from bench.cells import cell_origin, get_spec, list_cells
 from bench.config import MODES, default_keras_backend, mode_meaning
 from bench.shapes import TIMING_SHAPES
 from bench.suites import SUITES
@@ -31,8 +31,11 @@ def cells_table() -> str:
     for name in list_cells():
         spec = get_spec(name)
         have = [fw for fw, cells in implemented.items() if isinstance(cells, set) and name in cells]
-        rows.append([name, spec.family, "yes" if spec.native else "", spec.baseline, ", ".join(have),
-                     spec.description])
+        frameworks = ", ".join(have) if len(have) != 1 else f"{have[0]} only"
+        origin = cell_origin(name)
+        rows.append([name, spec.family, "yes" if spec.native else "", spec.baseline, frameworks,
+                     spec.description + (f" [plugin {os.path.relpath(origin)}]" if origin and os.path.isfile(origin)
+                                         else f" [{origin}]" if origin else "")])
     notes = [f"  ! {msg}" for msg in implemented.values() if isinstance(msg, str)]
     table = tabulate(rows, headers=["cell", "family", "native", "timed against", "frameworks", "description"])
     return "\n".join([table, *notes])

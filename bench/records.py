@@ -17,8 +17,11 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 SCHEMA_VERSION = 1
-STATUSES = ("ok", "diverged", "oom", "error", "timeout")
-FAILED_STATUSES = ("error", "timeout")  # may be transient: `--retry-failed` runs them again
+# "incorrect": the cell failed its correctness gate (bench.correctness) in the job, so it was not timed
+STATUSES = ("ok", "diverged", "oom", "error", "timeout", "incorrect")
+# the run could not measure these: `bench run` exits 1, and `--retry-failed` runs them again (a transient
+# failure, or a cell fixed since)
+FAILED_STATUSES = ("error", "timeout", "incorrect")
 
 # Top-level keys every record has, and the type each must hold (None allowed where listed).
 SCHEMA: dict[str, tuple[type, ...]] = {

@@ -39,14 +39,17 @@ def run_in_process(job: Job, threads: int) -> dict[str, Any]:
     except KeyboardInterrupt:
         raise
     except BaseException as exc:  # noqa: BLE001 - every failure becomes a status; the sweep goes on
+        from bench.correctness import IncorrectCell
         from bench.runners.common import Diverged, is_oom, peak_rss
 
-        record["status"] = "diverged" if isinstance(exc, Diverged) else "oom" if is_oom(exc) else "error"
+        explained = isinstance(exc, (Diverged, IncorrectCell))  # their message says it all; a bug needs the trace
+        record["status"] = ("diverged" if isinstance(exc, Diverged) else "incorrect" if isinstance(exc, IncorrectCell)
+                            else "oom" if is_oom(exc) else "error")
         message = f"{type(exc).__name__}: {exc}"
         if record["status"] == "oom":  # what to do first: the report shows a record's first line
             message = (f"out of {job.device} memory at batch {job.batch_size}, hidden {job.hidden_size}: a smaller "
                        f"--batch-size or --hidden fits, or fewer jobs side by side (--parallel). {message}")
-        if not isinstance(exc, Diverged):  # a divergence is explained by its message; a bug needs the trace
+        if not explained:
             message += "\n" + traceback.format_exc()[-ERROR_TAIL_CHARS:]
         record["error"] = message
         if record["memory"] is None:
@@ -69,6 +72,9 @@ def main(argv: list[str] | None = None) -> int:
         print("usage: python -m bench.worker JOB.json RESULT.json (started by the local executor)", file=sys.stderr)
         return 2
     payload = json.loads(Path(argv[0]).read_text())
+    from bench.plugins import load_plugins
+
+    load_plugins()  # the sweep's plugin files ($RNNBENCH_PLUGINS) and installed entry points, as the parent did
     from bench.executors.device_lock import JOB_CPUS_ENV, cpu_list, pin_process
 
     job_cpus = cpu_list(os.environ.get(JOB_CPUS_ENV))

@@ -13,8 +13,9 @@ from cells_tf.factory import make_layer
 from cells_tf.fast_path import FastPath, native_fast_path
 from cells_tf.model import ModelConfig, RecurrentModel, make_model
 from cells_tf.native import NativeRecurrent
-from cells_tf.registry import list_cells
+from cells_tf.registry import list_cells, register_cell_class
 from cells_tf.sequence import SequenceLayer
 
 __all__ = ["CustomRecurrent", "FastPath", "ModelConfig", "NativeRecurrent", "RecurrentCell",
-           "RecurrentModel", "SequenceLayer", "list_cells", "make_layer", "make_model", "native_fast_path"]
+           "RecurrentModel", "SequenceLayer", "list_cells", "make_layer", "make_model", "native_fast_path",
+           "register_cell_class"]

@@ -7,7 +7,9 @@ two halves that the sequence layer uses separately:
 - `project_inputs(x)`: everything that depends on the input only (x @ kernel plus the
   bias blocks that go with it).  It accepts (B, I) or (B, T, I), so the sequence layer
   runs it ONCE for all time steps as a single (B*T, I) @ (I, k*H) product;
-- `step(projected_t, states)`: the recurrent part, the only work left per time step.
+- `step(projected_t, states)`: the recurrent part, the only work left per time step;
+- or `sequence(projected, states)`: the whole sequence at once (a parallel scan, a
+  library call), used instead of Keras's loop over `step` when a cell defines it.
 
 Weights are created from the cell's spec (`bench.cells`), so names and shapes are the
 canonical ones by construction.  Written with `keras.ops` only: it runs on the
@@ -64,6 +66,11 @@ def dense_over_time(x, kernel, bias=None):
     return y if bias is None else y + bias
 
 
+def _by_rank(shape: tuple[int, ...], seed: int | None) -> keras.initializers.Initializer:
+    """For a weight name Keras's recipe does not know: Glorot-uniform for a matrix, zeros otherwise."""
+    return keras.initializers.GlorotUniform(seed=seed) if len(shape) == 2 else keras.initializers.Zeros()
+
+
 class RecurrentCell(keras.layers.Layer):
     """One hand-written cell; subclasses implement `project_inputs` and `step`."""
 
@@ -89,16 +96,39 @@ class RecurrentCell(keras.layers.Layer):
     def build(self, input_shape) -> None:
         input_size = check_positive("input feature size", input_shape[-1])
         initializers = self.initializers()
-        for name, shape in self.spec.weight_shapes(input_size, self.units).items():
-            setattr(self, name, self.add_weight(shape=shape, name=name, initializer=initializers[name]))
+        for index, (name, shape) in enumerate(self.spec.weight_shapes(input_size, self.units).items()):
+            initializer = initializers.get(name) or _by_rank(shape, None if self.seed is None else
+                                                            derived_seed(self.seed, 2, index))
+            setattr(self, name, self.add_weight(shape=shape, name=name, initializer=initializer))
 
     def project_inputs(self, inputs):
-        """The input-only part of the pre-activations, for (B, I) or (B, T, I) inputs."""
-        raise NotImplementedError
+        """The input-only part of the pre-activations, for (B, I) or (B, T, I) inputs.
+
+        The default is inputs @ kernel + bias for a cell with weights of those names; a cell
+        with other names overrides it (returning `inputs` itself is fine: the step then sees x_t).
+        """
+        if not hasattr(self, "kernel"):
+            raise NotImplementedError(f"{type(self).__name__} ({self.cell_name}) has no weight named 'kernel', so "
+                                      "the default project_inputs (inputs @ kernel + bias) cannot run; override "
+                                      "project_inputs(inputs) to return the input part of every step (or inputs)")
+        return dense_over_time(inputs, self.kernel, getattr(self, "bias", None))
 
     def step(self, projected, states):
         """(h_t, new_states) from the projected input of one step and the previous states."""
         raise NotImplementedError
+
+    def projected_size(self, input_size: int) -> int:
+        """Width of `project_inputs`'s output for one step, from one tiny call (no layout assumed)."""
+        return int(self.project_inputs(ops.zeros((1, input_size), dtype=self.compute_dtype)).shape[-1])
+
+    # a cell may define sequence(projected (B, T, k*H), states) -> (outputs (B, T, H), final states list)
+    # to run the whole sequence itself; CustomRecurrent then uses it instead of keras.layers.RNN over step
+    sequence = None
+
+    @classmethod
+    def implements_recurrence(cls) -> bool:
+        """Whether the class defines `step` or `sequence` (the registry refuses one that does neither)."""
+        return cls.step is not RecurrentCell.step or cls.sequence is not None
 
     def call(self, inputs, states):
         return self.step(self.project_inputs(inputs), list(states) if isinstance(states, (list, tuple))

@@ -16,6 +16,7 @@ tensor list size") and, measured for gru0 at B=32, T=50, I=32, H=64 on CPU, a
 from __future__ import annotations
 
 import keras
+from keras import ops
 
 from cells_tf.cell_base import RecurrentCell
 from cells_tf.registry import lookup
@@ -50,17 +51,24 @@ class CustomRecurrent(SequenceLayer):
         super().__init__(input_size, hidden_size, return_state=return_state, seed=seed, **kwargs)
         self.cell_name = cell_name
         self.cell = cell_class(hidden_size, seed=seed, name="cell")
-        self.loop = keras.layers.RNN(ProjectedStep(self.cell, name="step"), return_sequences=True,
-                                     return_state=True, name="loop")
+        # a cell that runs its whole sequence itself (cell.sequence) needs no Keras loop
+        self.loop = None if self.cell.sequence is not None else keras.layers.RNN(
+            ProjectedStep(self.cell, name="step"), return_sequences=True, return_state=True, name="loop")
 
     def build_weights(self) -> None:
         if not self.cell.built:
             self.cell.build((None, self.input_size))
-        if not self.loop.built:  # now, not lazily inside a traced call (jax.jit, tf.function)
-            self.loop.build((None, None, self.cell.kernel.shape[-1]))
+        if self.loop is not None and not self.loop.built:  # now, not lazily inside a traced call
+            self.loop.build((None, None, self.cell.projected_size(self.input_size)))
 
     def run(self, inputs, states):
         projected = self.cell.project_inputs(inputs)  # all time steps, one (B*T, I) @ (I, k*H)
+        if self.loop is None:
+            if states is None:
+                states = [ops.zeros((ops.shape(inputs)[0], self.hidden_size), dtype=projected.dtype)
+                          for _ in range(self.spec.state_size)]
+            outputs, final_states = self.cell.sequence(projected, list(states))
+            return outputs, list(final_states)
         outputs, *final_states = self.loop(projected, initial_state=states)
         return outputs, final_states
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Callable, TypeVar
 
 from bench.cells import UnknownCellError, get_spec
+from bench.cells.spec import mark_implemented
 
 T = TypeVar("T", bound=type)
 
@@ -29,8 +30,13 @@ def _register(table: dict[str, type], name: str, native: bool) -> Callable[[T], 
     def decorator(cls: T) -> T:
         if name in _CELL_CLASSES or name in _NATIVE_LAYERS:
             raise ValueError(f"cell {name!r} already has a Keras implementation")
+        if not native and not cls.implements_recurrence():
+            raise TypeError(f"Keras cell class {cls.__name__} for cell {name!r} defines neither step(projected, "
+                            "states) (one time step) nor sequence(projected, states) (the whole sequence); give it "
+                            "one of them (docs/adding_a_cell_keras.md)")
         cls.cell_name = name
         table[name] = cls
+        mark_implemented(name, "keras")
         return cls
 
     return decorator

@@ -5,9 +5,10 @@ Importing the package imports every family module, which registers its cells.
 """
 
 from cells_torch import gated, gru_native_math, lstm, native, rnn  # noqa: F401  (registers cells)
+from cells_torch.base import CustomRecurrent
 from cells_torch.model import ModelConfig, RecurrentModel, make_model
 from cells_torch.profiling import native_kernel
 from cells_torch.registry import layer_class, list_cells, make_layer, register
 
-__all__ = ["ModelConfig", "RecurrentModel", "layer_class", "list_cells", "make_layer", "make_model",
+__all__ = ["CustomRecurrent", "ModelConfig", "RecurrentModel", "layer_class", "list_cells", "make_layer", "make_model",
            "native_kernel", "register"]

@@ -1,10 +1,11 @@
 """`CustomRecurrent`: the shared body of every hand-written torch cell.
 
-A subclass supplies only the per-step recurrent update. The base owns the parameters
-(named exactly as the canonical weights), validation, the input projection for all
-time steps in one matrix product before the loop, and the time loop itself. The loop
-body has no data-dependent Python branching and no host syncs, so `torch.compile`
-(including CUDA graphs) can trace it.
+A subclass supplies only the per-step recurrent update (`step`), or the whole sequence
+(`sequence`: a parallel scan, a fused kernel, a library call). The base owns the
+parameters (named exactly as the canonical weights, whatever those names are),
+validation, the input projection for all time steps in one matrix product before the
+loop, and the time loop itself. The loop body has no data-dependent Python branching and
+no host syncs, so `torch.compile` (including CUDA graphs) can trace it.
 """
 
 from __future__ import annotations
@@ -43,28 +44,50 @@ class CustomRecurrent(CanonicalWeights, nn.Module):
 
     # -- what a subclass provides -------------------------------------------------
     def project_inputs(self, x: Tensor) -> Tensor:
-        """The input part of every step at once: x @ kernel + bias, (B, T, k*H)."""
-        return F.linear(x, self.kernel.t(), self.bias)
+        """The input part of every step at once: x @ kernel + bias, (B, T, k*H).
+
+        The default reads weights named `kernel` and `bias`; a cell with other names overrides it.
+        """
+        if "kernel" not in self._parameters:
+            raise NotImplementedError(f"{type(self).__name__} ({self.cell_name}) has no weight named 'kernel', so "
+                                      "the default project_inputs (x @ kernel + bias) cannot run; override "
+                                      "project_inputs(x) to return the input part of every step (or x itself)")
+        return F.linear(x, self.kernel.t(), self._parameters.get("bias"))
 
     def step_constants(self) -> tuple:
-        """Weight slices and other per-call constants the step needs, built once per call."""
-        return (self.recurrent_kernel,)
+        """Weight slices and other per-call constants the step needs, built once per call.
+
+        The default passes `recurrent_kernel` where the cell has one, else nothing.
+        """
+        return (self.recurrent_kernel,) if "recurrent_kernel" in self._parameters else ()
 
     def step(self, x_proj_t: Tensor, state: State, consts: tuple) -> tuple[Tensor, State]:
         """One recurrent update: (projected input (B, k*H), state) -> (output h, new state)."""
         raise NotImplementedError
 
-    # -- shared machinery -----------------------------------------------------------
-    def forward(self, x: Tensor, initial_state: Tensor | tuple[Tensor, ...] | None = None):
-        check_input(self.cell_name, x, self.input_size, self.kernel)
-        state = _initial(self, x, initial_state)
-        x_proj = self.project_inputs(x)
-        consts = self.step_constants()
+    def sequence(self, x_proj: Tensor, state: State, consts: tuple) -> tuple[Tensor, State]:
+        """All time steps: (projected inputs (B, T, k*H), initial state) -> (outputs (B, T, H), final state).
+
+        The default runs `step` in a Python loop over time; a cell overrides this to bring its
+        own whole-sequence implementation, held to the same reference.
+        """
         outputs = []
         for x_proj_t in x_proj.unbind(1):
             h, state = self.step(x_proj_t, state, consts)
             outputs.append(h)
-        return torch.stack(outputs, 1), public_state(state)
+        return torch.stack(outputs, 1), state
+
+    @classmethod
+    def implements_recurrence(cls) -> bool:
+        """Whether the class overrides `step` or `sequence` (the registry refuses one that does neither)."""
+        return cls.step is not CustomRecurrent.step or cls.sequence is not CustomRecurrent.sequence
+
+    # -- shared machinery -----------------------------------------------------------
+    def forward(self, x: Tensor, initial_state: Tensor | tuple[Tensor, ...] | None = None):
+        check_input(self.cell_name, x, self.input_size, next(iter(self._parameters.values())))
+        state = _initial(self, x, initial_state)
+        outputs, state = self.sequence(self.project_inputs(x), state, self.step_constants())
+        return outputs, public_state(state)
 
     def params_from_canonical(self, weights: Mapping[str, Tensor]) -> dict[str, Tensor]:
         return dict(weights)  # the parameters ARE the canonical weights

@@ -7,6 +7,7 @@ from typing import Callable, TypeVar
 from torch import nn
 
 from bench.cells import UnknownCellError, get_spec
+from bench.cells.spec import mark_implemented
 
 LayerT = TypeVar("LayerT", bound=type[nn.Module])
 
@@ -22,10 +23,17 @@ def register(name: str) -> Callable[[LayerT], LayerT]:
     get_spec(name)  # raises UnknownCellError listing the valid names
 
     def decorate(cls: LayerT) -> LayerT:
+        from cells_torch.base import CustomRecurrent
+
         if name in _LAYERS:
             raise ValueError(f"torch cell {name!r} is already registered by {_LAYERS[name].__name__}")
+        if issubclass(cls, CustomRecurrent) and not cls.implements_recurrence():
+            raise TypeError(f"torch class {cls.__name__} for cell {name!r} defines neither step(x_proj_t, state, "
+                            "consts) (one time step) nor sequence(x_proj, state, consts) (the whole sequence); "
+                            "give it one of them (docs/adding_a_cell_torch.md)")
         cls.cell_name = name
         _LAYERS[name] = cls
+        mark_implemented(name, "torch")
         return cls
 
     return decorate

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from bench.cells.spec import CellSpec, Weights, register_cell
+from bench.cells.spec import CellSpec, Equivalence, Weights, register_cell
 
 
 def _shapes(input_size: int, hidden_size: int) -> dict[str, tuple[int, ...]]:
@@ -79,4 +79,5 @@ for _name, _native, _description in (
         shapes=_shapes,
         forward=lambda w, x, s: _forward_cache(w, x, s)[:2],
         backward=_backward,
+        equivalent=None if _native else Equivalence("gru4"),  # same math, same layout
     ))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from bench.cells.spec import CellSpec, Weights, register_cell
+from bench.cells.spec import CellSpec, Equivalence, Weights, register_cell
 
 
 def _shapes(input_size: int, hidden_size: int) -> dict[str, tuple[int, ...]]:
@@ -80,4 +80,5 @@ for _name, _native, _extra, _description in (
         state_size=2,
         native_extra_bias=_extra,
         forget_bias_block=1,
+        equivalent=None if _native else Equivalence("lstm_native"),  # same math, same layout
     ))

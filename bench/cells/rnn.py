@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from bench.cells.spec import CellSpec, Weights, register_cell
+from bench.cells.spec import CellSpec, Equivalence, Weights, register_cell
 
 
 def _shapes(input_size: int, hidden_size: int) -> dict[str, tuple[int, ...]]:
@@ -58,4 +58,5 @@ for _name, _native, _extra, _description in (
         forward=_forward,
         backward=_backward,
         native_extra_bias=_extra,
+        equivalent=None if _native else Equivalence("rnn_native"),  # same math, same layout
     ))

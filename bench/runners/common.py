@@ -197,6 +197,10 @@ def _jsonable(value: Any) -> Any:
 def run_job(job: Job, make_adapter: Callable[[Job, Problem], ModelAdapter], out: dict[str, Any]) -> None:
     """The whole job: data, model, training and/or timing, parameters, memory, into `out`."""
     seed_host(job.seed)
+    if job.measure != "train":  # correctness gates timing: a cell that misses its reference is never timed
+        from bench.correctness import require_correct
+
+        require_correct(job.cell, job.framework)
     if job.measure == "timing":
         problem, task = timing_problem(job), None
         timing_batch = random_batch(job, problem)

@@ -1,0 +1,255 @@
+"""Every correctness check of one cell, as rows: reference, gradients, frameworks, count, twin.
+
+Shapes are tiny on purpose: gradients without a hand-written backward come from central
+finite differences of the float64 NumPy forward, two forward passes per element.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from bench.cells import CellSpec, get_spec, implemented_in
+from bench.correctness.deviation import (FORWARD_TOLERANCE, GRADIENT_TOLERANCE, PAIR_TOLERANCE,
+                                         REFERENCE_GRADIENT_TOLERANCE, REFERENCE_PAIR_TOLERANCE, Deviation, Tolerance,
+                                         deviation, where_in_input, where_in_sequence)
+from bench.correctness.frameworks import LayerRun, installed, run_layer, spec_framework
+from bench.correctness.rows import FAIL, NOT_APPLICABLE, PASS, CheckRow
+
+# (batch, time, input, hidden): input below hidden, then above it
+SHAPES = ((3, 5, 4, 6), (2, 4, 7, 5))
+COUNT_SIZES = ((4, 6), (7, 5), (28, 128))  # (input, hidden) at which parameter counts are compared
+SEED = 0  # the random weights, inputs and cotangents of every check (distinct values, never constants)
+WEIGHT_SCALE = 0.5  # random canonical weights are U(-scale, scale)
+
+
+class IncorrectCell(RuntimeError):
+    """A cell failed a correctness check; the message lists the failing rows."""
+
+
+@dataclass
+class _Case:
+    """One shape's random inputs and the reference's answers for them."""
+
+    label: str  # "B3 T5 I4 H6"
+    weights: dict[str, np.ndarray]
+    x: np.ndarray
+    d_outputs: np.ndarray
+    initial_state: tuple[np.ndarray, ...]
+    outputs: np.ndarray  # reference outputs
+    final_state: tuple[np.ndarray, ...]  # reference final state
+    outputs_from_state: np.ndarray  # reference outputs from `initial_state`
+    d_x: np.ndarray  # reference gradients: spec backward, or finite differences
+    d_weights: dict[str, np.ndarray]
+
+
+def check_cell(name: str, frameworks: tuple[str, ...] | None = None) -> list[CheckRow]:
+    """All correctness rows for `name` in the frameworks that implement it (and are installed)."""
+    spec = get_spec(name)
+    present = [f for f in implemented_in(name) if installed(f) and (frameworks is None or f in frameworks)]
+    rows: list[CheckRow] = []
+    if not present:
+        wanted = ", ".join(frameworks) if frameworks else "torch or Keras"
+        rows.append(CheckRow(name, "implementation", wanted, FAIL, "no implementation to check: register a torch "
+                             "class (cells_torch.register) or a Keras cell (cells_tf.register_cell_class), and have "
+                             "its framework installed"))
+    runs_by_shape: dict[str, dict[str, LayerRun]] = {}
+    for shape in SHAPES:
+        case, problem = _case(spec, shape)
+        if case is None:
+            rows.append(problem)
+            continue
+        rows += _reference_rows(spec, case, first=shape == SHAPES[0])
+        runs = runs_by_shape.setdefault(case.label, {})
+        for framework in present:
+            rows += _framework_rows(spec, framework, case, runs)
+        rows.append(_cross_row(spec, case, runs, present))
+    rows += [_count_row(spec, framework) for framework in present]
+    rows += _equivalence_rows(spec, present)
+    return rows
+
+
+def require_correct(name: str, framework: str) -> None:
+    """The timing gate: raise IncorrectCell unless `name` matches its reference in `framework`."""
+    spec = get_spec(name)
+    rows: list[CheckRow] = []
+    for shape in SHAPES:
+        case, problem = _case(spec, shape)
+        if case is not None:
+            rows += _framework_rows(spec, framework, case, {})
+            break
+    failed = [row for row in rows if row.failed]
+    if not rows or failed:
+        what = "; ".join(f"{r.check}: {r.figure}" + (f" at {r.where}" if r.where else "") for r in failed) or \
+            "no shape of the checker's fits the cell"
+        raise IncorrectCell(f"{name} in {framework} is not timed: it does not match its NumPy reference ({what}). "
+                            f"`python -m bench check` shows every check")
+
+
+# -- the cases -------------------------------------------------------------------------------------
+
+def _case(spec: CellSpec, shape: tuple[int, int, int, int]) -> tuple[_Case | None, CheckRow | None]:
+    batch, steps, input_size, hidden = shape
+    label = f"B{batch} T{steps} I{input_size} H{hidden}"
+    try:
+        spec.weight_shapes(input_size, hidden)
+    except ValueError as err:  # a cell may refuse a size (e.g. hidden must equal input): not a failure
+        return None, CheckRow(spec.name, f"shape {label}", "all", NOT_APPLICABLE, f"the cell refuses it: {err}")
+    rng = np.random.default_rng([SEED, batch, steps, input_size, hidden])
+    weights = spec.random_canonical(input_size, hidden, rng, scale=WEIGHT_SCALE)
+    x = rng.uniform(-1.0, 1.0, (batch, steps, input_size)).astype(np.float32)
+    d_outputs = rng.normal(size=(batch, steps, hidden)).astype(np.float32)
+    initial = tuple(rng.uniform(-0.5, 0.5, (batch, hidden)).astype(np.float32) for _ in range(spec.state_size))
+    try:
+        outputs, final = spec.reference_forward(weights, x)
+        from_state, _ = spec.reference_forward(weights, x, initial)
+        d_x, d_weights = spec.reference_grad(weights, x, d_outputs)
+    except Exception as err:  # noqa: BLE001 - a broken reference is the cell's failure, reported as such
+        return None, CheckRow(spec.name, f"reference {label}", "numpy", FAIL, f"raised {type(err).__name__}: {err}")
+    for label_part, value in (("outputs", outputs), ("gradients", d_x)):
+        if not np.all(np.isfinite(value)):
+            index = tuple(int(i) for i in np.argwhere(~np.isfinite(value))[0])
+            return None, CheckRow(spec.name, f"reference {label}", "numpy", FAIL,
+                                  f"the NumPy reference's {label_part} hold NaN or infinity",
+                                  where_in_sequence(index) if label_part == "outputs" else where_in_input(index))
+    return _Case(label, weights, x, d_outputs, initial, outputs, tuple(final), from_state, d_x, d_weights), None
+
+
+def _reference_rows(spec: CellSpec, case: _Case, first: bool) -> list[CheckRow]:
+    """The reference's own backward against finite differences, where it has one (at the first shape)."""
+    if not first:
+        return []
+    if spec.backward is None:
+        return [CheckRow(spec.name, "reference backward", "numpy", NOT_APPLICABLE,
+                         "no NumPy backward given: gradients are checked against finite differences of the forward")]
+    fd_x, fd_weights = spec.finite_difference_grad(case.weights, case.x, case.d_outputs)
+    worst = _worst_gradient(case.d_x, case.d_weights, fd_x, fd_weights, REFERENCE_GRADIENT_TOLERANCE)
+    return [_row(spec, f"reference backward vs finite differences {case.label}", "numpy", *worst)]
+
+
+# -- one framework ------------------------------------------------------------------------------
+
+def _framework_rows(spec: CellSpec, framework: str, case: _Case, runs: dict[str, LayerRun]) -> list[CheckRow]:
+    try:
+        run = run_layer(framework, spec.name, case.weights, case.x, case.d_outputs)
+        from_state = run_layer(framework, spec.name, case.weights, case.x, initial_state=case.initial_state)
+    except Exception as err:  # noqa: BLE001 - an implementation that raises fails its row, the check goes on
+        return [CheckRow(spec.name, f"forward {case.label}", framework, FAIL, f"raised {type(err).__name__}: {err}")]
+    runs[framework] = run
+    outputs = deviation(run.outputs, case.outputs, FORWARD_TOLERANCE)
+    found = [(outputs, where_in_sequence(outputs.index))]
+    for got, want in zip(run.final_state, case.final_state):
+        state = deviation(got, want, FORWARD_TOLERANCE)
+        found.append((state, f"final state: output unit {state.index[1]} (batch row {state.index[0]})"))
+    started = deviation(from_state.outputs, case.outputs_from_state, FORWARD_TOLERANCE)
+    found.append((started, "from a given initial state: " + where_in_sequence(started.index)))
+    gradient_check = ("gradients vs NumPy backward" if spec.backward is not None
+                      else "gradients vs finite differences")
+    return [
+        _row(spec, f"forward {case.label} (outputs, final state, from a given state)", framework,
+             *max(found, key=lambda pair: pair[0].excess)),
+        _row(spec, f"{gradient_check} {case.label}", framework,
+             *_worst_gradient(run.d_x, run.d_weights, case.d_x, case.d_weights, GRADIENT_TOLERANCE)),
+    ]
+
+
+def _cross_row(spec: CellSpec, case: _Case, runs: dict[str, LayerRun], present: list[str]) -> CheckRow:
+    label = f"keras vs torch {case.label}"
+    if len(present) < 2:
+        only = f"{present[0]} only" if present else "no framework"
+        return CheckRow(spec.name, label, "keras vs torch", NOT_APPLICABLE, f"{only}: nothing to compare")
+    if len(runs) < 2:
+        return CheckRow(spec.name, label, "keras vs torch", NOT_APPLICABLE, "a framework failed to run (above)")
+    keras_run, torch_run = runs["keras"], runs["torch"]
+    outputs = deviation(keras_run.outputs, torch_run.outputs, PAIR_TOLERANCE)
+    gradients = _worst_gradient(keras_run.d_x, keras_run.d_weights, torch_run.d_x, torch_run.d_weights,
+                                GRADIENT_TOLERANCE)
+    worst = (outputs, where_in_sequence(outputs.index)) if outputs.excess >= gradients[0].excess else gradients
+    return _row(spec, label + " (outputs and gradients)", "keras vs torch", *worst)
+
+
+def _count_row(spec: CellSpec, framework: str) -> CheckRow:
+    for input_size, hidden in COUNT_SIZES:
+        try:
+            weights = spec.random_canonical(input_size, hidden, np.random.default_rng(SEED))
+        except ValueError:
+            continue
+        expected = spec.param_count(input_size, hidden, spec_framework(framework))
+        try:
+            counted = _count(framework, spec.name, weights, input_size)
+        except Exception as err:  # noqa: BLE001
+            return CheckRow(spec.name, "parameter count", framework, FAIL, f"raised {type(err).__name__}: {err}")
+        if counted != expected:
+            return CheckRow(spec.name, "parameter count", framework, FAIL,
+                            f"{counted:,} parameters, the spec's closed form says {expected:,}",
+                            f"input {input_size}, hidden {hidden}")
+    sizes = ", ".join(f"I{i} H{h}" for i, h in COUNT_SIZES)
+    return CheckRow(spec.name, "parameter count", framework, PASS, f"equals the spec's closed form at {sizes}")
+
+
+def _count(framework: str, name: str, weights: dict[str, np.ndarray], input_size: int) -> int:
+    x = np.zeros((1, 1, input_size), np.float32)
+    return run_layer(framework, name, weights, x).param_count
+
+
+def _equivalence_rows(spec: CellSpec, present: list[str]) -> list[CheckRow]:
+    if spec.equivalent is None:
+        return []
+    twin = get_spec(spec.equivalent.cell)
+    rows = []
+    batch, steps, input_size, hidden = next(s for s in SHAPES if _fits(spec, s) and _fits(twin, s))
+    rng = np.random.default_rng([SEED, 1])
+    weights = spec.random_canonical(input_size, hidden, rng, scale=WEIGHT_SCALE)
+    mapped = spec.equivalent.weights(weights)
+    x = rng.uniform(-1.0, 1.0, (batch, steps, input_size)).astype(np.float32)
+    check = f"equals {twin.name} with mapped weights"
+    try:
+        want = twin.reference(mapped, x)
+        got = spec.reference(weights, x)
+    except Exception as err:  # noqa: BLE001
+        return [CheckRow(spec.name, check, "numpy", FAIL, f"raised {type(err).__name__}: {err}")]
+    reference = deviation(got, want, REFERENCE_PAIR_TOLERANCE)
+    rows.append(_row(spec, check, "numpy", reference, where_in_sequence(reference.index)))
+    for framework in present:
+        if framework not in implemented_in(twin.name) or not installed(framework):
+            continue
+        try:
+            mine = run_layer(framework, spec.name, weights, x).outputs
+            theirs = run_layer(framework, twin.name, mapped, x).outputs
+        except Exception as err:  # noqa: BLE001
+            rows.append(CheckRow(spec.name, check, framework, FAIL, f"raised {type(err).__name__}: {err}"))
+            continue
+        pair = deviation(mine, theirs, PAIR_TOLERANCE)
+        rows.append(_row(spec, check, framework, pair, where_in_sequence(pair.index)))
+    return rows
+
+
+# -- helpers ----------------------------------------------------------------------------------------
+
+def _fits(spec: CellSpec, shape: tuple[int, int, int, int]) -> bool:
+    try:
+        spec.weight_shapes(shape[2], shape[3])
+        return True
+    except ValueError:
+        return False
+
+
+def _row(spec: CellSpec, check: str, framework: str, worst: Deviation, where: str) -> CheckRow:
+    return CheckRow(spec.name, check, framework, PASS if worst.ok else FAIL, worst.figure(),
+                    "" if worst.ok else where)
+
+
+def _worst(deviations: list[Deviation], where: Callable[[tuple[int, ...]], str]) -> tuple[Deviation, str]:
+    worst = max(deviations, key=lambda d: d.excess)
+    return worst, where(worst.index)
+
+
+def _worst_gradient(d_x, d_weights, want_x, want_weights, tolerance: Tolerance) -> tuple[Deviation, str]:
+    found = [(deviation(d_x, want_x, tolerance), where_in_input)]
+    for name, want in want_weights.items():
+        found.append((deviation(d_weights[name], want, tolerance),
+                      lambda i, name=name: f"d weight {name!r}[{', '.join(map(str, i))}]"))
+    worst, where = max(found, key=lambda pair: pair[0].excess)
+    return worst, where(worst.index)

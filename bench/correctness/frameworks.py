@@ -1,0 +1,120 @@
+"""Run a registered cell's layer in one framework on NumPy inputs: outputs, final state, gradients, count.
+
+Each framework is imported only when asked for, so a torch-only cell is checked where Keras
+is not installed. What an implementation returns is checked here (shape, dtype, finiteness),
+so a wrong result gets a message naming it rather than a broadcasting error further on.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+from bench.config import SPEC_FRAMEWORK
+
+FRAMEWORK_PACKAGES = {"torch": "torch", "keras": "keras"}  # what must be installed for each framework
+
+
+class ImplementationError(ValueError):
+    """An implementation returned something of the wrong shape, dtype or rank."""
+
+
+@dataclass(frozen=True)
+class LayerRun:
+    """What one layer computed for one set of canonical weights and inputs."""
+
+    outputs: np.ndarray  # (B, T, H)
+    final_state: tuple[np.ndarray, ...]  # each (B, H)
+    d_x: np.ndarray | None  # gradient of sum(d_outputs * outputs) with respect to the inputs
+    d_weights: dict[str, np.ndarray] | None  # ... and to each canonical weight
+    param_count: int  # the framework's own count of the layer's parameters
+
+
+def installed(framework: str) -> bool:
+    return importlib.util.find_spec(FRAMEWORK_PACKAGES[framework]) is not None
+
+
+def spec_framework(framework: str) -> str:
+    """The spec's name for a framework (its native_extra_bias keys)."""
+    return SPEC_FRAMEWORK[framework]
+
+
+def run_layer(framework: str, name: str, weights: dict[str, np.ndarray], x: np.ndarray,
+              d_outputs: np.ndarray | None = None, initial_state: tuple[np.ndarray, ...] | None = None) -> LayerRun:
+    """Build cell `name` in `framework`, load `weights`, run `x` (float32); gradients when d_outputs is given."""
+    runner = _run_torch if framework == "torch" else _run_keras
+    batch, steps, input_size = x.shape
+    hidden = d_outputs.shape[2] if d_outputs is not None else None
+    run = runner(name, weights, x.astype(np.float32), d_outputs, initial_state, hidden)
+    _check_result(framework, name, run, (batch, steps, run.outputs.shape[-1] if hidden is None else hidden))
+    return run
+
+
+def _run_torch(name, weights, x, d_outputs, initial_state, hidden) -> LayerRun:
+    import torch
+
+    import cells_torch
+    from bench.cells import get_spec
+    from cells_torch.gradients import canonical_gradients
+
+    spec = get_spec(name)
+    hidden = hidden or spec.hidden_size_of(weights, x.shape[2])
+    layer = cells_torch.make_layer(name, x.shape[2], hidden)
+    layer.set_canonical(weights)
+    initial = None if initial_state is None else tuple(torch.from_numpy(np.asarray(s, np.float32))
+                                                       for s in initial_state)
+    with torch.no_grad():
+        outputs, final = layer(torch.from_numpy(x), initial)
+    final = (final,) if isinstance(final, torch.Tensor) else tuple(final)
+    d_x = d_weights = None
+    if d_outputs is not None:
+        d_x, d_weights = canonical_gradients(layer, x, d_outputs.astype(np.float32), weights)
+    return LayerRun(outputs=_numpy(outputs, "torch", name), final_state=tuple(_numpy(s, "torch", name) for s in final),
+                    d_x=d_x, d_weights=d_weights, param_count=sum(p.numel() for p in layer.parameters()))
+
+
+def _run_keras(name, weights, x, d_outputs, initial_state, hidden) -> LayerRun:
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow" if importlib.util.find_spec("tensorflow") else "jax")
+    import keras
+
+    import cells_tf
+    from bench.cells import get_spec
+    from cells_tf.gradients import canonical_gradients
+
+    spec = get_spec(name)
+    hidden = hidden or spec.hidden_size_of(weights, x.shape[2])
+    layer = cells_tf.make_layer(name, x.shape[2], hidden, return_state=True)
+    layer.set_canonical(weights)
+    initial = None if initial_state is None else [np.asarray(s, np.float32) for s in initial_state]
+    outputs, *final = layer(x, initial_state=initial)
+    d_x = d_weights = None
+    if d_outputs is not None:
+        d_x, d_weights = canonical_gradients(layer, x, d_outputs.astype(np.float32))
+    as_numpy = keras.ops.convert_to_numpy
+    return LayerRun(outputs=_numpy(as_numpy(outputs), "keras", name),
+                    final_state=tuple(_numpy(as_numpy(s), "keras", name) for s in final),
+                    d_x=d_x, d_weights=d_weights, param_count=int(layer.count_params()))
+
+
+def _numpy(value, framework: str, name: str) -> np.ndarray:
+    if hasattr(value, "detach"):
+        value = value.detach().cpu().numpy()
+    array = np.asarray(value)
+    if array.dtype != np.float32:
+        raise ImplementationError(f"{framework} {name} returned {array.dtype} values from float32 inputs and "
+                                  "weights; return float32 (the dtype of the inputs)")
+    return array
+
+
+def _check_result(framework: str, name: str, run: LayerRun, expected: tuple[int, int, int]) -> None:
+    if run.outputs.shape != expected:
+        raise ImplementationError(f"{framework} {name} returned outputs of shape {run.outputs.shape} for inputs "
+                                  f"(batch {expected[0]}, time {expected[1]}); expected (batch, time, hidden) = "
+                                  f"{expected}")
+    for state in run.final_state:
+        if state.shape != (expected[0], expected[2]):
+            raise ImplementationError(f"{framework} {name} returned a final state of shape {state.shape}; expected "
+                                      f"(batch, hidden) = {(expected[0], expected[2])}")
