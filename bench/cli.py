@@ -64,7 +64,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
 # -- run ---------------------------------------------------------------------------------------
 
-EXIT_JOBS_FAILED = 1  # `run`: a job of this run ended error or timeout (its record is kept)
+EXIT_JOBS_FAILED = 1  # `run`: a job of this run ended error, timeout or incorrect (its record is kept)
 MAX_FAILED_LISTED = 10  # failed jobs named in the closing message; their records hold the rest
 
 
@@ -113,9 +113,9 @@ def _add_run(parser: argparse.ArgumentParser) -> None:
     how.add_argument("--output", type=Path, help="records file (default results/SUITE.jsonl)")
     how.add_argument("--resume", action=argparse.BooleanOptionalAction, default=True,
                      help="skip jobs that already have a record in --output (default on)")
-    how.add_argument("--retry-failed", action="store_true", help="with --resume, run error/timeout jobs again")
+    how.add_argument("--retry-failed", action="store_true", help="with --resume, run error/timeout/incorrect jobs again")
     how.add_argument("--allow-failures", action="store_true",
-                     help="exit 0 even when jobs of this run end error or timeout (their records are kept either "
+                     help="exit 0 even when jobs of this run end error, timeout or incorrect (their records are kept either "
                           "way); for pipelines whose next step judges the records, such as `bench compare`")
     how.add_argument("--timeout", type=float, default=1800.0, help="per-job limit in seconds (default 1800)")
     how.add_argument("--threads", type=int, help="threads per job (default: every available core)")
@@ -296,8 +296,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if result.failed and not args.allow_failures:
         shown = result.failed[:MAX_FAILED_LISTED]
         more = f" and {len(result.failed) - len(shown)} more" if len(result.failed) > len(shown) else ""
-        print(f"error: {len(result.failed)} of the {result.ran} jobs run could not be measured (status error or "
-              f"timeout): {', '.join(shown)}{more}. Their records in {config.output} say why (`error`); fix the "
+        print(f"error: {len(result.failed)} of the {result.ran} jobs run could not be measured (status error, "
+              f"timeout or incorrect): {', '.join(shown)}{more}. Their records in {config.output} say why (`error`); fix the "
               "cause and rerun the same command with --retry-failed to run just those again "
               "(--allow-failures exits 0 regardless)", file=sys.stderr)
         return EXIT_JOBS_FAILED

@@ -92,7 +92,7 @@ class RunConfig:
 
     output: Path  # JSONL file the records are appended to
     resume: bool = True  # skip jobs whose id already has a record in `output`
-    retry_failed: bool = False  # with resume: run again jobs recorded as error/timeout
+    retry_failed: bool = False  # with resume: run again jobs recorded as error/timeout/incorrect
     timeout_s: float = 1800.0  # per-job wall-clock limit; past it the job is recorded as "timeout"
     threads: int | None = None  # intra-op threads per job; None = every core this process may use
     progress: bool = True  # show the progress bar

@@ -124,7 +124,7 @@ class RecordStore:
         return records
 
     def finished_ids(self, retry_failed: bool = False) -> set[str]:
-        """Ids of jobs that have a record (the latest one counts); with `retry_failed`, not error/timeout."""
+        """Ids of jobs that have a record (the latest one counts); with `retry_failed`, not error/timeout/incorrect."""
         latest = latest_by_job(self.load())
         return {job_id for job_id, rec in latest.items()
                 if not (retry_failed and rec["status"] in FAILED_STATUSES)}

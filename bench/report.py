@@ -129,6 +129,7 @@ def load_frame(path: str | Path) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
     records = list(latest_by_job(store.load()).values())
     if not records:
         raise ConfigError(f"{path} holds no readable records; run `python -m bench run` to produce some")
+    remember_plugin_cells(records)
     flat = pd.json_normalize(records, sep=".")
     for column in list(flat.columns):  # lists (curves, warm-up times) stay in the JSONL
         if flat[column].map(lambda v: isinstance(v, (list, dict))).any():
@@ -154,19 +155,42 @@ def mode_label(identity: dict[str, Any]) -> str:
     return identity["mode"] if precision == JOB_DEFAULTS["float32"] else f"{identity['mode']}·{precision}"
 
 
+# plugin cells named by the records read so far (environment.plugins): a report needs no plugin loaded
+_RECORDED_CELLS: dict[str, dict[str, Any]] = {}
+
+
+def remember_plugin_cells(records: list[dict[str, Any]]) -> None:
+    """Note the baseline and nativeness of every plugin cell the records describe."""
+    for record in records:
+        for plugin in record["environment"].get("plugins", []):
+            _RECORDED_CELLS.update(plugin["cells"])
+
+
 def baseline_of(cell: str) -> str | None:
-    """The native cell `cell` is timed against; None for a cell this checkout does not register."""
+    """The native cell `cell` is timed against; None for a cell neither registered nor described by a record."""
     try:
         return get_spec(cell).baseline
     except UnknownCellError:
-        return None
+        return _RECORDED_CELLS.get(cell, {}).get("baseline")
 
 
 def is_native(cell: str) -> bool:
     try:
         return get_spec(cell).native
     except UnknownCellError:
-        return False
+        return bool(_RECORDED_CELLS.get(cell, {}).get("native", False))
+
+
+def plugins_table(records: list[dict[str, Any]]) -> str:
+    """Each plugin file the records were made with: its digest, its cells and how many jobs ran it."""
+    seen: dict[tuple[str, str | None], dict[str, Any]] = {}
+    for record in records:
+        for plugin in record["environment"].get("plugins", []):
+            entry = seen.setdefault((plugin["source"], plugin["sha256"]), {"cells": plugin["cells"], "jobs": 0})
+            entry["jobs"] += record["identity"]["cell"] in plugin["cells"]
+    rows = [[f"`{source}`", f"`{digest}`" if digest else "—", ", ".join(sorted(entry["cells"])), entry["jobs"]]
+            for (source, digest), entry in sorted(seen.items())]
+    return tabulate(rows, headers=["plugin", "sha256", "cells", "jobs of its cells"], tablefmt="github") if rows else ""
 
 
 def _fmt_num(value: Any, digits: int = 3) -> str:
@@ -587,6 +611,10 @@ def write_report(records_path: str | Path, out_dir: str | Path) -> dict[str, Any
         lines += ["## Plots", ""] + [f"![{p.stem}]({p.name})" for p in images] + [""]
     if (flat.status != "ok").any():
         lines += ["## Failed jobs", "", failures_table(flat), ""]
+    plugins = plugins_table(records)
+    if plugins:
+        lines += ["## Plugins", "", "Cells registered from files outside the project (`--plugin`), as each record names "
+                  "them: a changed file has another digest.", "", plugins, ""]
     lines += ["## Environment", "", environment_table(flat), ""]
     summary_path = out_dir / "summary.md"
     summary_path.write_text("\n".join(lines))

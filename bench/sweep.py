@@ -22,7 +22,7 @@ class SweepResult:
     total: int  # jobs in the sweep
     skipped: int  # already recorded (resume)
     statuses: Counter = field(default_factory=Counter)  # status -> jobs run now
-    failed: list[str] = field(default_factory=list)  # labels of the jobs run now that ended error or timeout
+    failed: list[str] = field(default_factory=list)  # labels of the jobs run now that ended error, timeout or incorrect
 
     @property
     def ran(self) -> int:

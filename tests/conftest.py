@@ -1,10 +1,33 @@
-"""Shared test set-up: where the real datasets are, and quiet framework logs."""
+"""Shared test set-up: where the real datasets are, quiet framework logs, and the user's own cells.
+
+Cells in the plugin files named by $RNNBENCH_PLUGINS are registered before the test modules
+are collected, so every per-cell test runs on them too:
+`RNNBENCH_PLUGINS=my_cell.py pytest tests/test_cells_torch.py tests/test_cells_tf.py`.
+"""
 
 import os
 from pathlib import Path
+
+import pytest
+
+from bench.cells import SizeRefused
 
 # Tests and CI read the verified datasets from ../shared/data beside the checkout.
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 if SHARED_DATA.is_dir():
     os.environ.setdefault("RNNBENCH_DATA_DIR", str(SHARED_DATA))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item):
+    """A case at a size the cell refuses (bench.cells.SizeRefused, plugin cells only) is skipped with the reason."""
+    outcome = yield
+    error = outcome.excinfo[1] if outcome.excinfo else None
+    if isinstance(error, SizeRefused):
+        outcome.force_exception(pytest.skip.Exception(str(error), _use_item_location=True))
+
+
+if os.environ.get("RNNBENCH_PLUGINS"):
+    from bench.plugins import load_plugins
+
+    load_plugins(entry_points=False)

@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 import torch
 
-from bench.cells import get_spec, list_cells
+from bench.cells import implemented_in, get_spec, list_cells
 from bench.jobs import Job, freeze_options
 from bench.runners.common import random_batch, timing_problem
 from bench.shapes import get_shape
@@ -34,7 +34,8 @@ KERAS_BACKEND = keras.backend.backend()
 MODES = {"torch": ("eager", "compiled"), "keras": ("graph", "xla", "eager") if KERAS_BACKEND == "tensorflow"
          else ("xla", "eager")}
 COMPILED = {"compiled", "xla"}  # modes whose first call compiles: skipped when benchmarks are disabled
-CASES = [(framework, mode, cell) for framework, modes in MODES.items() for mode in modes for cell in list_cells()]
+CASES = [(framework, mode, cell) for framework, modes in MODES.items() for mode in modes for cell in list_cells()
+         if framework in implemented_in(cell)]  # a plugin cell may be in one framework only
 
 
 @functools.lru_cache(maxsize=None)

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from bench.cells import UnknownCellError, get_spec, list_cells
+from cell_cases import builtin_cells
 
 # Central finite differences in float64 on a tiny case agree to about 1e-9;
 # 1e-6 leaves room for the step size without hiding a wrong term.
@@ -11,8 +12,9 @@ FINITE_DIFF_STEP = 1e-6
 FINITE_DIFF_RTOL = 1e-6
 FINITE_DIFF_ATOL = 1e-8
 
-# Closed forms transcribed from CELLS.md, written out per cell so that a wrong shape
-# in a spec cannot agree with itself.
+# Closed forms of the built-in cells transcribed from docs/cells.md, written out per cell so that a
+# wrong shape in a spec cannot agree with itself (the one hand-kept copy: every other count in the
+# tests comes from the spec, so a plugin cell's count is its own spec's).
 CLOSED_FORMS = {
     "gru0": lambda i, h: 3 * h * h + 3 * i * h + 3 * h,
     "gru1": lambda i, h: 3 * h * h + i * h + 3 * h,
@@ -32,8 +34,8 @@ CLOSED_FORMS = {
 SIZES = [(1, 1), (4, 6), (7, 5), (28, 128), (500, 256)]
 
 
-def test_registry_holds_the_fourteen_cells():
-    assert list_cells() == sorted(CLOSED_FORMS)
+def test_every_builtin_cell_has_its_closed_form():
+    assert builtin_cells() == sorted(CLOSED_FORMS)
 
 
 def test_unknown_name_lists_valid_names():
@@ -52,7 +54,7 @@ def test_a_near_miss_is_pointed_at_the_cell_it_resembles(typed, meant):
         get_spec("transformer")
 
 
-@pytest.mark.parametrize("name", list_cells())
+@pytest.mark.parametrize("name", sorted(CLOSED_FORMS))
 @pytest.mark.parametrize("input_size,hidden_size", SIZES)
 def test_param_count_matches_closed_form(name, input_size, hidden_size):
     assert get_spec(name).param_count(input_size, hidden_size) == CLOSED_FORMS[name](input_size, hidden_size)
@@ -133,6 +135,8 @@ def test_shared_initialiser_is_deterministic_and_orthogonal(name):
     b = spec.init_canonical(7, 5, np.random.default_rng(11))
     for key in a:
         np.testing.assert_array_equal(a[key], b[key])
+    if "recurrent_kernel" not in a:
+        pytest.skip(f"{name} has no recurrent_kernel to be orthogonal")
     u = a["recurrent_kernel"].astype(np.float64)
     gram = u @ u.T if u.shape[1] >= u.shape[0] else u.T @ u
     np.testing.assert_allclose(gram, np.eye(gram.shape[0]), atol=1e-5)

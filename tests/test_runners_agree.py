@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 import torch
 
-from bench.cells import get_spec, list_cells
+from bench.cells import implemented_in, get_spec, list_cells
 from bench.jobs import Job, freeze_options
 from bench.runners import keras_runner, torch_runner
 from bench.runners.batches import batch_order, make_batch
@@ -86,7 +86,8 @@ def _train_both(cell: str, task: str, options: dict, bidirectional: bool, native
 
 # every cell as users run it, except that torch's layers with a second bias train it frozen at zero
 # (--native-bias canonical), which makes them train the same parameters as Keras's
-ALIKE = [(cell, "canonical" if get_spec(cell).native_biases_differ else "framework") for cell in list_cells()]
+ALIKE = [(cell, "canonical" if get_spec(cell).native_biases_differ else "framework") for cell in list_cells()
+         if set(implemented_in(cell)) == {"keras", "torch"}]  # both runners: a plugin cell may be in one only
 
 
 @pytest.mark.parametrize("cell,native_bias", ALIKE, ids=[cell for cell, _ in ALIKE])

@@ -5,11 +5,11 @@ Importing this package registers every family module below; a new cell registers
 its own (bench.plugins, docs/adding_a_cell.md), and is tested at once.
 """
 
-from bench.cells.spec import (CellSpec, Equivalence, UnknownCellError, cell_origin, get_spec, implemented_in,
+from bench.cells.spec import (CellSpec, Equivalence, SizeRefused, UnknownCellError, cell_origin, get_spec, implemented_in,
                               list_cells, register_cell)
 
 # Family modules register their specs on import.
 from bench.cells import gated, gru_native_math, lstm, rnn  # noqa: E402,F401
 
-__all__ = ["CellSpec", "Equivalence", "UnknownCellError", "cell_origin", "get_spec", "implemented_in", "list_cells",
+__all__ = ["CellSpec", "Equivalence", "SizeRefused", "UnknownCellError", "cell_origin", "get_spec", "implemented_in", "list_cells",
            "register_cell"]

@@ -38,6 +38,10 @@ class UnknownCellError(KeyError, ValueError):
         return str(self.args[0])
 
 
+class SizeRefused(ValueError):
+    """A cell's spec refuses an (input, hidden) size, e.g. a cell whose hidden size must equal its input size."""
+
+
 @dataclass(frozen=True)
 class Equivalence:
     """This cell computes exactly what another registered cell does, once its weights are mapped."""
@@ -77,9 +81,14 @@ class CellSpec:
         return len({self.native_extra_bias.get(framework, 0) for framework in FRAMEWORKS}) > 1
 
     def weight_shapes(self, input_size: int, hidden_size: int) -> dict[str, tuple[int, ...]]:
-        """Canonical weight names and shapes for this size."""
+        """Canonical weight names and shapes for this size; SizeRefused where the cell's shapes refuse it."""
         _check_sizes(input_size, hidden_size)
-        return dict(self.shapes(input_size, hidden_size))
+        try:
+            return dict(self.shapes(input_size, hidden_size))
+        except SizeRefused:
+            raise
+        except ValueError as err:
+            raise SizeRefused(f"{self.name} refuses input size {input_size}, hidden size {hidden_size}: {err}") from err
 
     def param_count(self, input_size: int, hidden_size: int, framework: str | None = None) -> int:
         """Closed-form parameter count; `framework` adds what a native layer stores beyond it."""

@@ -20,7 +20,8 @@ from bench.correctness.rows import FAIL, NOT_APPLICABLE, PASS, CheckRow
 
 # (batch, time, input, hidden): input below hidden, then above it
 SHAPES = ((3, 5, 4, 6), (2, 4, 7, 5))
-COUNT_SIZES = ((4, 6), (7, 5), (28, 128))  # (input, hidden) at which parameter counts are compared
+SQUARE_SHAPE = (3, 5, 5, 5)  # for a cell that refuses both (its hidden size must equal its input size)
+COUNT_SIZES = ((4, 6), (7, 5), (28, 128), (28, 28))  # (input, hidden) where counts are compared (those that fit)
 SEED = 0  # the random weights, inputs and cotangents of every check (distinct values, never constants)
 WEIGHT_SCALE = 0.5  # random canonical weights are U(-scale, scale)
 
@@ -56,7 +57,11 @@ def check_cell(name: str, frameworks: tuple[str, ...] | None = None) -> list[Che
                              "class (cells_torch.register) or a Keras cell (cells_tf.register_cell_class), and have "
                              "its framework installed"))
     runs_by_shape: dict[str, dict[str, LayerRun]] = {}
-    for shape in SHAPES:
+    try:
+        shapes = _shapes_for(spec)
+    except ValueError as err:
+        return rows + [CheckRow(name, "shapes", "numpy", FAIL, str(err))]
+    for shape in shapes:
         case, problem = _case(spec, shape)
         if case is None:
             rows.append(problem)
@@ -71,11 +76,21 @@ def check_cell(name: str, frameworks: tuple[str, ...] | None = None) -> list[Che
     return rows
 
 
+def _shapes_for(spec: CellSpec) -> tuple[tuple[int, int, int, int], ...]:
+    """The checker's shapes, or the square one where the cell refuses both (a refused shape is still listed)."""
+    if any(_fits(spec, shape) for shape in SHAPES):
+        return SHAPES
+    if _fits(spec, SQUARE_SHAPE):
+        return SHAPES + (SQUARE_SHAPE,)
+    raise_shapes = ", ".join(f"I{s[2]} H{s[3]}" for s in SHAPES + (SQUARE_SHAPE,))
+    raise ValueError(f"{spec.name}: its spec refuses every shape the checker tries ({raise_shapes})")
+
+
 def require_correct(name: str, framework: str) -> None:
     """The timing gate: raise IncorrectCell unless `name` matches its reference in `framework`."""
     spec = get_spec(name)
     rows: list[CheckRow] = []
-    for shape in SHAPES:
+    for shape in SHAPES + (SQUARE_SHAPE,):
         case, problem = _case(spec, shape)
         if case is not None:
             rows += _framework_rows(spec, framework, case, {})
@@ -171,11 +186,13 @@ def _cross_row(spec: CellSpec, case: _Case, runs: dict[str, LayerRun], present: 
 
 
 def _count_row(spec: CellSpec, framework: str) -> CheckRow:
+    compared = []
     for input_size, hidden in COUNT_SIZES:
         try:
             weights = spec.random_canonical(input_size, hidden, np.random.default_rng(SEED))
         except ValueError:
             continue
+        compared.append(f"I{input_size} H{hidden}")
         expected = spec.param_count(input_size, hidden, spec_framework(framework))
         try:
             counted = _count(framework, spec.name, weights, input_size)
@@ -185,8 +202,10 @@ def _count_row(spec: CellSpec, framework: str) -> CheckRow:
             return CheckRow(spec.name, "parameter count", framework, FAIL,
                             f"{counted:,} parameters, the spec's closed form says {expected:,}",
                             f"input {input_size}, hidden {hidden}")
-    sizes = ", ".join(f"I{i} H{h}" for i, h in COUNT_SIZES)
-    return CheckRow(spec.name, "parameter count", framework, PASS, f"equals the spec's closed form at {sizes}")
+    if not compared:
+        return CheckRow(spec.name, "parameter count", framework, FAIL, "the spec refuses every size tried")
+    return CheckRow(spec.name, "parameter count", framework, PASS,
+                    f"equals the spec's closed form at {', '.join(compared)}")
 
 
 def _count(framework: str, name: str, weights: dict[str, np.ndarray], input_size: int) -> int:
@@ -199,7 +218,10 @@ def _equivalence_rows(spec: CellSpec, present: list[str]) -> list[CheckRow]:
         return []
     twin = get_spec(spec.equivalent.cell)
     rows = []
-    batch, steps, input_size, hidden = next(s for s in SHAPES if _fits(spec, s) and _fits(twin, s))
+    fitting = [s for s in SHAPES + (SQUARE_SHAPE,) if _fits(spec, s) and _fits(twin, s)]
+    if not fitting:
+        return [CheckRow(spec.name, f"equals {twin.name}", "numpy", FAIL, "no shape fits both cells")]
+    batch, steps, input_size, hidden = fitting[0]
     rng = np.random.default_rng([SEED, 1])
     weights = spec.random_canonical(input_size, hidden, rng, scale=WEIGHT_SCALE)
     mapped = spec.equivalent.weights(weights)

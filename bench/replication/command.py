@@ -29,6 +29,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="folder holding the dataset files, laid out as shared/data (default: $RNNBENCH_DATA_DIR, "
                              "then the download cache)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    from bench.cli import add_plugin_argument
+
+    add_plugin_argument(parser)
 
 
 def handle(args: argparse.Namespace) -> int:
@@ -56,6 +59,7 @@ def handle(args: argparse.Namespace) -> int:
                 run_args += ["--threads", str(args.threads)] if args.threads else []
                 run_args += ["--data-dir", str(args.data_dir)] if args.data_dir else []
                 run_args += ["--no-progress"] if args.no_progress else []
+                run_args += [arg for path in args.plugin for arg in ("--plugin", str(path))]
                 status = bench_main(run_args)
                 # failed jobs are records like any other: the other suites and the report still get written
                 jobs_failed |= status == EXIT_JOBS_FAILED

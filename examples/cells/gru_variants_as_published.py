@@ -1,0 +1,166 @@
+"""Dey & Salem's GRU0–GRU3 as a public TensorFlow repository computes them (the `noise` source).
+
+Written from the description of that code, not copied from it. Per time step, with σ the
+logistic function and gates built from the same terms as `gru0`–`gru3`:
+
+    z  = σ([x W_z] + [h U_z] + [1 B_z])
+    r  = σ([x W_r] + [x U_r] + [1 B_r])        bug 2: the reset gate reads x, not h, through U_r
+    h~ = tanh(x W_h + (r ⊙ h) U_h + 1 B_h)
+    output_t = (1 − z) ⊙ h + z ⊙ h~
+    h        = h~                              bug 1: the candidate, not output_t, goes on to the next step
+
+where each bias B is an I×I matrix applied as ones(batch, I) @ B (so it acts as the bias vector
+of B's column sums), and x U_r needs the hidden size to equal the input size. GRU1 drops the
+x W terms of the gates, GRU2 also their biases, GRU3 keeps only the biases (so bug 2 cannot
+show there).
+
+Canonical weights, laid out as `gru0`–`gru3` lay theirs out: `kernel` (I, 3H or H),
+`recurrent_kernel` (H, 3H or H), `bias` (I, 3H or H) — blocks [z, r, h~]. `as_paper_weights`
+maps them onto `gru0`–`gru3` (the same kernels, the biases summed over rows); with both bugs
+switched off `published_forward` then equals the paper's equations exactly, which
+tests/test_examples.py checks, and with them on it measures the gap: on random weights of
+scale 0.5, outputs differ from `gru0`'s by about half their own size.
+
+    python -m bench check examples/cells/gru_variants_as_published.py
+"""
+
+import keras
+import numpy as np
+import torch
+from keras import ops
+
+from bench.cells import CellSpec, register_cell
+from bench.cells.gated import gated_layout
+from cells_tf import RecurrentCell, register_cell_class
+from cells_torch import CustomRecurrent, register
+
+VARIANTS = ("gru0", "gru1", "gru2", "gru3")  # the paper's cells these follow
+
+
+def _published_name(paper_name: str) -> str:
+    return f"{paper_name}_published"
+
+
+def _shapes_of(paper_name: str):
+    layout = gated_layout(paper_name)
+
+    def shapes(input_size, hidden_size):
+        if input_size != hidden_size:
+            raise ValueError(f"as published, the hidden size equals the input size (the reset gate multiplies x by "
+                             f"U_r); got input {input_size}, hidden {hidden_size}")
+        paper = layout.shapes(input_size, hidden_size)
+        return {"kernel": paper["kernel"], "recurrent_kernel": paper["recurrent_kernel"],
+                "bias": (input_size, paper["bias"][0])}  # each bias block an I×I matrix
+
+    return shapes
+
+
+def as_paper_weights(weights):
+    """These canonical weights as `gru0`–`gru3`'s: ones @ B is every row equal to B's column sums."""
+    return {"kernel": weights["kernel"], "recurrent_kernel": weights["recurrent_kernel"],
+            "bias": np.asarray(weights["bias"]).sum(axis=0)}
+
+
+def _sigmoid(a):
+    return 1.0 / (1.0 + np.exp(-a))
+
+
+def published_forward(weights, x, initial_state, paper_name, candidate_as_state=True, reset_reads_input=True):
+    """The NumPy reference; switch either bug off to see what it costs."""
+    terms = gated_layout(paper_name).terms
+    batch, steps, input_size = x.shape
+    hidden = weights["recurrent_kernel"].shape[0]
+    kernel, recurrent = weights["kernel"], weights["recurrent_kernel"]
+    biases = np.ones((batch, input_size)) @ weights["bias"]
+    h = np.zeros((batch, hidden)) if initial_state is None else np.asarray(initial_state[0], np.float64)
+    outputs = []
+    for t in range(steps):
+        x_t = x[:, t]
+        gates = np.zeros((batch, 2 * hidden))
+        if terms.uses_input:
+            gates += x_t @ kernel[:, :2 * hidden]
+        if terms.uses_state:
+            u_z, u_r = recurrent[:, :hidden], recurrent[:, hidden:2 * hidden]
+            gates += np.concatenate([h @ u_z, (x_t if reset_reads_input else h) @ u_r], axis=1)
+        if terms.uses_bias:
+            gates += biases[:, :2 * hidden]
+        z, r = _sigmoid(gates[:, :hidden]), _sigmoid(gates[:, hidden:])
+        candidate = np.tanh(x_t @ kernel[:, -hidden:] + (r * h) @ recurrent[:, -hidden:] + biases[:, -hidden:])
+        output = (1.0 - z) * h + z * candidate
+        h = candidate if candidate_as_state else output
+        outputs.append(output)
+    return np.stack(outputs, axis=1), (h,)
+
+
+for _paper in VARIANTS:
+    register_cell(CellSpec(
+        name=_published_name(_paper), family="gru", native=False, baseline="gru4",
+        description=f"{_paper.upper()} as a public TensorFlow repository codes it (candidate carried as state, "
+                    "reset gate from x, I×I biases)",
+        shapes=_shapes_of(_paper),
+        forward=lambda w, x, s, paper=_paper: published_forward(w, x, s, paper)))
+
+
+# -- torch ----------------------------------------------------------------------------------------
+
+class PublishedGRU(CustomRecurrent):
+    """The per-step math above; the step reads x itself because the reset gate multiplies it by U_r."""
+
+    paper_name = ""
+
+    def project_inputs(self, x):
+        return x
+
+    def step_constants(self):
+        ones = self.bias.new_ones(1, self.input_size)
+        return (ones @ self.bias,)  # (1, k·H): ones @ B, the same for every row of the batch
+
+    def step(self, x_t, state, consts):
+        (h,) = state
+        (biases,) = consts
+        terms, hidden = gated_layout(self.paper_name).terms, self.hidden_size
+        gates = biases[:, :2 * hidden] if terms.uses_bias else h.new_zeros(1, 2 * hidden)
+        if terms.uses_input:
+            gates = gates + x_t @ self.kernel[:, :2 * hidden]
+        if terms.uses_state:
+            u = self.recurrent_kernel
+            gates = gates + torch.cat([h @ u[:, :hidden], x_t @ u[:, hidden:2 * hidden]], dim=1)
+        z, r = torch.sigmoid(gates).chunk(2, dim=1)
+        candidate = torch.tanh(x_t @ self.kernel[:, -hidden:] + (r * h) @ self.recurrent_kernel[:, -hidden:]
+                               + biases[:, -hidden:])
+        return torch.lerp(h, candidate, z), (candidate,)  # output (1 − z) h + z h~; the state goes on as h~
+
+
+for _paper in VARIANTS:
+    register(_published_name(_paper))(type(f"Published{_paper.upper()}", (PublishedGRU,), {"paper_name": _paper}))
+
+
+# -- Keras ----------------------------------------------------------------------------------------
+
+class PublishedGRUCell(RecurrentCell):
+    paper_name = ""
+
+    def project_inputs(self, inputs):
+        return inputs
+
+    def step(self, x_t, states):
+        h = states[0]
+        terms, hidden = gated_layout(self.paper_name).terms, self.units
+        biases = ops.matmul(ops.ones((1, x_t.shape[-1]), dtype=x_t.dtype), self.bias)
+        gates = biases[:, :2 * hidden] if terms.uses_bias else ops.zeros((1, 2 * hidden), dtype=x_t.dtype)
+        if terms.uses_input:
+            gates = gates + ops.matmul(x_t, self.kernel[:, :2 * hidden])
+        if terms.uses_state:
+            u = self.recurrent_kernel
+            gates = gates + ops.concatenate([ops.matmul(h, u[:, :hidden]), ops.matmul(x_t, u[:, hidden:2 * hidden])],
+                                            axis=1)
+        z, r = ops.split(ops.sigmoid(gates), 2, axis=1)
+        candidate = ops.tanh(ops.matmul(x_t, self.kernel[:, -hidden:])
+                             + ops.matmul(r * h, self.recurrent_kernel[:, -hidden:]) + biases[:, -hidden:])
+        return (1.0 - z) * h + z * candidate, [candidate]
+
+
+for _paper in VARIANTS:
+    _cls = type(f"Published{_paper.upper()}Cell", (PublishedGRUCell,), {"paper_name": _paper})
+    register_cell_class(_published_name(_paper))(
+        keras.saving.register_keras_serializable(package="rnnbench_examples")(_cls))
