@@ -1,8 +1,10 @@
-"""The worked example in docs/adding_a_cell.md really adds a working fifteenth cell.
+"""docs/adding_a_cell.md and the README's "Check your own cell" are true, command by command.
 
-The page's code blocks are written to a temporary folder and imported in a fresh
-process (registering a cell in this process would change the registry under the other
-tests); that process checks the new cell against its reference in both frameworks.
+The page's plugin file is written to a temporary folder, and every `python -m bench`
+command in the two pages' sh blocks runs there as a user would run it (the README's
+`my_cell` is the page's `ugrnn`), in a fresh process, so a plugin never enters this test
+session's registry. Then a copy of the file with one wrong activation in the torch class
+must fail `bench check`, naming torch and the deviation, and must never be timed.
 """
 
 import json
@@ -10,58 +12,97 @@ import os
 import re
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
-DOC = Path(__file__).resolve().parents[1] / "docs" / "adding_a_cell.md"
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+DOC, README = ROOT / "docs" / "adding_a_cell.md", ROOT / "README.md"
 BLOCK = re.compile(r"```python\n# file: (?P<path>\S+)\n(?P<code>.*?)```", re.S)
+SH_BLOCK = re.compile(r"```sh\n(?P<body>.*?)```", re.S)
+COMMAND_TIMEOUT_S = 600
 
-CHECK = textwrap.dedent("""
-    import json, sys
-    import numpy as np, keras, torch
-    import bench.cells, cells_torch, cells_tf
-    from cells_torch.gradients import canonical_gradients as torch_grads
-    from cells_tf.gradients import canonical_gradients as keras_grads
-    import doc_spec, doc_torch, doc_keras  # the page's three blocks: registers the cell
-    name = sys.argv[1]
-    spec = bench.cells.get_spec(name)
-    rng = np.random.default_rng(0)
-    weights = spec.random_canonical(3, 5, rng)
-    x = rng.uniform(-1, 1, (2, 4, 3)).astype(np.float32)
-    d_out = rng.normal(size=(2, 4, 5)).astype(np.float32)
-    want, want_grads = spec.reference(weights, x), spec.reference_grad(weights, x, d_out)
-    result = {"listed": [name in m.list_cells() for m in (bench.cells, cells_torch, cells_tf)],
-              "count": spec.param_count(3, 5), "errors": {}}
-    for label, make, grads in (("torch", cells_torch.make_layer, torch_grads),
-                               ("keras", cells_tf.make_layer, keras_grads)):
-        layer = make(name, 3, 5)
-        layer.set_canonical(weights)
-        out = layer(torch.from_numpy(x))[0].detach().numpy() if label == "torch" else \\
-            keras.ops.convert_to_numpy(layer(x))
-        d_x, d_w = grads(layer, x, d_out)
-        result["errors"][label] = max(
-            [float(np.abs(out - want).max()), float(np.abs(d_x - want_grads[0]).max())]
-            + [float(np.abs(d_w[k] - want_grads[1][k]).max()) for k in weights])
-    print(json.dumps(result))
-""")
-
-FORWARD_AND_GRAD_ATOL = 1e-4
+pytestmark = pytest.mark.slow
 
 
-def test_worked_example_registers_a_correct_cell(tmp_path):
+def _commands(text: str, replace: dict[str, str]) -> list[str]:
+    lines = [line.split("#")[0].strip() for block in SH_BLOCK.finditer(text) for line in block["body"].splitlines()]
+    out = []
+    for line in lines:
+        if line.startswith("python -m bench "):
+            for old, new in replace.items():
+                line = line.replace(old, new)
+            out.append(line)
+    return out
+
+
+def _run(command: str, cwd: Path) -> subprocess.CompletedProcess:
+    args = command.split()
+    args[0] = sys.executable
+    return subprocess.run(args, cwd=cwd, capture_output=True, text=True, timeout=COMMAND_TIMEOUT_S,
+                          env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+
+
+@pytest.fixture(scope="module")
+def plugin_folder(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("user")
     blocks = {m["path"]: m["code"] for m in BLOCK.finditer(DOC.read_text())}
-    assert sorted(blocks) == ["bench/cells/ugrnn.py", "cells_tf/ugrnn.py", "cells_torch/ugrnn.py"]
-    modules = {"bench/cells/ugrnn.py": "doc_spec", "cells_torch/ugrnn.py": "doc_torch",
-               "cells_tf/ugrnn.py": "doc_keras"}
-    for path, module in modules.items():
-        (tmp_path / f"{module}.py").write_text(blocks[path])
-    (tmp_path / "check.py").write_text(CHECK)
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")]))
-    done = subprocess.run([sys.executable, str(tmp_path / "check.py"), "ugrnn"], env=env,
-                          capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-3000:]
-    result = json.loads(done.stdout.strip().splitlines()[-1])
-    assert result["listed"] == [True, True, True]
-    assert result["count"] == 2 * 25 + 2 * 3 * 5 + 2 * 5  # 2H² + 2IH + 2H
-    assert result["errors"]["torch"] < FORWARD_AND_GRAD_ATOL, result
-    assert result["errors"]["keras"] < FORWARD_AND_GRAD_ATOL, result
+    assert sorted(blocks) == ["ugrnn.py"]  # the page is built around one file
+    (folder / "ugrnn.py").write_text(blocks["ugrnn.py"])
+    return folder
+
+
+def test_every_command_of_both_pages_works_on_the_pages_cell(plugin_folder):
+    page = _commands(DOC.read_text(), {})
+    readme = _commands(README.read_text().split("## Check your own cell", 1)[1].split("\n## ", 1)[0],
+                       {"my_cell": "ugrnn"})
+    assert page and readme == page  # the README shows the page's commands, with the user's names
+    for command in page:
+        done = _run(command, plugin_folder)
+        assert done.returncode == 0, (command, done.stdout[-3000:], done.stderr[-3000:])
+        if " check " in command:
+            check_output = re.sub(" +", " ", done.stdout)  # tabulate's padding aside
+    # the check: every correctness row of both frameworks passed, then training and a paired ratio
+    assert "every correctness check passed" in check_output
+    for framework in ("torch", "keras"):
+        assert re.search(rf"\| ugrnn \| forward B3 T5 I4 H6 [^|]*\| {framework} \| pass", check_output)
+        assert re.search(rf"\| ugrnn \| gradients vs finite differences B2 T4 I7 H5 \| {framework} \| pass",
+                         check_output)
+        assert re.search(rf"\| ugrnn \| step time ÷ gru4, B64 T28 I28 H64 \| {framework} \| info \| training "
+                         r"step ×[0-9.]+, inference step ×[0-9.]+ \(paired", check_output)
+    assert "| ugrnn | keras vs torch B3 T5 I4 H6 (outputs and gradients) | keras vs torch | pass" in check_output
+    # the run and the report: accuracy, parameter count and the paired ratio, and the plugin named
+    records = [json.loads(line) for line in (plugin_folder / "results" / "ugrnn.jsonl").read_text().splitlines()]
+    ugrnn = [r for r in records if r["identity"]["cell"] == "ugrnn"]
+    assert len(ugrnn) == 2 and all(r["status"] == "ok" for r in records)
+    for record in ugrnn:
+        assert record["environment"]["plugins"][0]["source"] == str(plugin_folder / "ugrnn.py")
+        hidden = record["identity"]["hidden_size"]  # digits: 8 features a step
+        assert record["params"]["recurrent"] == record["params"]["recurrent_expected"] == \
+            2 * hidden * hidden + 2 * 8 * hidden + 2 * hidden  # the page's 2H² + 2IH + 2H
+        assert record["timing"]["paired_ratio"]["train_step"]["median"] > 0
+    summary = (plugin_folder / "reports" / "ugrnn" / "summary.md").read_text()
+    assert re.search(r"\| digits +\| ugrnn +\| torch", summary) and re.search(r"\| digits +\| ugrnn +\| keras", summary)
+    assert re.search(r"\| ugrnn +\| torch .*\| paired", summary)
+    assert "## Plugins" in summary and "ugrnn.py" in summary
+
+
+def test_one_wrong_activation_in_one_framework_fails_the_check_and_is_never_timed(plugin_folder):
+    good = (plugin_folder / "ugrnn.py").read_text()
+    torch_step = "g = torch.sigmoid(a_g)"
+    assert good.count(torch_step) == 1
+    (plugin_folder / "ugrnn_wrong.py").write_text(good.replace(torch_step, "g = torch.tanh(a_g)"))
+    done = _run("python -m bench check ugrnn_wrong.py --correctness-only", plugin_folder)
+    assert done.returncode == 1, done.stdout[-2000:]
+    failures = [line for line in done.stderr.splitlines() if line.startswith("FAIL:")]
+    assert failures and all(" in torch: " in line or " in keras vs torch: " in line for line in failures)
+    assert re.search(r"FAIL: ugrnn in torch: forward B3 T5 I4 H6 .*max \|Δ\| [0-9.e-]+ .*worst at .*time step \d+, "
+                     r"output unit \d+", done.stderr)
+    assert re.search(r"\| ugrnn \| forward B3 T5 I4 H6 [^|]*\| keras \| pass", re.sub(" +", " ", done.stdout))
+    # a timing job of the wrong cell is recorded as incorrect, with the failing check, and not timed
+    run = _run("python -m bench run --plugin ugrnn_wrong.py --cells ugrnn --frameworks torch --measure timing "
+               "--hidden 8 --timed-steps 2 --output wrong.jsonl --no-report --no-progress", plugin_folder)
+    assert run.returncode == 1
+    (record,) = [json.loads(line) for line in (plugin_folder / "wrong.jsonl").read_text().splitlines()]
+    assert record["status"] == "incorrect" and record["timing"] is None
+    assert "does not match its NumPy reference" in record["error"] and "max |Δ|" in record["error"]

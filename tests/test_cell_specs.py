@@ -1,9 +1,11 @@
 """The registry and its NumPy references: counts, shapes, gradients, errors."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 
-from bench.cells import UnknownCellError, get_spec, list_cells
+from bench.cells import SizeRefused, UnknownCellError, get_spec, list_cells
 from cell_cases import builtin_cells
 
 # Central finite differences in float64 on a tiny case agree to about 1e-9;
@@ -140,3 +142,49 @@ def test_shared_initialiser_is_deterministic_and_orthogonal(name):
     u = a["recurrent_kernel"].astype(np.float64)
     gram = u @ u.T if u.shape[1] >= u.shape[0] else u.T @ u
     np.testing.assert_allclose(gram, np.eye(gram.shape[0]), atol=1e-5)
+
+
+@pytest.mark.parametrize("name", sorted(CLOSED_FORMS))
+def test_a_spec_without_a_backward_takes_its_gradients_from_finite_differences(name):
+    """The lighter contract: with backward=None the reference's gradients come from its forward alone."""
+    spec = get_spec(name)
+    forward_only = dataclasses.replace(spec, backward=None)  # not registered: a copy for this test
+    rng = np.random.default_rng(9)
+    weights = spec.random_canonical(3, 4, rng, scale=0.8)
+    x, d_out = rng.normal(size=(2, 4, 3)), rng.normal(size=(2, 4, 4))
+    d_x, d_weights = spec.reference_grad(weights, x, d_out)
+    fd_x, fd_weights = forward_only.reference_grad(weights, x, d_out)
+    np.testing.assert_allclose(fd_x, d_x, rtol=FINITE_DIFF_RTOL, atol=FINITE_DIFF_ATOL)
+    for key in weights:
+        np.testing.assert_allclose(fd_weights[key], d_weights[key], rtol=FINITE_DIFF_RTOL, atol=FINITE_DIFF_ATOL,
+                                   err_msg=key)
+
+
+@pytest.mark.parametrize("name", sorted(CLOSED_FORMS))
+@pytest.mark.parametrize("input_size,hidden_size", SIZES)
+def test_the_hidden_size_comes_from_the_shapes_whatever_the_weights_are_called(name, input_size, hidden_size):
+    spec = get_spec(name)
+    weights = spec.random_canonical(input_size, hidden_size, np.random.default_rng(0))
+    assert spec.hidden_size_of(weights, input_size) == hidden_size
+    renamed = dataclasses.replace(spec, shapes=lambda i, h: {f"w{k}": s for k, s in enumerate(spec.shapes(i, h).values())})
+    renamed_weights = dict(zip(renamed.weight_shapes(input_size, hidden_size), weights.values()))
+    assert renamed.hidden_size_of(renamed_weights, input_size) == hidden_size
+
+
+def test_weights_no_hidden_size_fits_are_refused_with_the_expected_shapes():
+    spec = get_spec("gru0")
+    with pytest.raises(ValueError, match=r"gru0: no hidden size gives weights shaped .* for input size 4; expected"):
+        spec.hidden_size_of({"kernel": np.zeros((4, 9)), "recurrent_kernel": np.zeros((5, 15)),
+                             "bias": np.zeros(15)}, 4)
+
+
+def test_a_size_a_cells_shapes_refuse_is_size_refused_naming_the_cell():
+    def square_only(i, h):
+        if i != h:
+            raise ValueError("hidden must equal input")
+        return {"kernel": (i, h)}
+
+    spec = dataclasses.replace(get_spec("gru0"), name="square", shapes=square_only)
+    assert spec.weight_shapes(3, 3) == {"kernel": (3, 3)}
+    with pytest.raises(SizeRefused, match="square refuses input size 3, hidden size 4: hidden must equal input"):
+        spec.weight_shapes(3, 4)

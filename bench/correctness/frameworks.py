@@ -46,11 +46,8 @@ def run_layer(framework: str, name: str, weights: dict[str, np.ndarray], x: np.n
               d_outputs: np.ndarray | None = None, initial_state: tuple[np.ndarray, ...] | None = None) -> LayerRun:
     """Build cell `name` in `framework`, load `weights`, run `x` (float32); gradients when d_outputs is given."""
     runner = _run_torch if framework == "torch" else _run_keras
-    batch, steps, input_size = x.shape
     hidden = d_outputs.shape[2] if d_outputs is not None else None
-    run = runner(name, weights, x.astype(np.float32), d_outputs, initial_state, hidden)
-    _check_result(framework, name, run, (batch, steps, run.outputs.shape[-1] if hidden is None else hidden))
-    return run
+    return runner(name, weights, x.astype(np.float32), d_outputs, initial_state, hidden)
 
 
 def _run_torch(name, weights, x, d_outputs, initial_state, hidden) -> LayerRun:
@@ -69,11 +66,12 @@ def _run_torch(name, weights, x, d_outputs, initial_state, hidden) -> LayerRun:
     with torch.no_grad():
         outputs, final = layer(torch.from_numpy(x), initial)
     final = (final,) if isinstance(final, torch.Tensor) else tuple(final)
+    outputs, final = _checked("torch", name, outputs, final, x.shape, hidden)  # before gradients use them
     d_x = d_weights = None
     if d_outputs is not None:
         d_x, d_weights = canonical_gradients(layer, x, d_outputs.astype(np.float32), weights)
-    return LayerRun(outputs=_numpy(outputs, "torch", name), final_state=tuple(_numpy(s, "torch", name) for s in final),
-                    d_x=d_x, d_weights=d_weights, param_count=sum(p.numel() for p in layer.parameters()))
+    return LayerRun(outputs=outputs, final_state=final, d_x=d_x, d_weights=d_weights,
+                    param_count=sum(p.numel() for p in layer.parameters()))
 
 
 def _run_keras(name, weights, x, d_outputs, initial_state, hidden) -> LayerRun:
@@ -90,13 +88,13 @@ def _run_keras(name, weights, x, d_outputs, initial_state, hidden) -> LayerRun:
     layer.set_canonical(weights)
     initial = None if initial_state is None else [np.asarray(s, np.float32) for s in initial_state]
     outputs, *final = layer(x, initial_state=initial)
+    as_numpy = keras.ops.convert_to_numpy
+    outputs, final = _checked("keras", name, as_numpy(outputs), [as_numpy(s) for s in final], x.shape, hidden)
     d_x = d_weights = None
     if d_outputs is not None:
         d_x, d_weights = canonical_gradients(layer, x, d_outputs.astype(np.float32))
-    as_numpy = keras.ops.convert_to_numpy
-    return LayerRun(outputs=_numpy(as_numpy(outputs), "keras", name),
-                    final_state=tuple(_numpy(as_numpy(s), "keras", name) for s in final),
-                    d_x=d_x, d_weights=d_weights, param_count=int(layer.count_params()))
+    return LayerRun(outputs=outputs, final_state=final, d_x=d_x, d_weights=d_weights,
+                    param_count=int(layer.count_params()))
 
 
 def _numpy(value, framework: str, name: str) -> np.ndarray:
@@ -109,12 +107,17 @@ def _numpy(value, framework: str, name: str) -> np.ndarray:
     return array
 
 
-def _check_result(framework: str, name: str, run: LayerRun, expected: tuple[int, int, int]) -> None:
-    if run.outputs.shape != expected:
-        raise ImplementationError(f"{framework} {name} returned outputs of shape {run.outputs.shape} for inputs "
+def _checked(framework: str, name: str, outputs, final, x_shape, hidden: int):
+    """Outputs and final state as float32 NumPy arrays of the expected shapes, or an ImplementationError."""
+    outputs = _numpy(outputs, framework, name)
+    final = tuple(_numpy(state, framework, name) for state in final)
+    expected = (x_shape[0], x_shape[1], hidden)
+    if outputs.shape != expected:
+        raise ImplementationError(f"{framework} {name} returned outputs of shape {outputs.shape} for inputs "
                                   f"(batch {expected[0]}, time {expected[1]}); expected (batch, time, hidden) = "
                                   f"{expected}")
-    for state in run.final_state:
-        if state.shape != (expected[0], expected[2]):
+    for state in final:
+        if state.shape != (expected[0], hidden):
             raise ImplementationError(f"{framework} {name} returned a final state of shape {state.shape}; expected "
-                                      f"(batch, hidden) = {(expected[0], expected[2])}")
+                                      f"(batch, hidden) = {(expected[0], hidden)}")
+    return outputs, final

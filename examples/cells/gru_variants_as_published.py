@@ -18,8 +18,11 @@ Canonical weights, laid out as `gru0`–`gru3` lay theirs out: `kernel` (I, 3H o
 `recurrent_kernel` (H, 3H or H), `bias` (I, 3H or H) — blocks [z, r, h~]. `as_paper_weights`
 maps them onto `gru0`–`gru3` (the same kernels, the biases summed over rows); with both bugs
 switched off `published_forward` then equals the paper's equations exactly, which
-tests/test_examples.py checks, and with them on it measures the gap: on random weights of
-scale 0.5, outputs differ from `gru0`'s by about half their own size.
+tests/test_examples.py checks, and with them on it measures the gap. Measured there (batch 4,
+20 steps, I = H = 8, weights U(−0.5, 0.5), inputs U(−1, 1)): the largest output difference
+from the paper's cell is 0.56 (gru0), 0.59 (gru1), 0.47 (gru2) and 0.76 (gru3), on outputs
+whose largest value is 0.90–0.99; with both bugs off it is exactly 0. The candidate bug
+alone accounts for most of it (0.54–0.76); the reset bug alone for 0.10–0.14 (none on gru3).
 
     python -m bench check examples/cells/gru_variants_as_published.py
 """
