@@ -42,9 +42,12 @@ class RecurrentModel(keras.Model):
                           for direction in range(config.directions))
         # in order: layer 0 forward, [layer 0 backward], layer 1 forward, ...
         self.recurrent_layers = layers
-        self.head = keras.layers.Dense(config.num_outputs, name="head",
-                                       kernel_initializer=keras.initializers.GlorotUniform(
-                                           seed=derived_seed(config.seed, 1)))
+        if config.head == "state":  # the last state is the prediction
+            self.head = keras.layers.Identity(name="head")
+        else:
+            self.head = keras.layers.Dense(config.num_outputs, name="head",
+                                           kernel_initializer=keras.initializers.GlorotUniform(
+                                               seed=derived_seed(config.seed, 1)))
         self.head.build((None, config.directions * config.hidden_size))
         self.built = True
 
@@ -166,8 +169,9 @@ def _shared_init(model: RecurrentModel) -> None:
     config = model.config
     for position, layer in enumerate(model.recurrent_layers):
         layer.set_canonical(config.shared_weights(position, layer.input_size))
-    head = config.shared_head()
-    model.head.kernel.assign(head["kernel"])
-    model.head.bias.assign(head["bias"])
+    if config.head != "state":  # a state readout has no head to initialise
+        head = config.shared_head()
+        model.head.kernel.assign(head["kernel"])
+        model.head.bias.assign(head["bias"])
     if model.embedding is not None:
         model.embedding.embeddings.assign(config.shared_embedding())

@@ -33,7 +33,8 @@ class RecurrentModel(nn.Module):
         if config.native_bias == "canonical":
             for layer in self.recurrent_layers:
                 layer.train_canonical_only()
-        self.head = nn.Linear(config.directions * config.hidden_size, config.num_outputs)
+        self.head = (nn.Identity() if config.head == "state"
+                     else nn.Linear(config.directions * config.hidden_size, config.num_outputs))
 
     def forward(self, x: Tensor, lengths: Tensor | None = None) -> Tensor:
         config = self.config
@@ -123,9 +124,10 @@ def _shared_init(model: RecurrentModel) -> None:
     config = model.config
     for position, layer in enumerate(model.recurrent_layers):
         layer.set_canonical(config.shared_weights(position, layer.input_size))
-    head = config.shared_head()
     with torch.no_grad():
-        model.head.weight.copy_(torch.from_numpy(head["kernel"].T.copy()))  # nn.Linear keeps (out, in)
-        model.head.bias.copy_(torch.from_numpy(head["bias"]))
+        if config.head != "state":  # a state readout has no head to initialise
+            head = config.shared_head()
+            model.head.weight.copy_(torch.from_numpy(head["kernel"].T.copy()))  # nn.Linear keeps (out, in)
+            model.head.bias.copy_(torch.from_numpy(head["bias"]))
         if model.embedding is not None:
             model.embedding.weight.copy_(torch.from_numpy(config.shared_embedding()))

@@ -28,11 +28,16 @@ class NoiseOptions:
     outputs: int = 10  # regression targets per sequence
     val_fraction: float = 0.1  # share of N for validation
     test_fraction: float = 0.1  # share of N for test
+    # "dense": a dense head maps the last state to the targets; "state": the last state IS the prediction
+    # (outputs must then equal the hidden size), as the source trained its cells
+    readout: str = "dense"
 
     def __post_init__(self) -> None:
         for name in ("n", "seq_len", "features", "outputs"):
             if getattr(self, name) < 1:
                 raise OptionError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.readout not in ("dense", "state"):
+            raise OptionError(f"readout must be 'dense' or 'state', got {self.readout!r}")
         check_fraction("val_fraction", self.val_fraction)
         check_fraction("test_fraction", self.test_fraction)
         size = self.n * self.seq_len * self.features * 4
@@ -56,5 +61,5 @@ def load_noise(options: NoiseOptions, source: None, seed: int) -> Task:
     cuts = {"train": slice(0, n_train), "val": slice(n_train, n_train + n_val), "test": slice(n_train + n_val, None)}
     arrays = {f"{p}_{s}": a[c] for s, c in cuts.items() for p, a in (("x", x), ("y", y))}
     return Task(name="noise", kind="regress", num_outputs=options.outputs, input_size=options.features,
-                seq_len=options.seq_len, **arrays,
+                seq_len=options.seq_len, readout=None if options.readout == "dense" else "state", **arrays,
                 info={"source": "generated: numpy default_rng(seed).random, uniform in [0, 1)"})

@@ -49,6 +49,9 @@ class Task:
     loss: str | None = None  # "cross_entropy" | "bce" | "mse" | "sigmoid_mse"; None: the default for `kind`
     metric: str | None = None  # "accuracy" | "bit_accuracy" | "mse"; None: the default for `kind`
     extra_tests: dict[str, SplitArrays] = field(default_factory=dict)  # name -> (x, y, lengths or None)
+    # how the model reads its prediction out (bench.cells.model_config.HEADS); None: by kind (a dense head).
+    # "state": the last step's state itself, as a source trained without a head (num_outputs = hidden size)
+    readout: str | None = None
     info: dict = field(default_factory=dict)  # provenance, JSON-serialisable: source, files, digests, options
     # split -> rows of the source that split holds (per task: see its loader); {} for generated data
     indices: dict[str, np.ndarray] = field(default_factory=dict, repr=False)

@@ -111,3 +111,20 @@ def test_shared_initialiser_draws_other_weights_for_other_seeds():
     for a in recurrent_and_head(0):
         for b in recurrent_and_head(1):
             assert a.shape != b.shape or not np.allclose(a, b)
+
+
+@pytest.mark.parametrize("name", ["gru0", "gru4"])
+def test_a_state_readout_predicts_with_the_last_state_itself_in_both_frameworks(name):
+    """head="state" (the noise source's setup): no dense layer; the prediction is the last step's state."""
+    kwargs = dict(head="state", num_outputs=6, init="shared", seed=2)
+    torch_model, keras_model = cells_torch.make_model(name, 4, 6, **kwargs), cells_tf.make_model(name, 4, 6, **kwargs)
+    x = _rng("state readout", name).uniform(-1, 1, (3, 5, 4)).astype(np.float32)
+    torch_out = torch_model(torch.from_numpy(x)).detach().numpy()
+    _, final = torch_model.recurrent_layers[0](torch.from_numpy(x))
+    np.testing.assert_array_equal(torch_out, final.detach().numpy())
+    assert sum(p.numel() for p in torch_model.parameters()) == get_spec(name).param_count(4, 6, "torch")
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(keras_model(x)), torch_out, rtol=0, atol=FORWARD_ATOL)
+    assert keras_model.count_params() == get_spec(name).param_count(4, 6, "tf")
+    with pytest.raises(ValueError, match=r"head 'state' predicts with the last state itself, so num_outputs must "
+                                         r"be its width 6 \(directions × hidden_size\), got 10"):
+        cells_torch.make_model(name, 4, 6, head="state", num_outputs=10)

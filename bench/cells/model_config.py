@@ -13,7 +13,9 @@ import numpy as np
 
 from bench.cells.spec import get_spec, glorot_uniform
 
-HEADS = ("last", "per_step")
+# "last": a dense layer on the last valid step; "per_step": on every step; "state": no dense layer, the last
+# step's state is the prediction (num_outputs = the state's width), as the random-noise source trained its cells
+HEADS = ("last", "per_step", "state")
 INITS = ("framework", "shared")
 # "framework": each native layer trains what its framework stores; "canonical": it trains the canonical
 # parameters only, so torch's nn.RNN/nn.LSTM keep their second bias vector at zero (Keras's layers already do)
@@ -36,7 +38,7 @@ class ModelConfig:
     hidden_size: int  # H of every recurrent layer (and direction)
     num_layers: int = 1  # stacked layers; layer k>0 reads H (or 2H if bidirectional) features
     bidirectional: bool = False  # add a backward direction per layer, concatenated per step
-    head: str = "last"  # "last": (B, num_outputs) from the last step; "per_step": (B, T, num_outputs)
+    head: str = "last"  # "last": (B, num_outputs) from the last step; "per_step": (B, T, num_outputs); "state": see HEADS
     num_outputs: int = 10  # width of the dense head (logits or raw values, no softmax)
     vocab_size: int | None = None  # token-id input with an embedding (index 0 = padding) when set
     embedding_dim: int = 64  # embedding width, used only with vocab_size
@@ -54,6 +56,9 @@ class ModelConfig:
             check_positive(label, getattr(self, label))
         if self.head not in HEADS:
             raise ValueError(f"head must be one of {HEADS}, got {self.head!r}")
+        if self.head == "state" and self.num_outputs != self.directions * self.hidden_size:
+            raise ValueError(f"head 'state' predicts with the last state itself, so num_outputs must be its width "
+                             f"{self.directions * self.hidden_size} (directions × hidden_size), got {self.num_outputs}")
         if self.init not in INITS:
             raise ValueError(f"init must be one of {INITS}, got {self.init!r}")
         if self.native_bias not in NATIVE_BIASES:

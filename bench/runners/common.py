@@ -98,7 +98,8 @@ def load_problem_and_task(job: Job):
 
     task = datasets.load(job.task, seed=job.seed, **job.options)
     problem = Problem(kind=task.kind, loss=task.loss, metric=task.metric, num_outputs=task.num_outputs,
-                      input_size=task.input_size, seq_len=task.seq_len, vocab_size=task.vocab_size)
+                      input_size=task.input_size, seq_len=task.seq_len, vocab_size=task.vocab_size,
+                      readout=task.readout)
     return problem, task
 
 

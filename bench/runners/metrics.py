@@ -20,10 +20,11 @@ class Problem:
     input_size: int | None  # features per step (None for token input)
     seq_len: int | None  # steps (None when lengths vary)
     vocab_size: int | None  # token tasks: embedding rows
+    readout: str | None = None  # the task's readout (Task.readout); None: a dense head chosen by kind
 
     @property
     def head(self) -> str:
-        return "per_step" if self.kind == "per_step" else "last"
+        return self.readout or ("per_step" if self.kind == "per_step" else "last")
 
 
 def step_weights(lengths: np.ndarray | None, seq_len: int, kind: str) -> np.ndarray | None:
