@@ -36,8 +36,11 @@ class Suite:
     description: str  # one line for `bench list`
     device: str  # "cpu" or "cuda": the device every grid of the suite runs on
     grids: tuple[Axes, ...]  # expanded one after another, in order
-    # published numbers to compare with; empty until the replication suites land
+    # published numbers to compare with (the replication suites')
     references: tuple[PublishedReference, ...] = ()
+    # plugin files (relative to the repository root) whose cells the grids run, e.g. the example cells
+    # as a source published them; loaded (bench.plugins) before the jobs are listed
+    plugins: tuple[str, ...] = ()
 
     def jobs(self, overrides: dict[str, Any] | None = None) -> list[Job]:
         """All jobs of the suite; `overrides` replaces axes of every grid (the CLI's axes).
@@ -48,6 +51,12 @@ class Suite:
         are shape labels: where `tasks` names some, they select the timing grids of
         those shapes (`--suite gpu --tasks noise` runs the noise grid alone).
         """
+        if self.plugins:
+            from bench.environment import REPO_ROOT
+            from bench.plugins import load_file
+
+            for path in self.plugins:
+                load_file(REPO_ROOT / path)
         overrides = dict(overrides or {})
         shapes = tuple(task for task in overrides.get("tasks", ()) if task in TIMING_SHAPES)
         jobs: list[Job] = []

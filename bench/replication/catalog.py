@@ -11,7 +11,8 @@ import importlib
 
 from bench.config import ConfigError
 
-MODULES = ("notmnist", "mnist_rows", "mnist_dey_salem", "recall", "binary_addition", "noise", "sentiment")
+MODULES = ("notmnist", "mnist_rows", "mnist_dey_salem", "recall", "binary_addition", "noise", "noise_source",
+           "sentiment")
 
 
 def experiments():

@@ -40,6 +40,10 @@ class Claim:
     text: str  # the claim, quoted or paraphrased
     cells: tuple[str, ...]  # registry names whose results bear on it
     baseline: str | None = None  # cell the others are compared with (differences are shown), if any
+    # loss-curve claims: the epochs whose training loss is tabulated (besides the first and the last), and
+    # the source's own numbers at epochs, as (which cells, ((epoch, value as printed), ...)) rows
+    epochs: tuple[int, ...] = ()
+    published_losses: tuple[tuple[str, tuple[tuple[int, str], ...]], ...] = ()
 
 
 @dataclass(frozen=True)

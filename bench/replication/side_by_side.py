@@ -134,8 +134,9 @@ def side_by_side_table(experiment: Experiment, frame: pd.DataFrame) -> pd.DataFr
 
 
 def claim_table(claim: Claim, frame: pd.DataFrame, records: list[dict[str, Any]], loss_curves: bool) -> pd.DataFrame:
-    """Our numbers for the cells a qualitative claim is about, per framework."""
-    rows = []
+    """Our numbers for the cells a qualitative claim is about, per framework (the source's own first, if typed)."""
+    rows = [{"framework": "published (source)", "cell": cells, **{f"epoch {e}": value for e, value in values}}
+            for cells, values in claim.published_losses]
     for framework in FRAMEWORKS:
         for cell in claim.cells:
             if loss_curves:
@@ -145,6 +146,14 @@ def claim_table(claim: Claim, frame: pd.DataFrame, records: list[dict[str, Any]]
                     rows.append({"framework": framework, "cell": cell, "train loss, epoch 1": NOT_RUN})
                     continue
                 curve = np.mean([c[:min(map(len, curves))] for c in curves], axis=0)
+                if claim.epochs:  # the epochs the source reported, e.g. 20 and 50
+                    row = {"framework": framework, "cell": cell, "train loss, epoch 1": f"{curve[0]:.4f}"}
+                    row.update({f"epoch {e}": f"{curve[e - 1]:.4f}" if e <= len(curve) else NOT_RUN
+                                for e in claim.epochs})
+                    first, last = claim.epochs[0], min(claim.epochs[-1], len(curve))
+                    row[f"drop, epoch {first} → {last}"] = f"{100 * (1 - curve[last - 1] / curve[first - 1]):.1f}%"
+                    rows.append({**row, "seeds": len(curves)})
+                    continue
                 third = max(1, len(curve) // 3)
                 rows.append({"framework": framework, "cell": cell, "train loss, epoch 1": f"{curve[0]:.4f}",
                              f"epoch {len(curve) - third}": f"{curve[-third - 1]:.4f}",
