@@ -98,8 +98,9 @@ How to read this report:
   compilation overlap, but each job holds a device lock from its first warm-up step to its
   last timed step, so no two jobs' timed steps overlap; other jobs' compiling still loads the
   CPU meanwhile, which is one more reason to read the paired ratios.
-- Jobs that failed are listed with their status (`diverged`: non-finite training loss; `oom`;
-  `error`; `timeout`) and are left out of the other tables.
+- Jobs that failed are listed with their status (`diverged`: a non-finite training loss, or an epoch's
+  mean above 100 × the untrained loss; `oom`; `error`; `timeout`; `incorrect`: the cell missed its NumPy
+  reference, so it was not timed) and are left out of the other tables.
 """
 
 

@@ -2,6 +2,7 @@
 a crashing and a hanging job process, and the command line's error messages."""
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -15,6 +16,7 @@ from bench.cli import EXIT_JOBS_FAILED, main
 from bench.executors.local import LocalExecutor
 from bench.jobs import Axes, expand
 from bench.records import RecordStore, new_record, read_records
+from bench.runners.common import DIVERGENCE_FACTOR
 from datasets_fixtures import MNIST_FILES, require_data
 
 pytestmark = pytest.mark.slow
@@ -109,26 +111,32 @@ def _in_group(process, pgid):
 def test_a_diverging_job_is_recorded_and_the_sweep_goes_on(tmp_path):
     out, report = tmp_path / "div.jsonl", tmp_path / "report"
     result = _bench("run", "--cells", "gru0", "--tasks", "digits", "--hidden", "32", "--epochs", "1",
-                    "--lr", "1e36", "1e-2", "--threads", "1", "--no-progress", "--output", str(out),
+                    "--lr", "1e6", "1e36", "1e-2", "--threads", "1", "--no-progress", "--output", str(out),
                     "--report-dir", str(report))
     assert result.returncode == 0, result.stderr
     records = {(r["identity"]["framework"], r["identity"]["lr"]): r for r in read_records(out)}
-    assert set(records) == {("torch", 1e36), ("torch", 1e-2), ("keras", 1e36), ("keras", 1e-2)}
+    assert set(records) == {(framework, lr) for framework in ("torch", "keras") for lr in (1e6, 1e36, 1e-2)}
     for framework in ("torch", "keras"):
-        diverged, fine = records[(framework, 1e36)], records[(framework, 1e-2)]
-        assert diverged["status"] == "diverged", diverged["error"]
-        assert "training loss became" in diverged["error"]
-        assert len(diverged["train"]["epochs"]) == 1  # the partial curve is kept
+        fine = records[(framework, 1e-2)]
+        for lr in (1e6, 1e36):  # a loss that overflows, and one that stays finite but explodes (1e6: ~1e7 × 2.3)
+            diverged = records[(framework, lr)]
+            assert diverged["status"] == "diverged", (lr, diverged["error"])
+            assert re.search(r"training loss (became (nan|inf)|grew to \S+ in epoch 1, over 100 × the untrained "
+                             r"loss)", diverged["error"]), diverged["error"]
+            assert len(diverged["train"]["epochs"]) == 1  # the partial curve is kept
+        divergence = fine["train"]["divergence"]  # the rule is recorded with every run
+        assert divergence["factor"] == DIVERGENCE_FACTOR and 1.5 < divergence["untrained_loss"] < 3.5  # ~ln 10
+        assert divergence["threshold"] == pytest.approx(DIVERGENCE_FACTOR * divergence["untrained_loss"])
         assert fine["status"] == "ok" and fine["train"]["test_metric"] > 0.15  # better than chance (0.1)
         optimizer = fine["train"]["optimizer"]  # which Adam trained it, read from the optimizer itself
         assert optimizer["class"] == "Adam" and optimizer["lr"] == pytest.approx(1e-2)
         expected = {"torch": (1e-8, "bias-corrected root of v"),
                     "keras": (pytest.approx(1e-7), "uncorrected root of v")}
         assert (optimizer["epsilon"], optimizer["epsilon_added_to"]) == expected[framework]
-    assert "2 diverged, 2 ok" in result.stdout
+    assert "4 diverged, 2 ok" in result.stdout
     assert f"report written to {report.resolve()}" in result.stdout
     summary = (report / "summary.md").read_text()
-    assert "## Failed jobs" in summary and summary.count("| diverged |") == 2
+    assert "## Failed jobs" in summary and summary.count("| diverged |") == 4
 
 
 def test_a_job_that_cannot_be_measured_fails_the_run_after_its_record_and_report(tmp_path):

@@ -28,8 +28,15 @@ EMBEDDING_DIM = 64  # token tasks: embedding width passed to make_model (its def
 TRAIN_EVAL_LIMIT = 10_000  # train metric after each epoch is scored on at most this many training sequences
 
 
+# A run has diverged when an epoch's mean training loss exceeds this multiple of the untrained loss (the loss of
+# the first step, computed before any update). Sane runs end far below their untrained loss; --lr 1e6 on digits
+# reached 2-4e7 against an untrained 2.3 (1e7 times), so 100 leaves room for any noisy start and still catches it.
+DIVERGENCE_FACTOR = 100.0
+
+
 class Diverged(RuntimeError):
-    """The training loss became NaN or infinite; the job stops and keeps its partial record."""
+    """The training loss became NaN or infinite, or grew past DIVERGENCE_FACTOR × the untrained loss; the job
+    stops and keeps its partial record."""
 
 
 class ModelAdapter(Protocol):
@@ -128,7 +135,8 @@ def expected_recurrent_params(job: Job, problem: Problem, embedding_dim: int) ->
 def train(adapter: ModelAdapter, job: Job, problem: Problem, task, out: dict[str, Any]) -> None:
     """Train for job.epochs, filling out["train"] as it goes (partial results survive a failure).
 
-    Raises Diverged on a non-finite training loss, after recording the epoch so far.
+    Raises Diverged on a non-finite training loss or an epoch's mean past DIVERGENCE_FACTOR × the untrained
+    loss, after recording the epoch so far.
     """
     n_eval = min(len(task.x_train), TRAIN_EVAL_LIMIT)
     train_eval = (task.x_train[:n_eval], task.y_train[:n_eval],
@@ -142,6 +150,8 @@ def train(adapter: ModelAdapter, job: Job, problem: Problem, task, out: dict[str
         "train_metric_on": n_eval, "target": job.target, "epochs": [], "epochs_to_target": None,
         "test_loss": None, "test_metric": None, "extra_tests": {}, "task_info": _jsonable(task.info),
         "optimizer": adapter.optimizer_facts(),
+        # how divergence is judged: the untrained loss is filled in by the first step
+        "divergence": {"factor": DIVERGENCE_FACTOR, "untrained_loss": None, "threshold": None},
     }
     out["train"] = record
     for epoch in range(1, job.epochs + 1):
@@ -150,12 +160,21 @@ def train(adapter: ModelAdapter, job: Job, problem: Problem, task, out: dict[str
         for rows in batch_order(len(task.x_train), job.batch_size, job.seed, epoch):
             loss = adapter.train_step(make_batch(task.x_train, task.y_train, task.lengths_train, rows, problem.kind))
             losses.append(loss)
+            divergence = record["divergence"]
+            if divergence["untrained_loss"] is None and np.isfinite(loss):  # the loss before the first update
+                divergence["untrained_loss"], divergence["threshold"] = loss, DIVERGENCE_FACTOR * abs(loss)
             if not np.isfinite(loss):
                 record["epochs"].append({"epoch": epoch, "train_loss": float(np.mean(losses)),
                                          "steps": len(losses), "wall_s": time.perf_counter() - start})
                 raise Diverged(f"training loss became {loss} at epoch {epoch}, step {len(losses)} "
                                f"(lr {job.lr}); the job was stopped")
         wall = time.perf_counter() - start
+        mean_loss, threshold = float(np.mean(losses)), record["divergence"]["threshold"]
+        if threshold is not None and mean_loss > threshold:
+            record["epochs"].append({"epoch": epoch, "train_loss": mean_loss, "steps": len(losses), "wall_s": wall})
+            raise Diverged(f"training loss grew to {mean_loss:.4g} in epoch {epoch}, over {DIVERGENCE_FACTOR:g} × "
+                           f"the untrained loss {record['divergence']['untrained_loss']:.4g} (lr {job.lr}); "
+                           "the job was stopped")
         _, train_metric = _evaluate(adapter, *train_eval, job, problem)
         val_loss, val_metric = _evaluate(adapter, task.x_val, task.y_val, task.lengths_val, job, problem)
         record["epochs"].append({"epoch": epoch, "train_loss": float(np.mean(losses)), "train_metric": train_metric,
