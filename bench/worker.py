@@ -21,6 +21,36 @@ from bench.jobs import Job
 from bench.records import new_record
 
 ERROR_TAIL_CHARS = 4000  # how much of a traceback goes into a record
+PARENT_POLL_S = 1.0  # where the kernel cannot signal a parent's death, how often the job looks for its parent
+PR_SET_PDEATHSIG = 1  # prctl option (linux/prctl.h): a signal to receive when the parent dies
+
+
+def die_with_parent(parent_pid: int) -> None:
+    """End this job process when the sweep that started it dies, SIGKILL included (which it cannot handle).
+
+    Linux delivers SIGKILL to us when the parent goes (the parent-death signal); elsewhere a daemon
+    thread watches for the parent to change. A parent that died before this ran is caught by the check
+    at the end.
+    """
+    import ctypes
+    import signal
+    import threading
+
+    armed = False
+    if sys.platform.startswith("linux"):
+        try:
+            armed = ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) == 0
+        except (OSError, AttributeError):
+            armed = False
+    if not armed:
+        def watch() -> None:
+            while os.getppid() == parent_pid:
+                time.sleep(PARENT_POLL_S)
+            os._exit(1)
+
+        threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+    if os.getppid() != parent_pid:
+        os._exit(1)
 
 
 def run_in_process(job: Job, threads: int) -> dict[str, Any]:
@@ -71,6 +101,10 @@ def main(argv: list[str] | None = None) -> int:
     if len(argv) != 2:
         print("usage: python -m bench.worker JOB.json RESULT.json (started by the local executor)", file=sys.stderr)
         return 2
+    from bench.executors.local import PARENT_PID_ENV
+
+    if os.environ.get(PARENT_PID_ENV):
+        die_with_parent(int(os.environ[PARENT_PID_ENV]))
     payload = json.loads(Path(argv[0]).read_text())
     from bench.plugins import load_plugins
 

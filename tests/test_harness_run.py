@@ -22,6 +22,7 @@ from datasets_fixtures import MNIST_FILES, require_data
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[1]
 FIRST_RECORD_TIMEOUT_S = 120  # generous: the machine is shared and imports are slow
+LONG_JOB_EPOCHS = 400  # a job that trains for minutes: only its sweep's death can end it within the test
 TINY = ["--tasks", "digits", "--hidden", "8", "--epochs", "1", "--no-progress", "--no-report"]
 
 
@@ -99,6 +100,38 @@ def test_a_terminated_sweep_takes_its_running_job_down_and_keeps_its_records(tmp
     assert not alive, f"job processes outlived the sweep: {alive}"
     records = read_records(out)
     assert 1 <= len(records) < 3 and all(r["status"] == "ok" for r in records)
+
+
+def test_a_sweep_killed_by_sigkill_takes_its_running_job_down(tmp_path):
+    """SIGKILL cannot be handled by the sweep, so the job process must notice its parent is gone.
+
+    The job trains far longer than the test waits (hundreds of epochs), so only its parent's death can end it
+    in time; the old code left it running as an orphan.
+    """
+    out = tmp_path / "sweep.jsonl"
+    args = ["run", "--cells", "gru0", "--frameworks", "torch", "--threads", "1", "--tasks", "digits", "--hidden", "8",
+            "--epochs", str(LONG_JOB_EPOCHS), "--no-progress", "--no-report", "--output", str(out)]
+    proc = subprocess.Popen([sys.executable, "-m", "bench", *args], cwd=REPO, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    job_processes = []
+    try:
+        deadline = time.monotonic() + FIRST_RECORD_TIMEOUT_S
+        while not job_processes:
+            assert proc.poll() is None and time.monotonic() < deadline, "no job process started in time"
+            job_processes = psutil.Process(proc.pid).children(recursive=True)
+            time.sleep(0.2)
+        time.sleep(2)  # the job is training (it has armed its parent-death signal)
+        proc.kill()  # kill -9 of the sweep alone, not of its process group
+        proc.wait()
+        _, alive = psutil.wait_procs(job_processes, timeout=10)
+        assert not alive, f"job processes outlived the killed sweep: {alive}"
+        assert not out.exists() or not out.read_text().strip()  # the job had not finished: it was taken down
+    finally:
+        for child in job_processes:
+            if child.is_running():
+                child.kill()
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
 
 
 def _in_group(process, pgid):

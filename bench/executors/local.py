@@ -33,6 +33,7 @@ from bench.jobs import Job
 from bench.records import validate_record
 
 STDERR_TAIL_CHARS = 3000  # how much of a dead job's output goes into its record
+PARENT_PID_ENV = "RNNBENCH_PARENT_PID"  # the sweep's process id: a job process ends when that process does
 
 
 def job_env(job: Job, threads: int, lock_dir: Path | None = None, parallel: int = 1,
@@ -54,6 +55,7 @@ def job_env(job: Job, threads: int, lock_dir: Path | None = None, parallel: int 
         # idle OpenMP threads sleep instead of spinning: with spinning, torch step times grow
         # tenfold as soon as another process shares the cores (measured on the 2-core machine)
         "OMP_WAIT_POLICY": env.get("OMP_WAIT_POLICY", "PASSIVE"),
+        PARENT_PID_ENV: str(os.getpid()),  # bench.worker.die_with_parent: no orphan if the sweep is killed
     })
     if job.framework == "keras":
         env["KERAS_BACKEND"] = job.backend
