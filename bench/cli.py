@@ -138,7 +138,7 @@ def _add_run(parser: argparse.ArgumentParser) -> None:
                           "0.25 packs four on a GPU (timing jobs always take a whole GPU; default 1)")
     how.add_argument("--address", help="with --executor ray: the cluster, e.g. HEAD_IP:6379 (default: RAY_ADDRESS, "
                      "else a cluster started here with `ray start`, else a fresh local Ray)")
-    how.add_argument("--report-dir", type=Path, help="report folder (default reports/DEVICE-SUITE)")
+    how.add_argument("--report-dir", type=Path, help="report folder (default reports/local/DEVICE-SUITE, untracked)")
     how.add_argument("--no-report", action="store_true", help="do not write the report after the run")
     how.add_argument("--no-progress", action="store_true", help="no progress bar")
     how.add_argument("--dry-run", action="store_true", help="print the jobs and exit")

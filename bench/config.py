@@ -62,7 +62,9 @@ ADAM_EPSILONS = ("framework", "keras")
 SPEC_FRAMEWORK = {"torch": "torch", "keras": "tf"}
 
 DEFAULT_RESULTS_DIR = Path("results")
-DEFAULT_REPORTS_DIR = Path("reports")
+# a run's own report goes under reports/local/ (untracked), so running a suite never rewrites a committed
+# report; the committed ones are regenerated on purpose with `bench report RECORDS --out reports/NAME`
+DEFAULT_REPORTS_DIR = Path("reports") / "local"
 
 
 class ConfigError(ValueError):

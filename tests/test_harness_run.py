@@ -317,3 +317,16 @@ def test_list_names_cells_tasks_suites_and_modes(capsys):
     for word in ("gru_reset_after", "lstm_native", "digits", "mnist", "quick", "standard", "gpu",
                  "compiled_cudagraphs", "xla"):
         assert word in out
+
+
+def test_a_runs_own_report_goes_to_the_untracked_local_folder(tmp_path):
+    """Running a suite never rewrites a committed report: without --report-dir the report is reports/local/…"""
+    result = subprocess.run([sys.executable, "-m", "bench", "run", "--cells", "rnn", "--frameworks", "torch",
+                             "--threads", "1", "--tasks", "digits", "--hidden", "8", "--epochs", "1", "--no-progress",
+                             "--output", "r.jsonl"], cwd=tmp_path, capture_output=True, text=True, timeout=600,
+                            env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "reports" / "local" / "cpu-custom" / "summary.md").is_file()
+    assert [p.name for p in (tmp_path / "reports").iterdir()] == ["local"]
+    ignored = subprocess.run(["git", "check-ignore", "reports/local/cpu-quick/summary.md"], cwd=REPO)
+    assert ignored.returncode == 0  # git ignores the folder, so a newcomer's checkout stays clean
