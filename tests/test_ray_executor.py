@@ -202,7 +202,7 @@ def job_processes(job_id: str) -> list[psutil.Process]:
 @pytest.mark.slow
 def test_resume_after_an_interrupted_ray_sweep_runs_only_the_missing_jobs(ray_cluster, tmp_path):
     first, running, queued = jobs = tiny_train_jobs(("rnn",), (0, 1, 2))  # two CPUs: the third waits its turn
-    cancelled = tmp_path / "cancelled"
+    finished = tmp_path / "finished"  # seeds whose task ran its job to the end
 
     def first_fails_while_second_runs(identity, threads, timeout_s, python, settings):
         """The first job's task fails at once, but only after the second job's process has started,
@@ -214,12 +214,12 @@ def test_resume_after_an_interrupted_ray_sweep_runs_only_the_missing_jobs(ray_cl
                     for p in psutil.process_iter(["cmdline"])):
                 time.sleep(0.1)
             raise RuntimeError("a stand-in failure of the first job's task")
-        try:
-            return run_job_on_node(identity, threads, timeout_s, python, settings)
-        except KeyboardInterrupt:  # what Ray's cancel raises in a running task
-            with open(cancelled, "a") as fh:
-                fh.write(str(identity["seed"]))
-            raise
+        # Ray cancels a running task by raising KeyboardInterrupt in it or, on a busy machine, by killing its
+        # worker; either way the job must not get here
+        record = run_job_on_node(identity, threads, timeout_s, python, settings)
+        with open(finished, "a") as fh:
+            fh.write(str(identity["seed"]))
+        return record
 
     path = tmp_path / "ray.jsonl"
     interrupted = RayExecutor(timeout_s=JOB_TIMEOUT_S, policy=ONE_CPU, task_body=first_fails_while_second_runs)
@@ -228,10 +228,11 @@ def test_resume_after_an_interrupted_ray_sweep_runs_only_the_missing_jobs(ray_cl
     (written,) = RecordStore(path).load()
     assert written["job_id"] == first.job_id and "stand-in failure" in written["error"]
     deadline = time.monotonic() + CLEANUP_WAIT_S
-    while (job_processes(running.job_id) or not cancelled.exists()) and time.monotonic() < deadline:
+    while job_processes(running.job_id) and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert cancelled.read_text() == str(running.seed)  # the running job was cancelled, not left to finish
     assert not job_processes(running.job_id), "a cancelled job's process outlived the interrupted sweep"
+    # the running job was cancelled, not left to finish (it needs seconds; the interruption came at once)
+    assert str(running.seed) not in (finished.read_text() if finished.exists() else "")
 
     resumed = run_sweep(jobs, RecordStore(path), RayExecutor(timeout_s=JOB_TIMEOUT_S, policy=ONE_CPU), progress=False)
     assert (resumed.skipped, resumed.statuses) == (1, {"ok": 2})
