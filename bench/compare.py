@@ -13,13 +13,8 @@ Speed is judged from ratios, never absolute times, so a slower machine is no reg
 and only when both files come from the same machine class and backend: otherwise the
 table says so and only status and accuracy are judged.
 
-The ratio is the *paired* one when the records have it: the custom cell's job timed its
-native layer in the same process, step pair by step pair (bench.timing.time_pair), and
-recorded the median of the per-pair ratios; over several rounds (seeds) the gate takes
-their median. Records from before pairing (or run with pairing off) fall back to the
-*cross-job* ratio: each job timed alone in its own process, the fastest round of the
-custom cell over the fastest round of its native layer's job, since load from other
-processes only ever adds time. Ratios measured the two ways are not judged against each
+The ratio is bench.ratios's, the same number the report prints: paired where every round
+was timed paired, else cross-job; ratios measured the two ways are not judged against each
 other.
 """
 
@@ -28,7 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +32,8 @@ from tabulate import tabulate
 
 from bench.cells import UnknownCellError, get_spec
 from bench.config import ConfigError
+from bench.ratios import Ratio, identity_key, rounds_key, timed_rounds
+from bench.ratios import ratio as shared_ratio
 from bench.records import RecordStore, latest_by_job
 from bench.tolerances import DEFAULT_TOLERANCES, FIELDS, Tolerance, resolve_tolerances
 
@@ -48,10 +44,8 @@ CHECK_LABELS = {"train_ratio": "train × native", "infer_ratio": "infer × nativ
 CHECK_PHRASES = {"train_ratio": "training-step time relative to the native layer",
                  "infer_ratio": "inference-step time relative to the native layer"}
 OK, REGRESSION = "ok", "REGRESSION"
-PAIRED, CROSS_JOB = "paired", "cross-job"  # how a ratio was measured (see the module docstring)
 # identity keys that say how a job was timed, not what it ran: left out when matching, so a
 # baseline from before pairing still matches the same jobs
-TIMING_METHOD_KEYS = ("paired",)
 
 
 @dataclass(frozen=True)
@@ -88,13 +82,6 @@ class Comparison:
 
 
 # -- identities ------------------------------------------------------------------------------
-
-def _key(identity: dict[str, Any], drop: Iterable[str] = (), **replace: Any) -> str:
-    drop = (*drop, *TIMING_METHOD_KEYS)
-    data = {k: v for k, v in identity.items() if k not in drop}
-    data.update(replace)
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
-
 
 def job_label(identity: dict[str, Any]) -> str:
     """The harness's label for a job (cell/framework-mode/measure/task/size/seed)."""
@@ -135,11 +122,13 @@ class TimingGroup:
     """The timing records of one cell and configuration over its rounds (seeds)."""
 
     identity: dict[str, Any]  # identity of the first round
-    seeds: list[int] = field(default_factory=list)  # rounds present
-    fastest: dict[str, float] = field(default_factory=dict)  # timing kind -> min over rounds of the median
-    paired: dict[str, list[float]] = field(default_factory=dict)  # timing kind -> each round's paired ratio
+    rounds: list[dict[str, Any]] = field(default_factory=list)  # the records, one per seed
     machines: set[str] = field(default_factory=set)  # machine classes of the rounds
     native_kernels: set[str] = field(default_factory=set)  # native layers: kernels seen
+
+    @property
+    def seeds(self) -> list[int]:
+        return [record["identity"].get("seed") for record in self.rounds]
 
     @property
     def label(self) -> str:
@@ -151,64 +140,26 @@ class TimingGroup:
 def timing_groups(records: Iterable[dict[str, Any]]) -> dict[str, TimingGroup]:
     """Ok records with timing, grouped by identity without the seed (keys keep the backend)."""
     groups: dict[str, TimingGroup] = {}
-    for record in records:
-        if record["status"] != "ok" or not record.get("timing"):
-            continue
-        identity = record["identity"]
-        group = groups.setdefault(_key(identity, drop=("seed",)), TimingGroup(identity))
-        group.seeds.append(identity.get("seed"))
-        group.machines.add(machine_class(record))
-        if _native_kernel(record.get("native_path")):
-            group.native_kernels.add(_native_kernel(record["native_path"]))
-        for kind in TIMING_KINDS:
-            median = (record["timing"].get(kind) or {}).get("median_s")
-            if median is not None and median > 0:
-                group.fastest[kind] = min(median, group.fastest.get(kind, median))
-            paired = paired_ratio(record, kind)
-            if paired is not None:
-                group.paired.setdefault(kind, []).append(paired)
+    for key, rounds in timed_rounds(records).items():
+        group = groups[key] = TimingGroup(rounds[0]["identity"], rounds)
+        group.machines.update(machine_class(record) for record in rounds)
+        group.native_kernels.update(_native_kernel(r["native_path"]) for r in rounds if _native_kernel(r.get("native_path")))
     return groups
 
 
-def paired_ratio(record: dict[str, Any], kind: str) -> float | None:
-    """The record's in-process ratio to its native layer (median over step pairs), if it was timed paired."""
-    timing = record.get("timing") or {}
-    if not timing.get("paired"):
-        return None
-    value = ((timing.get("paired_ratio") or {}).get(kind) or {}).get("median")
-    return float(value) if value is not None and value > 0 else None
-
-
-@dataclass(frozen=True)
-class Ratio:
-    """A custom cell's step time relative to its native layer's."""
-
-    value: float  # custom / native; below 1 is faster than the native layer
-    method: str  # PAIRED (same process, interleaved) or CROSS_JOB (separate jobs of the same file)
-
-
 def ratio(groups: dict[str, TimingGroup], group: TimingGroup, kind: str) -> Ratio | None:
-    """The group's step time over its native layer's; None when there is nothing to divide by.
-
-    Paired when every round of the group was timed paired (the median over rounds), else
-    the fastest round over the native layer's fastest round in the same file.
-    """
-    paired = group.paired.get(kind, [])
-    if paired and len(paired) == len(group.seeds):
-        return Ratio(float(statistics.median(paired)), PAIRED)
+    """The group's step time over its native layer's (bench.ratios.ratio); None when there is nothing to divide by."""
     native_cell = _baseline_cell(group.identity["cell"])
-    native = groups.get(_key(group.identity, drop=("seed",), cell=native_cell)) if native_cell else None
-    if native is None or kind not in group.fastest or kind not in native.fastest:
-        return None
-    return Ratio(group.fastest[kind] / native.fastest[kind], CROSS_JOB)
+    native = groups.get(rounds_key(group.identity, cell=native_cell)) if native_cell else None
+    return shared_ratio(group.rounds, native.rounds if native else None, kind)
 
 
 # -- judging ---------------------------------------------------------------------------------
 
 def _lookup(index: dict[str, Any], loose: dict[str, Any], identity: dict[str, Any], drop: tuple[str, ...]):
     """Match by the whole identity, else by identity without the backend (reported as such)."""
-    exact = index.get(_key(identity, drop=drop))
-    return exact if exact is not None else loose.get(_key(identity, drop=drop + ("backend",)))
+    exact = index.get(identity_key(identity, drop=drop))
+    return exact if exact is not None else loose.get(identity_key(identity, drop=drop + ("backend",)))
 
 
 def _first_line(text: str | None) -> str:
@@ -336,8 +287,8 @@ def compare(baseline: list[dict[str, Any]], current: list[dict[str, Any]],
     result = Comparison()
     result.notes += _environment_notes(base, cur)
 
-    cur_index = {_key(r["identity"]): r for r in cur}
-    cur_loose = {_key(r["identity"], drop=("backend",)): r for r in cur}
+    cur_index = {identity_key(r["identity"]): r for r in cur}
+    cur_loose = {identity_key(r["identity"], drop=("backend",)): r for r in cur}
     seen: set[int] = set()
     for record in sorted(base, key=lambda r: job_label(r["identity"])):
         match = _lookup(cur_index, cur_loose, record["identity"], ())
@@ -350,7 +301,7 @@ def compare(baseline: list[dict[str, Any]], current: list[dict[str, Any]],
 
     bgroups, cgroups = timing_groups(base), timing_groups(cur)
     cg_index = dict(cgroups)
-    cg_loose = {_key(g.identity, drop=("seed", "backend")): g for g in cgroups.values()}
+    cg_loose = {identity_key(g.identity, drop=("seed", "backend")): g for g in cgroups.values()}
     for bgroup in sorted(bgroups.values(), key=lambda g: g.label):
         cgroup = _lookup(cg_index, cg_loose, bgroup.identity, ("seed",))
         result.rows.extend(_judge_group(bgroups, cgroups, bgroup, cgroup, tolerances, speed))

@@ -15,6 +15,7 @@ from tabulate import tabulate
 
 from bench import run_settings
 from bench.cells import UnknownCellError, get_spec
+from bench.ratios import ratio_in, rounds_key, timed_rounds
 from bench.config import MODE_ALIASES, ConfigError, mode_meaning
 from bench.jobs import JOB_DEFAULTS, identity_value
 from bench.records import RecordStore, latest_by_job
@@ -84,8 +85,9 @@ How to read this report:
   the ratio is the median over those pairs of custom / native (median over seeds), with the
   pairs' interquartile range in brackets; load from other processes hits both halves of a
   pair alike, so this is the number to trust on a shared machine. **cross-job** (records
-  timed without pairing): the cell's median divided by the median of its native layer's own
-  job from this records file, timed in another process at another moment.
+  timed without pairing): the cell's fastest round (seed) divided by its native layer's
+  fastest round in this records file, timed in other processes at other moments. Both are
+  bench.ratios's rule, the number `bench compare` judges.
 - **Compile** is the step's first call (made alone, before its warm-up steps) minus the
   steady-state median: tracing, XLA or torch.compile/inductor compilation, CUDA-graph capture
   and first-call allocation. torch.compile keeps an
@@ -147,6 +149,7 @@ def load_frame(path: str | Path) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
     # private columns (not written to results.csv): task options as one string to group by, and the identity
     flat["_options"] = [run_settings.options_key(record["identity"]) for record in records]
     flat["_identity"] = [record["identity"] for record in records]
+    flat["_record"] = records  # the whole record, for what needs more than the flat columns (bench.ratios)
     return flat, records
 
 
@@ -255,39 +258,34 @@ def timing_table(flat: pd.DataFrame) -> pd.DataFrame:
     # measured shape (a "both" job's comes from its task); token input has no feature size
     ok["seq_len"] = ok["timing.shape.seq_len"].astype(int)
     ok["input_size"] = ok["timing.shape.input_size"].fillna(0).astype(int)
-    summary = (ok.groupby(TIMING_GROUP + ["cell"], dropna=False)
+    # a row is one configuration's rounds (its records that differ only in the seed), as the gate groups them
+    ok["_rounds"] = [rounds_key(identity) for identity in ok["_identity"]]
+    summary = (ok.groupby(TIMING_GROUP + ["cell", "_rounds"], dropna=False)
                .agg(train_ms=("timing.train_step.median_s", "median"), train_iqr=("timing.train_step.iqr_s", "median"),
                     train_q1=("timing.train_step.q1_s", "median"), train_q3=("timing.train_step.q3_s", "median"),
                     infer_ms=("timing.inference_step.median_s", "median"),
                     infer_iqr=("timing.inference_step.iqr_s", "median"),
                     throughput=("timing.train_step.throughput_seq_s", "median"),
                     compile_s=("timing.train_step.compile_s", "median"), n=("timing.train_step.n", "min"),
-                    peak=("memory.peak_bytes", "max"), native_path=("native_path", "first"), seeds=("seed", "count"),
-                    **{f"paired_{kind}": (column, "median") for kind, column in PAIRED_COLUMNS.items()},
-                    paired_n=(PAIRED_COLUMNS["train"], "count"))
+                    peak=("memory.peak_bytes", "max"), native_path=("native_path", "first"), seeds=("seed", "count"))
                .reset_index())
     for column in ("train_ms", "train_iqr", "train_q1", "train_q3", "infer_ms", "infer_iqr"):
         summary[column] = summary[column] * 1e3
-    baseline = summary.set_index(TIMING_GROUP + ["cell"])
-    ratios: dict[str, list] = {"train": [], "infer": [], "train_ratio_iqr": [], "infer_ratio_iqr": [], "method": []}
+    groups = timed_rounds(ok["_record"])
+    columns: dict[str, list] = {"train_ratio": [], "infer_ratio": [], "train_ratio_iqr": [], "infer_ratio_iqr": [],
+                                "method": []}
     for _, row in summary.iterrows():
-        # paired only when every seed of the group was timed paired, so one number never mixes methods
-        paired = row.paired_n > 0 and row.paired_n == row.seeds
-        key = tuple(row[c] for c in TIMING_GROUP) + (baseline_of(row.cell),)
-        for kind in ("train", "infer"):
-            if paired:
-                ratios[kind].append(row[f"paired_{kind}"])
-                ratios[f"{kind}_ratio_iqr"].append(row[f"paired_{kind}_iqr"])
-                continue
-            base = baseline[f"{kind}_ms"].get(key) if key in baseline.index else None
-            ratios[kind].append(row[f"{kind}_ms"] / base if base else None)
-            ratios[f"{kind}_ratio_iqr"].append(None)
-        ratios["method"].append("paired" if paired else "cross-job" if ratios["train"][-1] is not None else "")
-    summary["train_ratio"], summary["infer_ratio"] = ratios["train"], ratios["infer"]
-    summary["train_ratio_iqr"], summary["infer_ratio_iqr"] = ratios["train_ratio_iqr"], ratios["infer_ratio_iqr"]
+        found = {kind: ratio_in(groups, row["_rounds"], baseline_of(row.cell), step)
+                 for kind, step in (("train", "train_step"), ("infer", "inference_step"))}
+        for kind, ratio in found.items():  # bench.ratios: the number the gate judges
+            columns[f"{kind}_ratio"].append(ratio.value if ratio else None)
+            columns[f"{kind}_ratio_iqr"].append(ratio.iqr if ratio else None)
+        columns["method"].append(found["train"].method if found["train"] else "")
+    for name in ("train_ratio", "infer_ratio", "train_ratio_iqr", "infer_ratio_iqr"):
+        summary[name] = columns[name]
     summary["native"] = summary.cell.map(is_native)
-    summary["ratio_method"] = [m if not native else "" for m, native in zip(ratios["method"], summary.native)]
-    return summary.drop(columns=[c for c in summary.columns if c.startswith("paired_")])
+    summary["ratio_method"] = [m if not native else "" for m, native in zip(columns["method"], summary.native)]
+    return summary  # "_rounds" stays: the configuration each row is, as bench.ratios keys it
 
 
 def _ratio_text(ratio: Any, iqr: Any) -> str:

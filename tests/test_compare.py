@@ -18,6 +18,7 @@ import pytest
 from bench import compare
 from bench.cells import get_spec
 from bench.config import ConfigError
+from bench.ratios import paired_ratio
 from bench.records import RecordStore, read_records
 from bench.tolerances import parse_tolerance, resolve_tolerances
 
@@ -31,7 +32,7 @@ MIN_JOBS = 10  # the committed baseline must hold a real suite, not a stub
 def baseline() -> list[dict]:
     records = read_records(BASELINE)
     assert len(records) >= MIN_JOBS, f"{BASELINE} holds {len(records)} records; regenerate it (reports/baseline/README.md)"
-    assert any(compare.paired_ratio(r, "train_step") for r in records), f"{BASELINE} has no paired timing"
+    assert any(paired_ratio(r, "train_step") for r in records), f"{BASELINE} has no paired timing"
     return records
 
 

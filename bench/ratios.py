@@ -1,0 +1,96 @@
+"""A custom cell's step time relative to its native layer's: the one rule the report and the gate both use.
+
+Records of one configuration that differ only in their seed are *rounds* of it. The ratio is:
+
+- **paired** when every round of the custom cell was timed paired (its job timed the native
+  layer in the same process, step pair by step pair, and recorded the median of the per-pair
+  ratios): the median of the rounds' paired ratios. Its spread is the median of the rounds'
+  pair IQRs. Load from other processes hits both halves of a pair alike.
+- **cross-job** otherwise (records from before pairing, or run without it): the custom cell's
+  fastest round over its native layer's fastest round of the same configuration in the same
+  records, since load from other processes only ever adds time.
+
+Ratios measured the two ways are never compared with each other.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+PAIRED, CROSS_JOB = "paired", "cross-job"  # how a ratio was measured
+TIMING_KINDS = ("train_step", "inference_step")  # the two timed steps of a record
+# identity keys that say how a timing was measured, not what was measured: two rounds of a configuration may differ
+TIMING_METHOD_KEYS = ("paired",)
+
+
+@dataclass(frozen=True)
+class Ratio:
+    """A custom cell's step time over its native layer's, for one kind of step."""
+
+    value: float  # custom / native; below 1 is faster than the native layer
+    method: str  # PAIRED or CROSS_JOB
+    iqr: float | None = None  # paired: median over rounds of the per-pair interquartile range; None cross-job
+
+
+def identity_key(identity: dict[str, Any], drop: Iterable[str] = (), **replace: Any) -> str:
+    """Canonical JSON of an identity without `drop` (and without how it was timed), with fields replaced."""
+    drop = (*drop, *TIMING_METHOD_KEYS)
+    data = {k: v for k, v in identity.items() if k not in drop}
+    data.update(replace)
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def rounds_key(identity: dict[str, Any], **replace: Any) -> str:
+    """The configuration a record is a round of: its identity without the seed."""
+    return identity_key(identity, drop=("seed",), **replace)
+
+
+def timed_rounds(records: Iterable[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """Ok records with timing, grouped into rounds of one configuration (rounds_key)."""
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for record in records:
+        if record["status"] == "ok" and record.get("timing"):
+            groups.setdefault(rounds_key(record["identity"]), []).append(record)
+    return groups
+
+
+def paired_ratio(record: dict[str, Any], kind: str) -> dict[str, float] | None:
+    """The record's in-process ratio statistics ({"median", "iqr", …}) for `kind`, if it was timed paired."""
+    timing = record.get("timing") or {}
+    if not timing.get("paired"):
+        return None
+    stats = (timing.get("paired_ratio") or {}).get(kind) or {}
+    return stats if (stats.get("median") or 0) > 0 else None
+
+
+def fastest(rounds: list[dict[str, Any]], kind: str) -> float | None:
+    """The smallest median step time over the rounds, in seconds."""
+    medians = [(r["timing"].get(kind) or {}).get("median_s") for r in rounds]
+    medians = [m for m in medians if m is not None and m > 0]
+    return min(medians) if medians else None
+
+
+def ratio(custom: list[dict[str, Any]], native: list[dict[str, Any]] | None, kind: str) -> Ratio | None:
+    """The ratio of the custom cell's rounds to its native layer's rounds (module docstring); None when there is
+    nothing to divide by."""
+    paired = [paired_ratio(record, kind) for record in custom]
+    if custom and all(stats is not None for stats in paired):
+        iqrs = [stats["iqr"] for stats in paired if stats.get("iqr") is not None]
+        return Ratio(float(statistics.median(s["median"] for s in paired)), PAIRED,
+                     float(statistics.median(iqrs)) if len(iqrs) == len(paired) else None)
+    mine, theirs = fastest(custom, kind), fastest(native or [], kind)
+    if mine is None or theirs is None:
+        return None
+    return Ratio(mine / theirs, CROSS_JOB)
+
+
+def ratio_in(groups: dict[str, list[dict[str, Any]]], key: str, baseline: str | None, kind: str) -> Ratio | None:
+    """The ratio of configuration `key` in `groups` (timed_rounds) to the same configuration of cell `baseline`."""
+    custom = groups.get(key, [])
+    if not custom or baseline is None:
+        return None
+    native = groups.get(rounds_key(custom[0]["identity"], cell=baseline))
+    return ratio(custom, native, kind)

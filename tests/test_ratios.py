@@ -1,0 +1,84 @@
+"""One ratio: the report and the regression gate print the same custom ÷ native number for every job.
+
+Both call bench.ratios. Before it, the report divided medians over seeds and the gate fastest rounds,
+and they grouped records by different keys; `test_records_on_which_the_old_rules_disagreed` builds
+records where the two old rules gave 0.95 and 0.50.
+"""
+
+import copy
+import json
+from pathlib import Path
+
+import pytest
+
+from bench import compare, ratios
+from bench.records import RecordStore
+from bench.report import is_native, load_frame, timing_table
+
+ROOT = Path(__file__).resolve().parents[1]
+# every committed records file with timed jobs (the replications' are accuracy runs only)
+COMMITTED = sorted(str(p.relative_to(ROOT)) for p in ROOT.glob("reports/**/*.jsonl")
+                   if any(r["status"] == "ok" and r.get("timing") for r in RecordStore(p).load()))
+KINDS = {"train_step": "train_ratio", "inference_step": "infer_ratio"}
+
+
+def _gate_ratios(records):
+    groups = compare.timing_groups(records)
+    return {key: {kind: compare.ratio(groups, group, kind) for kind in KINDS} for key, group in groups.items()}
+
+
+def _report_rows(path):
+    summary = timing_table(load_frame(path)[0])
+    return {row["_rounds"]: row for _, row in summary.iterrows()}
+
+
+@pytest.mark.parametrize("path", COMMITTED)
+def test_the_report_and_the_gate_print_the_same_ratio_for_every_job_of_a_committed_file(path):
+    records = list(RecordStore(ROOT / path).load())
+    gate, report = _gate_ratios(records), _report_rows(ROOT / path)
+    judged = 0
+    for key, by_kind in gate.items():
+        if is_native(json.loads(key)["cell"]):  # a native layer is its own baseline: no ratio to judge
+            continue
+        for kind, column in KINDS.items():
+            expected = by_kind[kind]
+            got = report[key][column]
+            if expected is None:
+                assert got is None or got != got, (path, key, kind)  # None or NaN: nothing to divide by
+                continue
+            assert got == expected.value, (path, key, kind)
+            judged += 1
+    assert judged  # every committed file has timed custom cells
+
+
+def _rounds(template, cell, medians_ms, paired):
+    out = []
+    for seed, median in enumerate(medians_ms):
+        record = copy.deepcopy(template)
+        record["identity"].update(cell=cell, seed=seed)
+        record["identity"].pop("paired", None)
+        record["job_id"] = f"{cell}-{seed}"
+        record["timing"]["paired"] = paired
+        if not paired:
+            record["timing"].pop("paired_ratio", None)
+            record["timing"].pop("native", None)
+        for kind in KINDS:
+            record["timing"][kind]["median_s"] = median / 1e3
+        out.append(record)
+    return out
+
+
+def test_records_on_which_the_old_rules_disagreed_give_one_number(tmp_path):
+    base = [r for r in RecordStore(ROOT / "reports/baseline/regress.jsonl").load()
+            if r["status"] == "ok" and r.get("timing") and r["identity"]["framework"] == "torch"]
+    template = next(r for r in base if r["identity"]["cell"] == "gru4")
+    # unpaired rounds: the custom cell at 10 and 30 ms, its native layer at 20 and 22 ms. The report's old rule
+    # (median over seeds each side) gave 20/21 = 0.952; the gate's (fastest round each side) 10/20 = 0.5
+    records = _rounds(template, "gru0", [10.0, 30.0], paired=False) + _rounds(template, "gru4", [20.0, 22.0], False)
+    path = tmp_path / "rounds.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    key = ratios.rounds_key(records[0]["identity"])
+    gate = _gate_ratios(list(RecordStore(path).load()))[key]["train_step"]
+    row = _report_rows(path)[key]
+    assert (gate.value, gate.method) == (0.5, ratios.CROSS_JOB)
+    assert (row["train_ratio"], row["ratio_method"]) == (0.5, ratios.CROSS_JOB)
