@@ -23,6 +23,9 @@ MODES = {
     "torch": {
         "eager": "the module as written, op by op",
         "compiled": "torch.compile (Inductor) of the model; the loss and Adam run eagerly",
+        "compiled_scan": "torch.compile of the model with each hand-written cell's time loop as torch's scan "
+                         "operator (torch._higher_order_ops.scan, a prototype), compiled once whatever the sequence "
+                         "length; native layers as in compiled",
         "compiled_cudagraphs": 'torch.compile(mode="reduce-overhead"): the compiled forward and backward '
                                "replayed as CUDA graphs; the loss and Adam run eagerly",
         "compiled_step_graph": "torch.compile of the model, and the whole training step (loss and a capturable "

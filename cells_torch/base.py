@@ -65,17 +65,38 @@ class CustomRecurrent(CanonicalWeights, nn.Module):
         """One recurrent update: (projected input (B, k*H), state) -> (output h, new state)."""
         raise NotImplementedError
 
+    # how the default `sequence` runs `step` over time: "python" (a loop, which torch.compile unrolls) or
+    # "scan" (torch's scan operator, compiled once whatever the length; bench's compiled_scan mode sets it)
+    time_loop: str = "python"
+
     def sequence(self, x_proj: Tensor, state: State, consts: tuple) -> tuple[Tensor, State]:
         """All time steps: (projected inputs (B, T, k*H), initial state) -> (outputs (B, T, H), final state).
 
-        The default runs `step` in a Python loop over time; a cell overrides this to bring its
-        own whole-sequence implementation, held to the same reference.
+        The default runs `step` over time, in a Python loop or with the scan operator (`time_loop`);
+        a cell overrides this to bring its own whole-sequence implementation, held to the same reference.
         """
+        if self.time_loop == "scan":
+            return self._scan(x_proj, state)
         outputs = []
         for x_proj_t in x_proj.unbind(1):
             h, state = self.step(x_proj_t, state, consts)
             outputs.append(h)
         return torch.stack(outputs, 1), state
+
+    def _scan(self, x_proj: Tensor, state: State) -> tuple[Tensor, State]:
+        """`step` over time with torch._higher_order_ops.scan (a prototype in torch 2.13; needs torch.compile).
+
+        The step's constants are built inside the combine function and its outputs cloned: the
+        operator refuses outputs that alias its inputs or each other.
+        """
+        from torch._higher_order_ops.scan import scan
+
+        def combine(carry: State, x_proj_t: Tensor):
+            h, new_state = self.step(x_proj_t, carry, self.step_constants())
+            return tuple(part.clone() for part in new_state), h.clone()
+
+        final, outputs = scan(combine, tuple(state), x_proj.transpose(0, 1).contiguous())
+        return outputs.transpose(0, 1), tuple(final)
 
     @classmethod
     def implements_recurrence(cls) -> bool:

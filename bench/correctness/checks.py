@@ -86,21 +86,63 @@ def _shapes_for(spec: CellSpec) -> tuple[tuple[int, int, int, int], ...]:
     raise ValueError(f"{spec.name}: its spec refuses every shape the checker tries ({raise_shapes})")
 
 
-def require_correct(name: str, framework: str) -> None:
-    """The timing gate: raise IncorrectCell unless `name` matches its reference in `framework`."""
+def require_correct(name: str, framework: str, mode: str | None = None,
+                    sizes: tuple[int, int, int] | None = None) -> None:
+    """The timing gate: raise IncorrectCell unless `name` matches its reference in `framework`.
+
+    In torch's compiled_scan mode a hand-written cell runs its time loop as the scan operator under
+    torch.compile, and that is what is checked: the scanned layer against the reference at the checker's
+    shape, and against the eager loop (held to the reference) at the job's own `sizes` (input, hidden, steps),
+    since a compiler can get a gradient wrong at one shape and right at another (torch 2.13's Inductor does).
+    """
     spec = get_spec(name)
+    scan = framework == "torch" and mode == "compiled_scan" and uses_scan_loop(name)
     rows: list[CheckRow] = []
     for shape in SHAPES + (SQUARE_SHAPE,):
         case, problem = _case(spec, shape)
         if case is not None:
-            rows += _framework_rows(spec, framework, case, {})
+            rows += _framework_rows(spec, framework, case, {}, scan=scan)
             break
+    if scan and sizes is not None and not any(row.failed for row in rows):
+        rows.append(_scan_against_loop(spec, *sizes))
     failed = [row for row in rows if row.failed]
     if not rows or failed:
         what = "; ".join(f"{r.check}: {r.figure}" + (f" at {r.where}" if r.where else "") for r in failed) or \
             "no shape of the checker's fits the cell"
-        raise IncorrectCell(f"{name} in {framework} is not timed: it does not match its NumPy reference ({what}). "
+        where = f"{framework} {mode} mode" if scan else framework
+        against = "its NumPy reference, or compiled its checked eager loop" if scan else "its NumPy reference"
+        raise IncorrectCell(f"{name} in {where} is not timed: it does not match {against} ({what}). "
                             f"`python -m bench check` shows every check")
+
+
+SCAN_GATE_BATCH = 2  # batch rows of the compiled_scan gate's comparison at a job's own sizes
+
+
+def _scan_against_loop(spec: CellSpec, input_size: int, hidden: int, steps: int) -> CheckRow:
+    """The compiled scan against the eager Python loop, same weights, at a job's own sizes."""
+    rng = np.random.default_rng([SEED, input_size, hidden, steps])
+    weights = spec.random_canonical(input_size, hidden, rng, scale=WEIGHT_SCALE)
+    x = rng.uniform(-1.0, 1.0, (SCAN_GATE_BATCH, steps, input_size)).astype(np.float32)
+    d_outputs = rng.normal(size=(SCAN_GATE_BATCH, steps, hidden)).astype(np.float32)
+    check = f"compiled scan vs eager loop I{input_size} H{hidden} T{steps}"
+    try:
+        loop = run_layer("torch", spec.name, weights, x, d_outputs)
+        scan = run_layer("torch", spec.name, weights, x, d_outputs, scan=True)
+    except Exception as err:  # noqa: BLE001 - the operator refusing a cell is that cell's result in this mode
+        return CheckRow(spec.name, check, "torch", FAIL, f"raised {type(err).__name__}: {err}")
+    outputs = deviation(scan.outputs, loop.outputs, PAIR_TOLERANCE)
+    gradients = _worst_gradient(scan.d_x, scan.d_weights, loop.d_x, loop.d_weights, GRADIENT_TOLERANCE)
+    worst = (outputs, where_in_sequence(outputs.index)) if outputs.excess >= gradients[0].excess else gradients
+    return _row(spec, check, "torch", *worst)
+
+
+def uses_scan_loop(name: str) -> bool:
+    """Whether torch's compiled_scan mode changes how `name` runs: a hand-written cell on the default `sequence`."""
+    import cells_torch
+    from cells_torch import CustomRecurrent
+
+    cls = cells_torch.layer_class(name)
+    return issubclass(cls, CustomRecurrent) and cls.sequence is CustomRecurrent.sequence
 
 
 # -- the cases -------------------------------------------------------------------------------------
@@ -146,10 +188,11 @@ def _reference_rows(spec: CellSpec, case: _Case, first: bool) -> list[CheckRow]:
 
 # -- one framework ------------------------------------------------------------------------------
 
-def _framework_rows(spec: CellSpec, framework: str, case: _Case, runs: dict[str, LayerRun]) -> list[CheckRow]:
+def _framework_rows(spec: CellSpec, framework: str, case: _Case, runs: dict[str, LayerRun],
+                    scan: bool = False) -> list[CheckRow]:
     try:
-        run = run_layer(framework, spec.name, case.weights, case.x, case.d_outputs)
-        from_state = run_layer(framework, spec.name, case.weights, case.x, initial_state=case.initial_state)
+        run = run_layer(framework, spec.name, case.weights, case.x, case.d_outputs, scan=scan)
+        from_state = run_layer(framework, spec.name, case.weights, case.x, initial_state=case.initial_state, scan=scan)
     except Exception as err:  # noqa: BLE001 - an implementation that raises fails its row, the check goes on
         return [CheckRow(spec.name, f"forward {case.label}", framework, FAIL, f"raised {type(err).__name__}: {err}")]
     runs[framework] = run

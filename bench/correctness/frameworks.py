@@ -43,10 +43,17 @@ def spec_framework(framework: str) -> str:
 
 
 def run_layer(framework: str, name: str, weights: dict[str, np.ndarray], x: np.ndarray,
-              d_outputs: np.ndarray | None = None, initial_state: tuple[np.ndarray, ...] | None = None) -> LayerRun:
-    """Build cell `name` in `framework`, load `weights`, run `x` (float32); gradients when d_outputs is given."""
-    runner = _run_torch if framework == "torch" else _run_keras
+              d_outputs: np.ndarray | None = None, initial_state: tuple[np.ndarray, ...] | None = None,
+              scan: bool = False) -> LayerRun:
+    """Build cell `name` in `framework`, load `weights`, run `x` (float32); gradients when d_outputs is given.
+
+    `scan` (torch, hand-written cells): run the layer as the compiled_scan mode does, its time loop as the scan
+    operator under torch.compile, so what is checked is what that mode times.
+    """
     hidden = d_outputs.shape[2] if d_outputs is not None else None
+    if scan:
+        return _run_torch_scan(name, weights, x.astype(np.float32), d_outputs, initial_state, hidden)
+    runner = _run_torch if framework == "torch" else _run_keras
     return runner(name, weights, x.astype(np.float32), d_outputs, initial_state, hidden)
 
 
@@ -74,6 +81,32 @@ def _run_torch(name, weights, x, d_outputs, initial_state, hidden) -> LayerRun:
                     param_count=sum(p.numel() for p in layer.parameters()))
 
 
+def _run_torch_scan(name, weights, x, d_outputs, initial_state, hidden) -> LayerRun:
+    import torch
+
+    import cells_torch
+    from bench.cells import get_spec
+
+    hidden = hidden or get_spec(name).hidden_size_of(weights, x.shape[2])
+    layer = cells_torch.make_layer(name, x.shape[2], hidden)
+    layer.set_canonical(weights)
+    layer.time_loop = "scan"  # a hand-written cell's parameters are its canonical weights: plain backward suffices
+    compiled = torch.compile(layer, fullgraph=True)
+    x_t = torch.from_numpy(x).requires_grad_(d_outputs is not None)
+    initial = None if initial_state is None else tuple(torch.from_numpy(np.asarray(s, np.float32))
+                                                       for s in initial_state)
+    outputs, final = compiled(x_t, initial)
+    final = (final,) if isinstance(final, torch.Tensor) else tuple(final)
+    checked, checked_final = _checked("torch", name, outputs, final, x.shape, hidden)
+    d_x = d_weights = None
+    if d_outputs is not None:
+        (outputs * torch.from_numpy(d_outputs.astype(np.float32))).sum().backward()
+        d_x = x_t.grad.numpy()
+        d_weights = {key: param.grad.numpy() for key, param in layer.named_parameters()}
+    return LayerRun(outputs=checked, final_state=checked_final, d_x=d_x, d_weights=d_weights,
+                    param_count=sum(p.numel() for p in layer.parameters()))
+
+
 def _run_keras(name, weights, x, d_outputs, initial_state, hidden) -> LayerRun:
     os.environ.setdefault("KERAS_BACKEND", "tensorflow" if importlib.util.find_spec("tensorflow") else "jax")
     import keras
@@ -98,7 +131,7 @@ def _run_keras(name, weights, x, d_outputs, initial_state, hidden) -> LayerRun:
 
 
 def _numpy(value, framework: str, name: str) -> np.ndarray:
-    if hasattr(value, "detach"):
+    if hasattr(value, "detach"):  # torch (a compiled layer's outputs may still require grad)
         value = value.detach().cpu().numpy()
     array = np.asarray(value)
     if array.dtype != np.float32:

@@ -217,16 +217,18 @@ def _jsonable(value: Any) -> Any:
 def run_job(job: Job, make_adapter: Callable[[Job, Problem], ModelAdapter], out: dict[str, Any]) -> None:
     """The whole job: data, model, training and/or timing, parameters, memory, into `out`."""
     seed_host(job.seed)
-    if job.measure != "train":  # correctness gates timing: a cell that misses its reference is never timed
-        from bench.correctness import require_correct
-
-        require_correct(job.cell, job.framework)
     if job.measure == "timing":
         problem, task = timing_problem(job), None
         timing_batch = random_batch(job, problem)
     else:
         problem, task = load_problem_and_task(job)
         timing_batch = first_train_batch(job, problem, task) if job.measure == "both" else None
+    if timing_batch is not None:  # correctness gates timing: a cell that misses its reference is never timed
+        from bench.correctness import require_correct
+
+        input_size = EMBEDDING_DIM if problem.vocab_size else problem.input_size
+        require_correct(job.cell, job.framework, job.mode,
+                        sizes=(input_size, job.hidden_size, int(timing_batch.x.shape[1])))
     adapter = make_adapter(job, problem)
     probe = timing_batch or first_train_batch(job, problem, task)
     out["params"] = adapter.param_counts()

@@ -1,7 +1,8 @@
 """The PyTorch runner: a `ModelAdapter` around cells_torch.make_model and torch.optim.Adam.
 
 Modes: "eager" runs the module as is; "compiled" wraps it in torch.compile;
-"compiled_cudagraphs" uses torch.compile(mode="reduce-overhead") (CUDA graphs). In these
+"compiled_cudagraphs" uses torch.compile(mode="reduce-overhead") (CUDA graphs); "compiled_scan"
+compiles the model with the hand-written cells' time loop as torch's scan operator. In these
 the loss and the optimizer step stay outside the compiled module, so they differ only in
 how the model's forward and backward run. "compiled_step_graph" (timing only) captures the
 whole step of the torch.compile'd model, loss and Adam included, as one CUDA graph
@@ -18,6 +19,7 @@ import torch
 import torch.nn.functional as F
 
 import cells_torch
+from cells_torch import CustomRecurrent
 from bench.cells import get_spec
 from bench.environment import torch_environment
 from bench.jobs import Job
@@ -71,6 +73,11 @@ class TorchAdapter:
         if job.mode == "eager":
             self.forward = self.model
         elif job.mode in ("compiled", "compiled_step_graph"):
+            self.forward = torch.compile(self.model)
+        elif job.mode == "compiled_scan":
+            for layer in self.model.recurrent_layers:
+                if isinstance(layer, CustomRecurrent):  # a cell with its own `sequence` keeps it
+                    layer.time_loop = "scan"
             self.forward = torch.compile(self.model)
         elif job.mode == "compiled_cudagraphs":
             self.forward = torch.compile(self.model, mode="reduce-overhead")
