@@ -98,6 +98,15 @@ _QUICK_TRAIN = Axes(tasks=("digits",), measure="train", modes=("default",), hidd
 _MNIST_TIMING = Axes(tasks=("mnist",), measure="timing", modes=("default", "compiled"),
                      hidden_sizes=(128,), batch_sizes=(64,), timing=TimingConfig(warmup_steps=3, timed_steps=30))
 
+# Long sequences: where torch.compile unrolls a Python time loop, its compile time and step grow with T; the
+# compiled_scan mode compiles once. Batch 16, 28 features, hidden 128, at T = 28, 256 and 1024. A compile that
+# does not finish is the finding: run with a per-job limit (`--timeout 600`) and it is recorded as timeout.
+LONG_STEPS = (28, 256, 1024)
+LONG_JOB_TIMEOUT_S = 600  # the documented per-job limit for the long suites
+_LONG_TIMING = tuple(Axes(tasks=("mnist",), measure="timing", modes=("eager", "compiled", "compiled_scan", "graph", "xla"),
+                          hidden_sizes=(128,), batch_sizes=(16,), seq_len=steps,
+                          timing=TimingConfig(warmup_steps=2, timed_steps=10)) for steps in LONG_STEPS)
+
 SUITES: dict[str, Suite] = {s.name: s for s in (
     Suite(
         name="quick",
@@ -116,6 +125,22 @@ SUITES: dict[str, Suite] = {s.name: s for s in (
                  num_layers=(1, 2), batch_sizes=(64,), epochs=10, lrs=(1e-3,), seeds=(0, 1, 2), target=0.95),
             dataclasses.replace(_MNIST_TIMING, hidden_sizes=(64, 128)),
         ),
+    ),
+    Suite(
+        name="long",
+        description="long sequences: every cell (and examples/cells/mingru.py's loop and scan), torch eager, "
+                    "compiled, compiled_scan and Keras graph, xla, B16 I28 H128 at T 28/256/1024: step times, "
+                    f"compile times, memory; run with --timeout {LONG_JOB_TIMEOUT_S}",
+        device="cpu",
+        grids=_LONG_TIMING,
+        plugins=("examples/cells/mingru.py",),
+    ),
+    Suite(
+        name="gpu-long",
+        description="the long suite on a CUDA device (torch also compiled_cudagraphs)",
+        device="cuda",
+        grids=tuple(dataclasses.replace(grid, modes=(*grid.modes, "compiled_cudagraphs")) for grid in _LONG_TIMING),
+        plugins=("examples/cells/mingru.py",),
     ),
     Suite(
         name="gpu",
