@@ -32,7 +32,7 @@ CHECK_PARALLEL = 2  # training jobs side by side (timing jobs always run alone)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from bench.cli import add_cells_argument, add_plugin_argument
+    from bench.cli_options import add_cells_argument, add_plugin_argument
 
     parser.add_argument("files", nargs="*", type=Path, metavar="PLUGIN.py",
                         help="plugin files to load and check (every cell they register, unless --cells names some)")
@@ -96,7 +96,7 @@ def _markdown(cells: list[str], plugins, table: str, failed: list[CheckRow]) -> 
 # -- training and timing, as harness jobs --------------------------------------------------------------
 
 def _measured_rows(args: argparse.Namespace, cells: list[str], correct: set[tuple[str, str]]) -> list[CheckRow]:
-    from bench.cli import job_settings
+    from bench.cli_options import job_settings
     from bench.executors.local import LocalExecutor
     from bench.jobs import Axes, dedupe, expand
     from bench.records import RecordStore, latest_by_job

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import signal
 import sys
@@ -20,31 +19,8 @@ from bench.cells import UnknownCellError
 from bench.config import (ADAM_EPSILONS, BACKENDS, DEFAULT_REPORTS_DIR, DEFAULT_RESULTS_DIR, DEVICES,
                           FLOAT32_PRECISIONS, FRAMEWORKS, INITS, MEASURES, MODES, NATIVE_BIASES, ConfigError,
                           RunConfig, TimingConfig)
+from bench.cli_options import add_cells_argument, add_plugin_argument, job_settings  # noqa: F401 (re-exported)
 from bench.records import RecordsBusyError, RecordStore
-
-
-# -- options several commands share ----------------------------------------------------------------
-
-class NamesList(argparse.Action):
-    """`--cells a b`, `--cells a,b` and `--cells a, b` all give ["a", "b"]."""
-
-    def __call__(self, parser, namespace, values, option_string=None) -> None:
-        names = [name.strip() for value in values for name in value.split(",") if name.strip()]
-        if not names:
-            parser.error(f"{option_string} needs at least one name")
-        setattr(namespace, self.dest, names)
-
-
-def add_cells_argument(parser, help_text: str) -> None:
-    parser.add_argument("--cells", nargs="+", action=NamesList, metavar="CELL", help=help_text + " (a b, or a,b)")
-
-
-def add_plugin_argument(parser: argparse.ArgumentParser) -> None:
-    from bench.plugins import ENTRY_POINT_GROUP, PLUGINS_ENV
-
-    parser.add_argument("--plugin", action="append", default=[], type=Path, metavar="PATH",
-                        help=f"a Python file that registers cells (repeatable); also ${PLUGINS_ENV} (paths separated "
-                             f"by '{os.pathsep}') and installed packages' '{ENTRY_POINT_GROUP}' entry points")
 
 
 # -- list --------------------------------------------------------------------------------------
@@ -227,28 +203,6 @@ def make_executor(args: argparse.Namespace, config: RunConfig):
 
     return LocalExecutor(timeout_s=config.timeout_s, threads=config.threads, parallel=config.parallel,
                          settings=job_settings(args))
-
-
-def job_settings(args: argparse.Namespace) -> dict[str, str]:
-    """Environment variables this run's job processes get: --data-dir, --profile and the plugins loaded.
-
-    They travel with the executor rather than through this process's environment, because a
-    Ray worker on another node does not inherit it.
-    """
-    from datasets.files import ENV_DATA_DIR
-    from bench.plugins import PLUGINS_ENV, plugin_env_value
-    from bench.runners.measure import PROFILE_ENV
-
-    settings = {PROFILE_ENV: "1"} if args.profile else {}
-    if plugin_env_value():
-        settings[PLUGINS_ENV] = plugin_env_value()
-    if args.data_dir is not None:
-        folder = args.data_dir.expanduser()
-        if not folder.is_dir():
-            raise ConfigError(f"--data-dir {args.data_dir}: no such folder; give the folder that holds the "
-                              "dataset folders (mnist/, notmnist_small_10k/, sentiment/), laid out as shared/data")
-        settings[ENV_DATA_DIR] = str(folder.resolve())
-    return settings
 
 
 def _cmd_run(args: argparse.Namespace) -> int:

@@ -64,6 +64,7 @@ ADAM_EPSILONS = ("framework", "keras")
 # Spec names a framework "tf" when it adds a native layer's extra bias (Keras on any backend).
 SPEC_FRAMEWORK = {"torch": "torch", "keras": "tf"}
 
+REPO_ROOT = Path(__file__).resolve().parents[1]  # the checkout: job processes run here, suites' plugins live here
 DEFAULT_RESULTS_DIR = Path("results")
 # a run's own report goes under reports/local/ (untracked), so running a suite never rewrites a committed
 # report; the committed ones are regenerated on purpose with `bench report RECORDS --out reports/NAME`

@@ -11,7 +11,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from bench.config import ConfigError, TimingConfig
+from bench.config import REPO_ROOT, ConfigError, TimingConfig
 from bench.jobs import Axes, Job, dedupe, expand
 from bench.shapes import TIMING_SHAPES
 
@@ -52,7 +52,6 @@ class Suite:
         those shapes (`--suite gpu --tasks noise` runs the noise grid alone).
         """
         if self.plugins:
-            from bench.environment import REPO_ROOT
             from bench.plugins import load_file
 
             for path in self.plugins:

@@ -29,7 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="folder holding the dataset files, laid out as shared/data (default: $RNNBENCH_DATA_DIR, "
                              "then the download cache)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    from bench.cli import add_plugin_argument
+    from bench.cli_options import add_plugin_argument
 
     add_plugin_argument(parser)
 
