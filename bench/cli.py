@@ -21,6 +21,7 @@ from bench.config import (ADAM_EPSILONS, BACKENDS, DEFAULT_REPORTS_DIR, DEFAULT_
                           RunConfig, TimingConfig)
 from bench.cli_options import add_cells_argument, add_plugin_argument, job_settings  # noqa: F401 (re-exported)
 from bench.records import RecordsBusyError, RecordStore
+from bench.sweep import EXIT_JOBS_FAILED, check_tasks
 
 
 # -- list --------------------------------------------------------------------------------------
@@ -40,7 +41,6 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
 # -- run ---------------------------------------------------------------------------------------
 
-EXIT_JOBS_FAILED = 1  # `run`: a job of this run ended error, timeout or incorrect (its record is kept)
 MAX_FAILED_LISTED = 10  # failed jobs named in the closing message; their records hold the rest
 
 
@@ -173,19 +173,6 @@ def build_jobs(args: argparse.Namespace):
     return "custom", device, expand(Axes(measure=measure, device=device, **overrides))
 
 
-def _check_tasks(jobs) -> None:
-    """Unknown dataset names fail here, before any job starts, not once per job."""
-    wanted = {job.task for job in jobs if job.measure != "timing"}
-    if not wanted:
-        return
-    import datasets
-
-    unknown = sorted(wanted - set(datasets.list_tasks()))
-    if unknown:
-        raise ConfigError(f"unknown task(s) {', '.join(unknown)}; tasks are: {', '.join(datasets.list_tasks())} "
-                          "(timing shapes such as 'noise' need --measure timing)")
-
-
 def make_executor(args: argparse.Namespace, config: RunConfig):
     """The executor a run uses: local subprocesses, or Ray tasks with --executor ray."""
     if args.address and args.executor != "ray":
@@ -209,7 +196,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from bench.sweep import run_sweep
 
     name, device, jobs = build_jobs(args)
-    _check_tasks(jobs)
+    check_tasks(jobs)
     output = args.output or DEFAULT_RESULTS_DIR / f"{name}.jsonl"
     if output.is_dir():
         raise ConfigError(f"--output {output} is a folder; give the records file, e.g. {output / 'records.jsonl'}")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Iterable
 
 from bench.config import REPO_ROOT, ConfigError, TimingConfig
 from bench.jobs import Axes, Job, dedupe, expand
@@ -163,11 +163,14 @@ from bench.regress_suite import REGRESS_DESCRIPTION, REGRESS_GRIDS, REGRESS_NAME
 
 SUITES[REGRESS_NAME] = Suite(name=REGRESS_NAME, description=REGRESS_DESCRIPTION, device="cpu", grids=REGRESS_GRIDS)
 
-# The replication suites of issue 7 (bench/replication, one module per experiment); imported
-# here, after Suite exists, because those modules build Suites themselves.
-from bench.replication import catalog as _replication  # noqa: E402
 
-SUITES.update({suite.name: suite for suite in _replication.suites()})
+
+def register_suites(suites: Iterable[Suite]) -> None:
+    """Add suites defined above this module (the replications register theirs when bench.replication loads)."""
+    for suite in suites:
+        if SUITES.get(suite.name, suite) is not suite:
+            raise ConfigError(f"suite {suite.name!r} is already registered")
+        SUITES[suite.name] = suite
 
 
 def get_suite(name: str) -> Suite:

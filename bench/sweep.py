@@ -9,9 +9,13 @@ from typing import Sequence
 
 from tqdm import tqdm
 
+from bench.config import ConfigError
 from bench.executors.base import Executor
 from bench.jobs import Job
 from bench.records import FAILED_STATUSES, RecordStore
+
+
+EXIT_JOBS_FAILED = 1  # `bench run` and `bench replicate`: a job ended error, timeout or incorrect (its record is kept)
 
 
 @dataclass
@@ -58,4 +62,30 @@ def run_sweep(jobs: Sequence[Job], store: RecordStore, executor: Executor, *, re
                 if record["status"] in FAILED_STATUSES:
                     result.failed.append(label)
             bar.update(1)
+    return result
+
+
+def check_tasks(jobs: Sequence[Job]) -> None:
+    """Unknown dataset names fail here, before any job starts, not once per job."""
+    wanted = {job.task for job in jobs if job.measure != "timing"}
+    if not wanted:
+        return
+    import datasets
+
+    unknown = sorted(wanted - set(datasets.list_tasks()))
+    if unknown:
+        raise ConfigError(f"unknown task(s) {', '.join(unknown)}; tasks are: {', '.join(datasets.list_tasks())} "
+                          "(timing shapes such as 'noise' need --measure timing)")
+
+
+def run_suite(suite, output: Path, executor: Executor, *, progress: bool = True) -> SweepResult:
+    """Every job of `suite` not yet recorded in `output`, through `executor` (what `bench replicate` runs)."""
+    jobs = suite.jobs()
+    check_tasks(jobs)
+    store = RecordStore(output)
+    with store.held():  # no other sweep appends to this file meanwhile
+        print(f"{suite.name}: {len(jobs)} jobs on {suite.device}; records -> {output.resolve()}", flush=True)
+        result = run_sweep(jobs, store, executor, progress=progress)
+    counts = ", ".join(f"{n} {status}" for status, n in sorted(result.statuses.items())) or "nothing to run"
+    print(f"ran {result.ran} ({counts}); {result.skipped} already recorded", flush=True)
     return result

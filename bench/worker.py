@@ -109,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     from bench.plugins import load_plugins
 
     load_plugins()  # the sweep's plugin files ($RNNBENCH_PLUGINS) and installed entry points, as the parent did
-    from bench.executors.device_lock import JOB_CPUS_ENV, cpu_list, pin_process
+    from bench.device_lock import JOB_CPUS_ENV, cpu_list, pin_process
 
     job_cpus = cpu_list(os.environ.get(JOB_CPUS_ENV))
     if job_cpus:  # side by side with other jobs: compile off the cores kept for timing (before any thread starts)

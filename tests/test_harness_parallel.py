@@ -16,7 +16,7 @@ import pytest
 from filelock import FileLock, Timeout
 
 from bench.config import ConfigError, TimingConfig
-from bench.executors.device_lock import (JOB_CPUS_ENV, LOCK_DIR_ENV, PARALLEL_ENV, TIMING_CPUS_ENV, device_lock,
+from bench.device_lock import (JOB_CPUS_ENV, LOCK_DIR_ENV, PARALLEL_ENV, TIMING_CPUS_ENV, device_lock,
                                          split_cores, timing_cores)
 from bench.executors.local import LocalExecutor, job_env
 from bench.jobs import Axes, expand

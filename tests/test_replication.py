@@ -101,21 +101,28 @@ def test_report_only_without_records_says_what_to_run(tmp_path, capsys):
 
 @pytest.mark.parametrize("run_status", [1, 2])
 def test_failed_jobs_still_get_their_report_and_the_exit_status_says_so(tmp_path, monkeypatch, run_status):
-    # `bench run` exits 1 when a job ended error or timeout (its record kept): every suite still runs and the
-    # report is written from the records; bad input (2) stops at once
-    import bench.cli
-    from bench.cli import EXIT_JOBS_FAILED
+    # a suite whose jobs ended error, timeout or incorrect (their records kept): every suite still runs, the
+    # report is written from the records, then exit 1; bad input (2) stops at once
+    import bench.replication.command
+    from bench.sweep import EXIT_JOBS_FAILED, SweepResult
 
     experiment = get_experiment("recall")
     folder = tmp_path / experiment.name
     folder.mkdir()
     (folder / "records.jsonl").write_text((REPLICATION_DIR / experiment.name / "records.jsonl").read_text())
     runs = []
-    monkeypatch.setattr(bench.cli, "main", lambda argv: runs.append(argv) or run_status)
+
+    def run_suite(suite, output, executor, progress=True):  # the sweep API replicate calls
+        runs.append(suite.name)
+        if run_status != EXIT_JOBS_FAILED:
+            raise ConfigError("bad input")
+        return SweepResult(output=output, total=1, skipped=0, failed=["a job"])
+
+    monkeypatch.setattr(bench.replication.command, "run_suite", run_suite)
     assert main(["replicate", "recall", "--root", str(tmp_path), "--no-progress"]) == run_status
     cpu_suites = [suite.name for suite in experiment.suites if suite.device == "cpu"]
     if run_status == EXIT_JOBS_FAILED:
-        assert [argv[argv.index("--suite") + 1] for argv in runs] == cpu_suites
+        assert runs == cpu_suites
         assert (folder / "summary.md").is_file()
     else:
         assert len(runs) == 1 and not (folder / "summary.md").exists()

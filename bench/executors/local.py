@@ -4,7 +4,7 @@ A fresh process per job means a crash, a compile cache or a leaked thread never
 touches the next job, and threads and the Keras backend are set before any import.
 With `parallel` > 1 (`bench run --parallel N`), N job processes run side by side on
 one GPU: their start-up and compilation overlap, and a device lock
-(bench.executors.device_lock) keeps their timed steps from overlapping.
+(bench.device_lock) keeps their timed steps from overlapping.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ import psutil
 from bench.config import ConfigError
 from bench.environment import REPO_ROOT, available_cores, now_iso, own_cores
 from bench.executors.base import failure_record
-from bench.executors.device_lock import JOB_CPUS_ENV, LOCK_DIR_ENV, PARALLEL_ENV, TIMING_CPUS_ENV, split_cores
+from bench.device_lock import JOB_CPUS_ENV, LOCK_DIR_ENV, PARALLEL_ENV, TIMING_CPUS_ENV, split_cores
 from bench.executors.ray_resources import is_timing
 from bench.jobs import Job
 from bench.records import validate_record

@@ -1,8 +1,10 @@
-"""Replications of published experiments (issue 7): one module per experiment, each a named suite.
+"""Replications of the source experiments: one module per experiment, each a named suite.
 
-`bench.suites` registers these suites, and the experiment modules build `Suite`s from
-`bench.suites`: importing it first, before any experiment module, keeps that cycle
-resolvable whichever module a caller imports first.
+Importing the package registers the experiments' suites with bench.suites (the CLI imports it
+for `bench replicate`, so `bench run --suite repl-…` and `bench list` see them).
 """
 
-import bench.suites  # noqa: F401  (must come first; see above)
+from bench.replication.catalog import suites as _suites
+from bench.suites import register_suites
+
+register_suites(_suites())

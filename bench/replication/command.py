@@ -12,6 +12,7 @@ import argparse
 from pathlib import Path
 
 from bench.config import ConfigError
+from bench.sweep import EXIT_JOBS_FAILED, run_suite
 
 RECORDS_NAME = "records.jsonl"  # the records file inside each experiment folder
 
@@ -35,8 +36,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from bench.cli import EXIT_JOBS_FAILED
-    from bench.cli import main as bench_main
+    from bench.cli_options import job_settings
+    from bench.executors.local import LocalExecutor
     from bench.replication.catalog import experiments, get_experiment
     from bench.replication.experiment import REPORTS_ROOT
     from bench.replication.side_by_side import write_replication_report
@@ -54,17 +55,12 @@ def handle(args: argparse.Namespace) -> int:
                     print(f"{suite.name}: skipped, it runs on a GPU and this machine has none; on a GPU machine: "
                           f"python -m bench run --suite {suite.name} --output {records} --no-report", flush=True)
                     continue
-                run_args = ["run", "--suite", suite.name, "--output", str(records), "--no-report",
-                            "--timeout", str(args.timeout)]
-                run_args += ["--threads", str(args.threads)] if args.threads else []
-                run_args += ["--data-dir", str(args.data_dir)] if args.data_dir else []
-                run_args += ["--no-progress"] if args.no_progress else []
-                run_args += [arg for path in args.plugin for arg in ("--plugin", str(path))]
-                status = bench_main(run_args)
+                # the jobs get the run's settings (--data-dir, the plugins loaded) as `bench run`'s do
+                executor = LocalExecutor(timeout_s=args.timeout, threads=args.threads,
+                                         settings=job_settings(argparse.Namespace(profile=False, data_dir=args.data_dir)))
+                result = run_suite(suite, records, executor, progress=not args.no_progress)
                 # failed jobs are records like any other: the other suites and the report still get written
-                jobs_failed |= status == EXIT_JOBS_FAILED
-                if status not in (0, EXIT_JOBS_FAILED):
-                    return status
+                jobs_failed |= bool(result.failed)
         if not records.is_file():
             raise ConfigError(f"no records at {records}; run `python -m bench replicate {experiment.name}` "
                               "without --report-only first")

@@ -3,7 +3,7 @@
 `measure_steps` is what a timing job does once its model exists; bench.runners.common
 calls it after any training. The statistics come from bench.timing; the lock that keeps
 jobs run side by side (`bench run --parallel`) from timing at once is
-bench.executors.device_lock.
+bench.device_lock.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import os
 from typing import TYPE_CHECKING, Any, Callable
 
 from bench.cells import get_spec
-from bench.executors.device_lock import LOCK_DIR_ENV, PARALLEL_ENV, device_lock, timing_cores
+from bench.device_lock import LOCK_DIR_ENV, PARALLEL_ENV, device_lock, timing_cores
 from bench.jobs import Job
 from bench.runners.batches import Batch
 from bench.timing import StepStats, time_pair, time_steps, timed_call
@@ -41,7 +41,7 @@ def measure_steps(adapter: ModelAdapter, job: Job, batch: Batch,
     Kind by kind (training step, then inference step), each step is first primed:
     `job.warmup_steps` untimed calls, the first one timed as the compile/trace cost
     (`first_s`, `compile_s`). Priming happens outside the device lock
-    (bench.executors.device_lock), so jobs run side by side with `--parallel` compile at
+    (bench.device_lock), so jobs run side by side with `--parallel` compile at
     the same time; the warm-up and timed steps then run holding the lock, so no other
     job's timed steps overlap them; where the executor set cores aside for timing, the
     process moves onto them for that section, away from the other jobs' compiling. The
@@ -113,7 +113,7 @@ def measure_steps(adapter: ModelAdapter, job: Job, batch: Batch,
                                      "while_timed": recompiled_while_timed}
     result["device_lock"] = {"used": bool(os.environ.get(LOCK_DIR_ENV)), "wait_s": waited,
                              "parallel_jobs": int(os.environ.get(PARALLEL_ENV, "1"))}
-    if timing_cpus:  # the cores the timed section ran on, kept free of the other jobs (executors.device_lock)
+    if timing_cpus:  # the cores the timed section ran on, kept free of the other jobs (bench.device_lock)
         result["device_lock"]["timing_cpus"] = timing_cpus
     result["data"] = "random" if job.measure == "timing" else "first training batch"
     result["shape"] = {"batch_size": job.batch_size, "seq_len": int(batch.x.shape[1]),
