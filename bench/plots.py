@@ -15,7 +15,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from bench import run_settings  # noqa: E402
-from bench.report import is_native, mode_label  # noqa: E402
+from bench.report_frame import is_native, mode_label  # noqa: E402
 
 NATIVE_COLOR, CUSTOM_COLOR = "tab:red", "tab:blue"
 LEGEND_COLUMN_CHARS = 36  # the longest line label that still fits in two legend columns under a 6.5-inch panel

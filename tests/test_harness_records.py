@@ -215,7 +215,7 @@ def test_a_chosen_float32_precision_is_set_in_the_job_recorded_and_reported_apar
     import torch
 
     from bench.records import RecordStore
-    from bench.report import load_frame
+    from bench.report_frame import load_frame
 
     from bench.config import TimingConfig
     from bench.jobs import Axes, expand

@@ -11,7 +11,9 @@ from bench.cells import get_spec
 from bench.cli import main
 from bench import run_settings
 from bench.plots import convergence_curves
-from bench.report import accuracy_table, load_frame, timing_table, write_report
+from bench.report import write_report
+from bench.report_frame import load_frame
+from bench.report_tables import accuracy_table, timing_table
 
 RECORDS = Path(__file__).parent / "data" / "harness_records.jsonl"  # timed before pairing: cross-job ratios
 PAIRED_RECORDS = Path(__file__).parents[1] / "reports" / "baseline" / "regress.jsonl"  # custom cells timed paired
@@ -171,7 +173,7 @@ def test_every_row_of_a_report_readmes_tables_is_a_row_of_its_generated_summarie
 
 def test_the_glance_tables_sum_up_the_ratio_and_cost_columns():
     """On the committed H100 records: counts, medians and ranges of the paired ratios; compile and memory medians."""
-    from bench.report import cost_table, overview_table
+    from bench.report_tables import cost_table, overview_table
 
     records = REPORTS / "gpu-h100" / "records.jsonl"
     timing = timing_table(load_frame(records)[0])
@@ -192,7 +194,7 @@ def test_the_glance_tables_sum_up_the_ratio_and_cost_columns():
 
 def test_compiled_cells_are_set_against_the_native_layer_in_its_default_mode():
     """On the committed H100 records: a CUDA-graph cell ÷ eager nn.GRU is the two jobs' medians divided."""
-    from bench.report import default_mode_pivots
+    from bench.report_tables import default_mode_pivots
 
     records = Path(__file__).resolve().parents[1] / "reports" / "gpu-h100" / "records.jsonl"
     flat, raw = load_frame(records)

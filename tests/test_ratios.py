@@ -13,7 +13,8 @@ import pytest
 
 from bench import compare, ratios
 from bench.records import RecordStore
-from bench.report import is_native, load_frame, timing_table
+from bench.report_frame import is_native, load_frame
+from bench.report_tables import timing_table
 
 ROOT = Path(__file__).resolve().parents[1]
 # every committed records file with timed jobs (the replications' are accuracy runs only)
