@@ -291,7 +291,7 @@ SUBCOMMANDS: list[tuple[str, str, Callable[[argparse.ArgumentParser], None], Han
 ]
 
 # `compare` (issue 5): the regression gate against a baseline records file.
-from bench import compare as _compare  # noqa: E402
+from bench import compare_command as _compare  # noqa: E402
 
 SUBCOMMANDS.append(("compare", "hold records against a baseline; exit 1 on a regression",
                     _compare.add_arguments, _compare.run))

@@ -20,22 +20,15 @@ other.
 
 from __future__ import annotations
 
-import argparse
-import json
-import os
-import sys
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Iterable, Sequence
-
-from tabulate import tabulate
+from typing import Any, Iterable
 
 from bench.cells import UnknownCellError, get_spec
 from bench.config import ConfigError
 from bench.ratios import Ratio, identity_key, rounds_key, timed_rounds
 from bench.ratios import ratio as shared_ratio
-from bench.records import RecordStore, latest_by_job
-from bench.tolerances import DEFAULT_TOLERANCES, FIELDS, Tolerance, resolve_tolerances
+from bench.records import latest_by_job
+from bench.tolerances import FIELDS, Tolerance, resolve_tolerances
 
 EXIT_PASS, EXIT_REGRESSION = 0, 1  # bad input raises ConfigError (exit 2 from the CLI)
 SPEED_POLICIES = ("auto", "always", "never")  # judge speed when comparable / regardless / not at all
@@ -323,91 +316,3 @@ def _environment_notes(base: list[dict[str, Any]], cur: list[dict[str, Any]]) ->
         notes.append(f"Backends differ: baseline {', '.join(map(str, bb))}, current {', '.join(map(str, cb))}. "
                      "Jobs are matched without the backend; their speed is not judged.")
     return notes
-
-
-# -- output ----------------------------------------------------------------------------------
-
-HEADERS = ["job", "check", "baseline", "current", "change", "verdict"]
-
-
-def render(comparison: Comparison, baseline_path: Path, current_path: Path,
-           tolerances: dict[str, Tolerance]) -> str:
-    """The markdown report: verdict, notes, the table of every comparison, and each failure."""
-    failures = comparison.failures
-    verdict = (f"**FAILED**: {len(failures)} regression{'s' if len(failures) != 1 else ''}" if failures
-               else "**PASSED**: no regression")
-    lines = [
-        "# rnnbench regression gate", "",
-        f"{verdict} — `{current_path}` against the baseline `{baseline_path}`.", "",
-        "Tolerances: " + ", ".join(f"`{t.spelled()}`" for t in tolerances.values()) + ".", "",
-        *[f"- {note}" for note in comparison.notes], "",
-    ]
-    table = [[r.job, r.check, r.baseline, r.current, r.change, r.verdict] for r in comparison.rows]
-    lines += [tabulate(table, headers=HEADERS, tablefmt="github"), ""]
-    if failures:
-        lines += ["## Regressions", ""] + [f"- {row.message}" for row in failures] + [""]
-    return "\n".join(lines)
-
-
-def _load(path: Path, what: str) -> list[dict[str, Any]]:
-    if not path.is_file():
-        raise ConfigError(f"no {what} records file at {path}; "
-                          + ("pass the committed baseline, e.g. reports/baseline/regress.jsonl"
-                             if what == "baseline" else "run `python -m bench run --suite regress` first"))
-    records = RecordStore(path).load()
-    if not records:
-        raise ConfigError(f"the {what} file {path} holds no readable records (empty, or written by another "
-                          "schema version); regenerate it with `python -m bench run`")
-    return records
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Arguments of `bench compare`."""
-    parser.add_argument("current", type=Path, help="records JSONL of the run to judge")
-    parser.add_argument("--baseline", type=Path, required=True, help="records JSONL to judge it against")
-    parser.add_argument("--tolerance", action="append", default=[], metavar="FIELD:THRESHOLD",
-                        help="allowed change in the bad direction, absolute (accuracy:0.02) or relative to the "
-                             f"baseline (ratio:15%%); fields: {', '.join(FIELDS)}, ratio (both ratios); "
-                             "repeatable; defaults: " + " ".join(DEFAULT_TOLERANCES).replace("%", "%%"))  # argparse %-formats help
-    parser.add_argument("--speed", choices=SPEED_POLICIES, default="auto",
-                        help="judge step-time ratios only when machine class and backend match (auto, default), "
-                             "always, or never")
-    parser.add_argument("--markdown", type=Path,
-                        help="also write the table as markdown here (default: append to $GITHUB_STEP_SUMMARY "
-                             "when that is set)")
-
-
-def run(args: argparse.Namespace) -> int:
-    """Compare, print the table, write the markdown; 0 when nothing regressed, 1 otherwise."""
-    tolerances = resolve_tolerances(args.tolerance)
-    if args.markdown is not None and args.markdown.is_dir():
-        raise ConfigError(f"--markdown {args.markdown} is a folder; give the file to write the table to, "
-                          f"e.g. {args.markdown / 'regress-gate.md'}")
-    baseline, current = _load(args.baseline, "baseline"), _load(args.current, "current")
-    comparison = compare(baseline, current, tolerances, args.speed)
-    text = render(comparison, args.baseline, args.current, tolerances)
-    print(text)
-    summary = args.markdown or (Path(os.environ["GITHUB_STEP_SUMMARY"]) if os.environ.get("GITHUB_STEP_SUMMARY")
-                                else None)
-    if summary is not None:
-        summary.parent.mkdir(parents=True, exist_ok=True)
-        mode = "w" if args.markdown else "a"  # a CI summary file collects several steps' output
-        with summary.open(mode, encoding="utf-8") as fh:
-            fh.write(text + "\n")
-    return EXIT_PASS if comparison.passed else EXIT_REGRESSION
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """`python -m bench.compare ...`, the same as `python -m bench compare ...`."""
-    parser = argparse.ArgumentParser(prog="python -m bench compare", description=__doc__.splitlines()[0])
-    add_arguments(parser)
-    args = parser.parse_args(argv)
-    try:
-        return run(args)
-    except ConfigError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())

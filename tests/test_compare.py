@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import compare
+from bench import compare, compare_command
 from bench.cells import get_spec
 from bench.config import ConfigError
 from bench.ratios import paired_ratio
@@ -76,7 +76,7 @@ def _write(tmp_path: Path, records: list[dict], name: str = "current.jsonl") -> 
 def _gate(tmp_path: Path, current: list[dict], *extra: str, capsys=None,
           baseline: Path = BASELINE) -> tuple[int, str]:
     path = _write(tmp_path, current)
-    code = compare.main(["--baseline", str(baseline), str(path), "--markdown", str(tmp_path / "gate.md"), *extra])
+    code = compare_command.main(["--baseline", str(baseline), str(path), "--markdown", str(tmp_path / "gate.md"), *extra])
     out = capsys.readouterr().out if capsys is not None else ""
     return code, out
 
@@ -271,16 +271,16 @@ def test_bad_tolerance_is_explained(text, fragment):
 
 
 def test_missing_or_empty_files_are_explained(tmp_path, capsys):
-    code = compare.main(["--baseline", str(tmp_path / "nope.jsonl"), str(BASELINE)])
+    code = compare_command.main(["--baseline", str(tmp_path / "nope.jsonl"), str(BASELINE)])
     assert code == 2 and "no baseline records file" in capsys.readouterr().err
     empty = tmp_path / "empty.jsonl"
     empty.write_text("")
-    code = compare.main(["--baseline", str(BASELINE), str(empty)])
+    code = compare_command.main(["--baseline", str(BASELINE), str(empty)])
     assert code == 2 and "holds no readable records" in capsys.readouterr().err
 
 
 def test_a_folder_given_as_the_markdown_file_is_explained_before_comparing(tmp_path, capsys):
-    code = compare.main(["--baseline", str(BASELINE), str(BASELINE), "--markdown", str(tmp_path)])
+    code = compare_command.main(["--baseline", str(BASELINE), str(BASELINE), "--markdown", str(tmp_path)])
     captured = capsys.readouterr()
     assert code == 2 and f"--markdown {tmp_path} is a folder" in captured.err
     assert "regression gate" not in captured.out  # refused before comparing, not after
@@ -291,6 +291,6 @@ def test_github_step_summary_is_appended(tmp_path, baseline, monkeypatch, capsys
     summary.write_text("earlier step\n")
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
     path = _write(tmp_path, baseline)
-    assert compare.main(["--baseline", str(BASELINE), str(path)]) == compare.EXIT_PASS
+    assert compare_command.main(["--baseline", str(BASELINE), str(path)]) == compare.EXIT_PASS
     text = summary.read_text()
     assert text.startswith("earlier step\n") and "PASSED" in text

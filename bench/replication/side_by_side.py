@@ -13,22 +13,18 @@ import re
 from pathlib import Path
 from typing import Any
 
-import matplotlib
+import numpy as np
+import pandas as pd
+from tabulate import tabulate
 
-matplotlib.use("Agg")  # files only
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from tabulate import tabulate  # noqa: E402
+from bench import run_settings
+from bench.config import FRAMEWORKS  # the column order of every side-by-side table
+from bench.jobs import identity_value
+from bench.records import RecordStore, latest_by_job
+from bench.replication.experiment import SETTING_FIELDS, Ablation, Claim, Experiment
+from bench.replication.plots import length_plot, loss_curve_plot
+from bench.report import write_report
 
-from bench import run_settings  # noqa: E402
-from bench.jobs import identity_value  # noqa: E402
-from bench.plots import save_figure  # noqa: E402
-from bench.records import RecordStore, latest_by_job  # noqa: E402
-from bench.replication.experiment import SETTING_FIELDS, Ablation, Claim, Experiment  # noqa: E402
-from bench.report import write_report  # noqa: E402
-
-FRAMEWORKS = ("torch", "keras")  # column order of every side-by-side table
 PUBLISHED_LABEL = "published (source)"  # the label the issue asks for, on every published number
 NOT_RUN = "not run"
 LR_RTOL = 1e-9  # learning rates are matched as floats
@@ -279,49 +275,6 @@ def length_curve_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
                          "cell": ident["cell"], "hidden_size": ident["hidden_size"],
                          "epochs": ident["epochs"], "seed": ident["seed"], "length": length, "bit_accuracy": metric})
     return pd.DataFrame(rows)
-
-
-def length_plot(curve: pd.DataFrame, out_dir: Path) -> Path:
-    losses = sorted(curve.loss.unique())
-    fig, axes = plt.subplots(len(losses), len(FRAMEWORKS), figsize=(12, 4.5 * len(losses)), sharey=True,
-                             squeeze=False)
-    for (loss, framework), ax in zip(((l, f) for l in losses for f in FRAMEWORKS), axes.flat):
-        part = curve[(curve.framework == framework) & (curve.loss == loss)]
-        for (cell, hidden, epochs), group in part.groupby(["cell", "hidden_size", "epochs"]):
-            stats = group.groupby("length").bit_accuracy.agg(["mean", "std"]).fillna(0.0)
-            ax.plot(stats.index, stats["mean"], marker="o", markersize=3, label=f"{cell} H{hidden}, {epochs} epochs",
-                    linestyle="-" if epochs == part.epochs.max() else ":")
-            ax.fill_between(stats.index, stats["mean"] - stats["std"], stats["mean"] + stats["std"], alpha=0.15)
-        ax.set_title(f"{framework}, {loss} loss")
-        ax.set_xlabel("input length (bits; trained on 5)")
-        ax.xaxis.get_major_locator().set_params(integer=True)
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize="small")
-    for row in axes:
-        row[0].set_ylabel("bit accuracy (mean over seeds, band ±1 std)")
-    fig.suptitle("binary addition: bit accuracy against input length")
-    return save_figure(fig, out_dir / "bit_accuracy_vs_length.png")
-
-
-def loss_curve_plot(records: list[dict[str, Any]], out_dir: Path) -> Path:
-    fig, axes = plt.subplots(1, len(FRAMEWORKS), figsize=(12, 4.5), sharey=True, squeeze=False)
-    for ax, framework in zip(axes[0], FRAMEWORKS):
-        by_cell: dict[str, list[list[float]]] = {}
-        for r in records:
-            if r["identity"]["framework"] == framework:
-                by_cell.setdefault(r["identity"]["cell"], []).append([e["train_loss"] for e in r["train"]["epochs"]])
-        for cell, curves in sorted(by_cell.items()):
-            length = min(map(len, curves))
-            mean = np.mean([c[:length] for c in curves], axis=0)
-            ax.plot(np.arange(1, length + 1), mean, label=cell, linestyle="--" if cell == "gru4" else "-")
-        ax.set_yscale("log")
-        ax.set_title(framework)
-        ax.set_xlabel("epoch")
-        ax.grid(alpha=0.3, which="both")
-        ax.legend(fontsize="small")
-    axes[0][0].set_ylabel("training loss (MSE, mean over the epoch's batches)")
-    fig.suptitle("random noise: training loss per epoch (dashed: native GRU, gru4)")
-    return save_figure(fig, out_dir / "train_loss_curves.png")
 
 
 def _run_summary(experiment: Experiment, every: list[dict[str, Any]]) -> str:
