@@ -12,8 +12,8 @@ from pathlib import Path
 
 # a model's initialisers and which biases its native layers train: defined once, beside ModelConfig
 from bench.cells.model_config import INITS, NATIVE_BIASES  # noqa: F401  (re-exported for the CLI and jobs)
+from bench.cells.spec import FRAMEWORKS  # noqa: F401  (re-exported: the harness's frameworks are the cells')
 
-FRAMEWORKS = ("torch", "keras")
 # Which backends each framework can run on; a Keras record always names its backend.
 BACKENDS = {"torch": ("torch",), "keras": ("tensorflow", "jax")}
 # Execution modes per backend, each with what it runs (`bench list` and every report print
@@ -61,8 +61,6 @@ FLOAT32_PRECISIONS = ("default", "tf32", "fp32")
 # bias-corrected root of the second moment; Keras: 1e-7 added to the uncorrected root, the correction folded
 # into the step size), "keras" makes torch take Keras's step (bench.runners.torch_adam); Keras is unchanged.
 ADAM_EPSILONS = ("framework", "keras")
-# Spec names a framework "tf" when it adds a native layer's extra bias (Keras on any backend).
-SPEC_FRAMEWORK = {"torch": "torch", "keras": "tf"}
 
 REPO_ROOT = Path(__file__).resolve().parents[1]  # the checkout: job processes run here, suites' plugins live here
 DEFAULT_RESULTS_DIR = Path("results")

@@ -63,7 +63,7 @@ def test_param_count_matches_closed_form(name, input_size, hidden_size):
 
 
 def test_known_counts_from_cells_md():
-    assert get_spec("gru4").param_count(32, 32, "tf") == 6_336
+    assert get_spec("gru4").param_count(32, 32, "keras") == 6_336
     assert get_spec("gru4").param_count(28, 128, "torch") == 60_672
     # torch keeps a second bias vector on LSTM and RNN
     assert get_spec("lstm_native").param_count(4, 6, "torch") == 4 * 6 * 10 + 8 * 6

@@ -124,7 +124,7 @@ def test_a_state_readout_predicts_with_the_last_state_itself_in_both_frameworks(
     np.testing.assert_array_equal(torch_out, final.detach().numpy())
     assert sum(p.numel() for p in torch_model.parameters()) == get_spec(name).param_count(4, 6, "torch")
     np.testing.assert_allclose(keras.ops.convert_to_numpy(keras_model(x)), torch_out, rtol=0, atol=FORWARD_ATOL)
-    assert keras_model.count_params() == get_spec(name).param_count(4, 6, "tf")
+    assert keras_model.count_params() == get_spec(name).param_count(4, 6, "keras")
     with pytest.raises(ValueError, match=r"head 'state' predicts with the last state itself, so num_outputs must "
                                          r"be its width 6 \(directions × hidden_size\), got 10"):
         cells_torch.make_model(name, 4, 6, head="state", num_outputs=10)

@@ -176,7 +176,7 @@ def test_count_params_matches_spec(name):
         except ValueError:  # a size this cell refuses
             continue
         layer = cells_tf.make_layer(name, input_size, hidden_size)
-        assert layer.count_params() == get_spec(name).param_count(input_size, hidden_size, "tf")
+        assert layer.count_params() == get_spec(name).param_count(input_size, hidden_size, "keras")
         counted += 1
     assert counted
 

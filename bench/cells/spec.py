@@ -24,10 +24,10 @@ ForwardFn = Callable[[Weights, np.ndarray, "tuple[np.ndarray, ...] | None"], "tu
 # backward(weights, x, d_outputs) -> (d_x, d_weights)
 BackwardFn = Callable[[Weights, np.ndarray, np.ndarray], "tuple[np.ndarray, Weights]"]
 
-FRAMEWORKS = ("tf", "torch")
-# the frameworks every built-in cell is implemented in (tests/test_cells_*.py hold them to it); a
-# plugin cell is implemented where its file registered a class (`mark_implemented`)
-BUILTIN_IMPLEMENTATIONS = ("keras", "torch")
+FRAMEWORKS = ("torch", "keras")  # the frameworks, spelled and ordered once for the whole project
+# every built-in cell is implemented in every framework (tests/test_cells_*.py hold them to it); a plugin
+# cell is implemented where its file registered a class (`mark_implemented`)
+BUILTIN_IMPLEMENTATIONS = FRAMEWORKS
 FINITE_DIFFERENCE_STEP = 1e-6  # float64 central differences: truncation ~1e-12, rounding ~1e-10
 
 
@@ -292,7 +292,7 @@ def implemented_in(name: str) -> tuple[str, ...]:
     """The frameworks that implement `name`, without importing either: built-ins are in both."""
     if cell_origin(name) is None:
         return BUILTIN_IMPLEMENTATIONS
-    return tuple(sorted(_IMPLEMENTED.get(name, ())))
+    return tuple(framework for framework in FRAMEWORKS if framework in _IMPLEMENTED.get(name, ()))
 
 
 def list_cells(family: str | None = None, native: bool | None = None) -> list[str]:

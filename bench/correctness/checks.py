@@ -15,7 +15,7 @@ from bench.cells import CellSpec, get_spec, implemented_in
 from bench.correctness.deviation import (FORWARD_TOLERANCE, GRADIENT_TOLERANCE, PAIR_TOLERANCE,
                                          REFERENCE_GRADIENT_TOLERANCE, REFERENCE_PAIR_TOLERANCE, Deviation, Tolerance,
                                          deviation, where_in_input, where_in_sequence)
-from bench.correctness.frameworks import LayerRun, installed, run_layer, spec_framework
+from bench.correctness.frameworks import LayerRun, installed, run_layer
 from bench.correctness.rows import FAIL, NOT_APPLICABLE, PASS, CheckRow
 
 # (batch, time, input, hidden): input below hidden, then above it
@@ -236,7 +236,7 @@ def _count_row(spec: CellSpec, framework: str) -> CheckRow:
         except ValueError:
             continue
         compared.append(f"I{input_size} H{hidden}")
-        expected = spec.param_count(input_size, hidden, spec_framework(framework))
+        expected = spec.param_count(input_size, hidden, framework)
         try:
             counted = _count(framework, spec.name, weights, input_size)
         except Exception as err:  # noqa: BLE001

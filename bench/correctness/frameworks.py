@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bench.config import SPEC_FRAMEWORK
 
 FRAMEWORK_PACKAGES = {"torch": "torch", "keras": "keras"}  # what must be installed for each framework
 
@@ -35,11 +34,6 @@ class LayerRun:
 
 def installed(framework: str) -> bool:
     return importlib.util.find_spec(FRAMEWORK_PACKAGES[framework]) is not None
-
-
-def spec_framework(framework: str) -> str:
-    """The spec's name for a framework (its native_extra_bias keys)."""
-    return SPEC_FRAMEWORK[framework]
 
 
 def run_layer(framework: str, name: str, weights: dict[str, np.ndarray], x: np.ndarray,

@@ -18,7 +18,6 @@ from typing import Any, Callable, Protocol
 import numpy as np
 
 from bench.cells import get_spec
-from bench.config import SPEC_FRAMEWORK
 from bench.jobs import Job
 from bench.runners.batches import Batch, batch_order, eval_batches, make_batch, random_batch
 from bench.runners.measure import measure_steps, native_job
@@ -128,7 +127,7 @@ def expected_recurrent_params(job: Job, problem: Problem, embedding_dim: int) ->
     total = 0
     for layer in range(job.num_layers):
         size_in = first_input if layer == 0 else job.hidden_size * directions
-        total += directions * spec.param_count(size_in, job.hidden_size, SPEC_FRAMEWORK[job.framework])
+        total += directions * spec.param_count(size_in, job.hidden_size, job.framework)
     return total
 
 
