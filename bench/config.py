@@ -78,7 +78,7 @@ class TimingConfig:
     """How step timing is done; recorded in the job identity of timing jobs."""
 
     warmup_steps: int = 3  # untimed steps first; compilation and caches happen here
-    timed_steps: int = 30  # steps timed after warm-up (DESIGN.md: at least 30)
+    timed_steps: int = 30  # steps timed after warm-up (docs/design.md: at least 30)
     # custom cells: also build the native baseline in the same process and time the two
     # interleaved, pair by pair, so their ratio is measured under the same load
     paired: bool = True

@@ -1,6 +1,6 @@
 """Keras cells of the Dey & Salem GRU variants (gru0-gru3) and the MGU family.
 
-All eight share one structure (see bench/cells/gated.py and CELLS.md): gates
+All eight share one structure (see bench/cells/gated.py and docs/cells.md): gates
 g = sigmoid([x W_g] + [h U_g] + [b_g]) with a variant-specific subset of the three
 terms, a candidate h~ = tanh(x W_h + (reset * h) U_h + b_h), and h' = (1 - update) * h +
 update * h~ (the gate selects the NEW candidate).  A GRU has gate blocks [z, r], an MGU

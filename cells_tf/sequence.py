@@ -2,7 +2,7 @@
 
 `layer(x)` maps (B, T, I) to all outputs (B, T, H); with `return_state=True` it also
 returns the final state(s) (h, or h and c).  `initial_state` is optional.  Weights go in
-and out in the canonical layout of CELLS.md (`get_canonical` / `set_canonical`); a
+and out in the canonical layout of docs/cells.md (`get_canonical` / `set_canonical`); a
 subclass only says how its own variables map to that layout.
 """
 

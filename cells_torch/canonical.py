@@ -1,4 +1,4 @@
-"""get/set of the canonical weight dict (CELLS.md), shared by custom and native layers.
+"""get/set of the canonical weight dict (docs/cells.md), shared by custom and native layers.
 
 Each layer supplies one differentiable map `params_from_canonical` (canonical tensors
 -> its own parameter tensors, by parameter name) and its inverse

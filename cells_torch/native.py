@@ -4,7 +4,7 @@ rnn_native = nn.RNN (batch_first, one layer), converting canonical <-> torch lay
 torch stores weights as (gates*H, in) with `x @ W.T`, so every matrix is transposed.
 nn.GRU orders its gate rows [r, z, n] where the canonical layout has [z, r, n].
 nn.LSTM and nn.RNN keep two biases where the canonical form has one: a canonical bias
-goes into bias_ih with zeros in bias_hh, and the export is their sum (CELLS.md). Both
+goes into bias_ih with zeros in bias_hh, and the export is their sum (docs/cells.md). Both
 learn, so their sum moves twice as fast as Keras's single bias unless the model is built
 with native_bias="canonical", which freezes bias_hh at zero (`train_canonical_only`).
 """

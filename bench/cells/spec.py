@@ -60,7 +60,7 @@ class CellSpec:
     native: bool  # True when the framework implementation is the framework's own layer
     baseline: str  # the native cell this one is timed against (gru4 for GRU and MGU cells)
     description: str  # one line for `python -m bench list` and the reports
-    # (input_size, hidden_size) -> {canonical name: shape}, in CELLS.md order
+    # (input_size, hidden_size) -> {canonical name: shape}, in docs/cells.md order
     shapes: Callable[[int, int], dict[str, tuple[int, ...]]]
     forward: ForwardFn  # NumPy reference of the whole sequence
     # NumPy backpropagation through time of sum(d_outputs * outputs); None: finite differences of `forward`

@@ -1,4 +1,4 @@
-"""Executors run jobs somewhere and stream their records back (local subprocesses; Ray later)."""
+"""Executors run jobs somewhere and stream their records back (local subprocesses, or Ray tasks on a cluster)."""
 
 from bench.executors.base import Executor, failure_record
 from bench.executors.local import LocalExecutor
