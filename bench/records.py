@@ -8,13 +8,14 @@ the reader skips (with a warning) and the next append starts after.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import math
 import os
 import warnings
 from pathlib import Path
 from typing import Any, Iterable, Iterator
+
+from filelock import FileLock, Timeout
 
 SCHEMA_VERSION = 1
 # "incorrect": the cell failed its correctness gate (bench.correctness) in the job, so it was not timed
@@ -131,23 +132,28 @@ class RecordStore:
 
     @contextlib.contextmanager
     def held(self) -> Iterator[None]:
-        """This process alone runs a sweep into the file while inside (an advisory lock on the file itself).
+        """This process alone runs a sweep into the file while inside (filelock's lock on RECORDS.jsonl.lock).
 
         Two sweeps writing to one file at once would each run the jobs the other has not
         recorded yet: the same jobs twice, on a machine both are timing on.
         """
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self.path.open("a") as fh:
-            try:
-                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                raise RecordsBusyError(
-                    f"another sweep is writing to {self.path} right now; wait for it to finish (then rerun to "
-                    "resume, which runs only what it left), or give this run another --output") from None
-            except OSError as err:  # a file system without locks (some network mounts): run unguarded
-                warnings.warn(f"{self.path}: cannot lock the records file ({err}); nothing stops a second sweep "
-                              "into it while this one runs", stacklevel=3)
-            yield  # closing the file releases the lock
+        lock = FileLock(f"{self.path}.lock", timeout=0)  # fail at once rather than wait for the other sweep
+        try:
+            lock.acquire()
+        except Timeout:
+            raise RecordsBusyError(
+                f"another sweep is writing to {self.path} right now; wait for it to finish (then rerun to "
+                "resume, which runs only what it left), or give this run another --output") from None
+        except (OSError, NotImplementedError) as err:  # a file system without locks (some network mounts)
+            warnings.warn(f"{self.path}: cannot lock the records file ({err}); nothing stops a second sweep "
+                          "into it while this one runs", stacklevel=3)
+            yield
+            return
+        try:
+            yield
+        finally:
+            lock.release()
 
     def append(self, record: dict[str, Any]) -> None:
         """Validate and append one record as one line, flushed to disk."""

@@ -162,10 +162,14 @@ def test_a_records_file_that_cannot_be_locked_is_still_written_with_a_warning(fr
 
     import bench.records
 
-    def no_locks(*_):
-        raise OSError(errno.ENOLCK, "No locks available")
+    class NoLocks:  # as on a network mount without locking
+        def __init__(self, *args, **kwargs):
+            pass
 
-    monkeypatch.setattr(bench.records.fcntl, "flock", no_locks)  # as on a network mount without locking
+        def acquire(self):
+            raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(bench.records, "FileLock", NoLocks)
     store = RecordStore(tmp_path / "r.jsonl")
     with pytest.warns(UserWarning, match="cannot lock the records file .*No locks available"):
         with store.held():
