@@ -132,7 +132,7 @@ def test_a_profile_counts_kernels_and_not_the_annotations_that_span_them():
     """On a GPU torch lists "Optimizer.step#Adam.step" as a device row over kernels that have rows of their own."""
     from types import SimpleNamespace
 
-    from bench.runners.torch_runner import device_kernels
+    from bench.runners.torch_profile import device_kernels
 
     rows = [SimpleNamespace(key="gemm", device_type="cuda", is_user_annotation=False),
             SimpleNamespace(key="Optimizer.step#Adam.step", device_type="cuda", is_user_annotation=True),
