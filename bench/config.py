@@ -57,9 +57,8 @@ MEASURES = ("train", "timing", "both")
 # "default" leaves each framework's own setting (torch: cuDNN may use TF32, matmul may not;
 # TensorFlow and JAX: both may), "tf32" lets every matmul and cuDNN call use TF32, "fp32" none.
 FLOAT32_PRECISIONS = ("default", "tf32", "fp32")
-# Where Adam adds its epsilon: "framework" leaves each framework's own Adam (torch: eps 1e-8 added to the
-# bias-corrected root of the second moment; Keras: 1e-7 added to the uncorrected root, the correction folded
-# into the step size), "keras" makes torch take Keras's step (bench.runners.torch_adam); Keras is unchanged.
+# Where Adam adds its epsilon: "framework" leaves each framework's own Adam, "keras" makes torch take Keras's
+# step (how the two differ: bench/runners/torch_adam.py); Keras is unchanged.
 ADAM_EPSILONS = ("framework", "keras")
 
 REPO_ROOT = Path(__file__).resolve().parents[1]  # the checkout: job processes run here, suites' plugins live here

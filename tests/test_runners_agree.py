@@ -2,9 +2,8 @@
 
 `init="shared"` gives both frameworks identical weights, and the runners hand both the
 same batches in the same order. The one part each framework implements its own way is
-Adam: torch adds epsilon (1e-8) to the bias-corrected root of the second moment, Keras
-adds its epsilon (1e-7) before the correction, which changes early steps of weights with
-small gradients. So most tests here put plain SGD at the job's learning rate in both
+where Adam adds epsilon (bench/runners/torch_adam.py says how), which changes early steps
+of weights with small gradients. So most tests here put plain SGD at the job's learning rate in both
 runners (through their `make_optimizer`); then any other difference (loss reduction,
 learning rate, batch order, weight mapping, lengths, per-step heads) shows up in the
 losses and outputs. The Adam tests then show that with `adam_epsilon="keras"` the runners'

@@ -48,8 +48,8 @@ def setup(job: Job, threads: int) -> dict[str, Any]:
 
 
 def make_optimizer(parameters, job: Job, capturable: bool = False) -> torch.optim.Optimizer:
-    """Adam at the job's learning rate: torch's defaults (eps 1e-8), or with job.adam_epsilon "keras" Keras's
-    step (epsilon 1e-7 on the uncorrected root); `capturable` for CUDA-graph capture (torch's own Adam only)."""
+    """Adam at the job's learning rate: torch's own, or with job.adam_epsilon "keras" Keras's step
+    (bench.runners.torch_adam); `capturable` for CUDA-graph capture (torch's own Adam only)."""
     if job.adam_epsilon == "keras":
         return KerasEpsilonAdam(parameters, lr=job.lr)
     return torch.optim.Adam(parameters, lr=job.lr, capturable=capturable)
