@@ -10,13 +10,11 @@ import torch
 import cells_tf
 import cells_torch
 from bench.cells import UnknownCellError, get_spec, list_cells
+from bench.correctness.deviation import GRADIENT_TOLERANCE, PAIR_TOLERANCE  # one name each
 from cell_cases import builtin_cells, skip_unless_fits
 from cells_tf.gradients import canonical_gradients as keras_gradients
 from cells_torch.gradients import canonical_gradients as torch_gradients
 
-# float32 in both frameworks; the reductions run in different orders.
-FORWARD_ATOL = 1e-5
-GRAD_ATOL = 1e-4
 SHAPES = [(3, 5, 4, 6), (2, 4, 7, 5)]  # (batch, steps, input, hidden): I < H and I > H
 
 
@@ -54,14 +52,14 @@ def test_keras_and_torch_agree_forward_and_backward(name, batch, steps, input_si
 
     torch_out = torch_layer(torch.from_numpy(x))[0].detach().numpy()
     keras_out = keras.ops.convert_to_numpy(keras_layer(x))
-    np.testing.assert_allclose(torch_out, keras_out, rtol=0, atol=FORWARD_ATOL)
+    np.testing.assert_allclose(torch_out, keras_out, rtol=0, atol=PAIR_TOLERANCE.atol)
 
     torch_dx, torch_dw = torch_gradients(torch_layer, x, d_outputs)
     keras_dx, keras_dw = keras_gradients(keras_layer, x, d_outputs)
-    np.testing.assert_allclose(torch_dx, keras_dx, rtol=0, atol=GRAD_ATOL)
+    np.testing.assert_allclose(torch_dx, keras_dx, rtol=0, atol=GRADIENT_TOLERANCE.atol)
     assert torch_dw.keys() == keras_dw.keys() == weights.keys()
     for key in weights:
-        np.testing.assert_allclose(torch_dw[key], keras_dw[key], rtol=0, atol=GRAD_ATOL, err_msg=key)
+        np.testing.assert_allclose(torch_dw[key], keras_dw[key], rtol=0, atol=GRADIENT_TOLERANCE.atol, err_msg=key)
 
 
 @pytest.mark.parametrize("name", BOTH)
@@ -82,7 +80,7 @@ def test_shared_initialiser_gives_identical_models(name):
     x = _rng(name, "shared").normal(size=(3, 5, 4)).astype(np.float32)
     with torch.no_grad():
         torch_logits = torch_model(torch.from_numpy(x)).numpy()
-    np.testing.assert_allclose(keras.ops.convert_to_numpy(keras_model(x)), torch_logits, rtol=0, atol=FORWARD_ATOL)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(keras_model(x)), torch_logits, rtol=0, atol=PAIR_TOLERANCE.atol)
 
 
 def test_shared_initialiser_covers_the_embedding():
@@ -98,7 +96,7 @@ def test_shared_initialiser_covers_the_embedding():
     with torch.no_grad():
         torch_logits = torch_model(torch.from_numpy(tokens)).numpy()
     np.testing.assert_allclose(keras.ops.convert_to_numpy(keras_model(tokens)), torch_logits, rtol=0,
-                               atol=FORWARD_ATOL)
+                               atol=PAIR_TOLERANCE.atol)
 
 
 def test_shared_initialiser_draws_other_weights_for_other_seeds():
@@ -123,7 +121,7 @@ def test_a_state_readout_predicts_with_the_last_state_itself_in_both_frameworks(
     _, final = torch_model.recurrent_layers[0](torch.from_numpy(x))
     np.testing.assert_array_equal(torch_out, final.detach().numpy())
     assert sum(p.numel() for p in torch_model.parameters()) == get_spec(name).param_count(4, 6, "torch")
-    np.testing.assert_allclose(keras.ops.convert_to_numpy(keras_model(x)), torch_out, rtol=0, atol=FORWARD_ATOL)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(keras_model(x)), torch_out, rtol=0, atol=PAIR_TOLERANCE.atol)
     assert keras_model.count_params() == get_spec(name).param_count(4, 6, "keras")
     with pytest.raises(ValueError, match=r"head 'state' predicts with the last state itself, so num_outputs must "
                                          r"be its width 6 \(directions × hidden_size\), got 10"):

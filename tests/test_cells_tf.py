@@ -17,18 +17,15 @@ from keras import ops
 
 import cells_tf
 from cells_tf.gradients import canonical_gradients
-from bench.cells import UnknownCellError, get_spec, implemented_in, list_cells
+from bench.cells import UnknownCellError, get_spec, implemented_in
 from cell_cases import builtin_cells, skip_unless_fits
+from bench.correctness.deviation import FORWARD_TOLERANCE, GRADIENT_TOLERANCE  # one name each
 from bench.cells.model_config import SHARED_STREAMS
 
 BACKEND = keras.backend.backend()
 CELLS = cells_tf.list_cells()  # every cell with a Keras implementation, plugins included
 CUSTOM = [name for name in CELLS if not get_spec(name).native]
 
-# float32 implementation vs float64 reference over a few steps of bounded activations
-FORWARD_TOL = 1e-5
-# gradients accumulate over every step and batch row before they are compared
-GRAD_TOL = 1e-4
 # (batch, time, input_size, hidden_size); I != H in both, once with I < H and once I > H
 SHAPES = [(3, 5, 4, 6), (3, 5, 7, 5)]
 # sizes for the parameter counts, including the documented GRU(32) on 32 features
@@ -125,10 +122,10 @@ def test_forward_matches_reference(layers, name, shape):
     x = rng.normal(size=(batch, steps, input_size)).astype(np.float32)
     outputs, *final = layer(x)
     want_outputs, want_final = get_spec(name).reference_forward(weights, x)
-    np.testing.assert_allclose(_np(outputs), want_outputs, rtol=0, atol=FORWARD_TOL)
+    np.testing.assert_allclose(_np(outputs), want_outputs, rtol=0, atol=FORWARD_TOLERANCE.atol)
     assert len(final) == len(want_final) == get_spec(name).state_size
     for got, want in zip(final, want_final):
-        np.testing.assert_allclose(_np(got), want, rtol=0, atol=FORWARD_TOL)
+        np.testing.assert_allclose(_np(got), want, rtol=0, atol=FORWARD_TOLERANCE.atol)
 
 
 @pytest.mark.parametrize("name", CELLS)
@@ -141,11 +138,11 @@ def test_forward_from_nonzero_initial_state(layers, name):
                for _ in range(get_spec(name).state_size)]
     outputs, *final = layer(x, initial_state=initial)
     want_outputs, want_final = get_spec(name).reference_forward(weights, x, initial)
-    np.testing.assert_allclose(_np(outputs), want_outputs, rtol=0, atol=FORWARD_TOL)
+    np.testing.assert_allclose(_np(outputs), want_outputs, rtol=0, atol=FORWARD_TOLERANCE.atol)
     for got, want in zip(final, want_final):
-        np.testing.assert_allclose(_np(got), want, rtol=0, atol=FORWARD_TOL)
+        np.testing.assert_allclose(_np(got), want, rtol=0, atol=FORWARD_TOLERANCE.atol)
     # the state must matter: the same input from zero state gives different outputs
-    assert np.abs(_np(layer(x)[0]) - want_outputs).max() > 100 * FORWARD_TOL
+    assert np.abs(_np(layer(x)[0]) - want_outputs).max() > 100 * FORWARD_TOLERANCE.atol
 
 
 @pytest.mark.parametrize("name", CELLS)
@@ -159,10 +156,10 @@ def test_gradient_matches_reference(layers, name):
     d_outputs = rng.normal(size=(batch, steps, hidden_size)).astype(np.float32)
     d_x, d_weights = canonical_gradients(layer, x, d_outputs)
     want_d_x, want_d_weights = get_spec(name).reference_grad(weights, x, d_outputs)
-    np.testing.assert_allclose(d_x, want_d_x, rtol=0, atol=GRAD_TOL)
+    np.testing.assert_allclose(d_x, want_d_x, rtol=0, atol=GRADIENT_TOLERANCE.atol)
     assert sorted(d_weights) == sorted(want_d_weights)
     for key, want in want_d_weights.items():
-        np.testing.assert_allclose(d_weights[key], want, rtol=0, atol=GRAD_TOL, err_msg=key)
+        np.testing.assert_allclose(d_weights[key], want, rtol=0, atol=GRADIENT_TOLERANCE.atol, err_msg=key)
 
 
 # -- structure --------------------------------------------------------------------------
@@ -225,7 +222,7 @@ def test_config_round_trip(layers, name):
     assert type(restored) is type(layer) and restored.get_config() == config
     restored.set_canonical(layer.get_canonical())
     x = _rng("config x", name).normal(size=(2, 4, 4)).astype(np.float32)
-    np.testing.assert_allclose(_np(restored(x)[0]), _np(layer(x)[0]), rtol=0, atol=FORWARD_TOL)
+    np.testing.assert_allclose(_np(restored(x)[0]), _np(layer(x)[0]), rtol=0, atol=FORWARD_TOLERANCE.atol)
     if name in CUSTOM:
         cell_config = layer.cell.get_config()
         assert type(layer.cell).from_config(cell_config).get_config() == cell_config
@@ -242,9 +239,9 @@ def test_cell_runs_standalone_inside_keras_rnn(layers, name):
     standalone = keras.layers.RNN(layer.cell, return_sequences=True, return_state=True)
     want_outputs, *want_final = standalone(x)
     outputs, *final = layer(x)
-    np.testing.assert_allclose(_np(outputs), _np(want_outputs), rtol=0, atol=FORWARD_TOL)
+    np.testing.assert_allclose(_np(outputs), _np(want_outputs), rtol=0, atol=FORWARD_TOLERANCE.atol)
     for got, want in zip(final, want_final):
-        np.testing.assert_allclose(_np(got), _np(want), rtol=0, atol=FORWARD_TOL)
+        np.testing.assert_allclose(_np(got), _np(want), rtol=0, atol=FORWARD_TOLERANCE.atol)
 
 
 @pytest.mark.parametrize("name", CUSTOM)
@@ -276,7 +273,7 @@ def test_gru0_equals_keras_reset_before_gru_with_negated_update_gate(layers):
     for key in ("kernel", "recurrent_kernel", "bias"):
         getattr(native.cell, key).assign(negate_z(weights[key]))
     x = rng.normal(size=(batch, steps, input_size)).astype(np.float32)
-    np.testing.assert_allclose(_np(layer(x)[0]), _np(native(x)), rtol=0, atol=FORWARD_TOL)
+    np.testing.assert_allclose(_np(layer(x)[0]), _np(native(x)), rtol=0, atol=FORWARD_TOLERANCE.atol)
 
 
 @pytest.mark.parametrize("custom,native", TWINS)
@@ -288,7 +285,7 @@ def test_custom_twin_equals_native_layer(layers, custom, native):
     native_layer.set_canonical(weights)
     x = rng.normal(size=(batch, steps, input_size)).astype(np.float32)
     for got, want in zip(custom_layer(x), native_layer(x)):
-        np.testing.assert_allclose(_np(got), _np(want), rtol=0, atol=FORWARD_TOL)
+        np.testing.assert_allclose(_np(got), _np(want), rtol=0, atol=FORWARD_TOLERANCE.atol)
 
 
 # -- bad input --------------------------------------------------------------------------
@@ -401,9 +398,9 @@ def test_padded_batch_gives_the_unpadded_results(name):
         for row, length in enumerate(lengths):
             alone = _np(model(x[row:row + 1, :length]))[0]
             got = batched[row] if head == "last" else batched[row, :length]
-            np.testing.assert_allclose(got, alone, rtol=0, atol=FORWARD_TOL, err_msg=f"{head} row {row}")
+            np.testing.assert_allclose(got, alone, rtol=0, atol=FORWARD_TOLERANCE.atol, err_msg=f"{head} row {row}")
         # without lengths the noise is read: the check above can fail
-        assert np.abs(_np(model(padded))[1] - batched[1]).max() > 100 * FORWARD_TOL
+        assert np.abs(_np(model(padded))[1] - batched[1]).max() > 100 * FORWARD_TOLERANCE.atol
 
 
 @needs_data
@@ -420,7 +417,7 @@ def test_embedding_model_reads_token_ids_and_lengths():
     assert logits.shape == (4, 2) and model.recurrent_layers[0].input_size == 6
     for row, length in enumerate(lengths):
         alone = _np(model(ids[row:row + 1, :length]))[0]
-        np.testing.assert_allclose(logits[row], alone, rtol=0, atol=FORWARD_TOL)
+        np.testing.assert_allclose(logits[row], alone, rtol=0, atol=FORWARD_TOLERANCE.atol)
     with pytest.raises(ValueError, match="int token ids"):
         model(ids.astype(np.float32))
     with pytest.raises(ValueError, match="vocab_size"):
@@ -479,7 +476,7 @@ def test_framework_init_is_keras_recipe_and_seeded():
     forward, backward = (layer.get_canonical() for layer in first.recurrent_layers)
     assert not np.allclose(forward["kernel"], backward["kernel"])
     kernel = forward["recurrent_kernel"]  # (H, 4H) with orthonormal rows, as Keras's Orthogonal draws
-    np.testing.assert_allclose(kernel @ kernel.T, np.eye(5), atol=FORWARD_TOL)
+    np.testing.assert_allclose(kernel @ kernel.T, np.eye(5), atol=FORWARD_TOLERANCE.atol)
     # custom and native LSTM both start with the forget-gate bias at 1 (Keras's default)
     native = cells_tf.make_layer("lstm_native", 7, 5, seed=4).get_canonical()["bias"]
     np.testing.assert_array_equal(forward["bias"], native)

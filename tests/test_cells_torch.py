@@ -14,14 +14,9 @@ from cells_torch import CustomRecurrent
 from cells_torch.gradients import canonical_gradients
 from bench.cells import UnknownCellError, get_spec, implemented_in, list_cells
 from cell_cases import builtin_cells, skip_unless_finite, skip_unless_fits
+from bench.correctness.deviation import FORWARD_TOLERANCE, GRADIENT_TOLERANCE, PAIR_TOLERANCE  # one name each
 from bench.cells.model_config import SHARED_STREAMS
 
-# float32 forward vs the float64 reference over a few steps: observed errors ~1e-7.
-FORWARD_ATOL = 1e-5
-# backpropagation through time accumulates more float32 rounding: observed ~2e-6.
-GRAD_ATOL = 1e-4
-# a hand-written cell and its native twin compute the same float32 math in another order
-PAIR_ATOL = 1e-5
 # compiled vs eager: same math, fused kernels may reorder float32 sums
 COMPILE_ATOL = 1e-5
 
@@ -104,9 +99,9 @@ def test_forward_matches_reference(name, batch, steps, input_size, hidden_size):
     x = _inputs(rng, batch, steps, input_size)
     outputs, final = _layer_with(name, input_size, hidden_size, weights)(torch.from_numpy(x))
     ref_outputs, ref_final = spec.reference_forward(weights, x)
-    np.testing.assert_allclose(outputs.detach().numpy(), ref_outputs, rtol=0, atol=FORWARD_ATOL)
+    np.testing.assert_allclose(outputs.detach().numpy(), ref_outputs, rtol=0, atol=FORWARD_TOLERANCE.atol)
     for got, want in zip(_as_tuple(final), ref_final, strict=True):
-        np.testing.assert_allclose(got.detach().numpy(), want, rtol=0, atol=FORWARD_ATOL)
+        np.testing.assert_allclose(got.detach().numpy(), want, rtol=0, atol=FORWARD_TOLERANCE.atol)
 
 
 @pytest.mark.parametrize("name", CELLS)
@@ -121,11 +116,11 @@ def test_forward_from_a_nonzero_initial_state(name):
     layer = _layer_with(name, input_size, hidden_size, weights)
     outputs, final = layer(torch.from_numpy(x), given if len(given) == 2 else given[0])
     ref_outputs, ref_final = spec.reference_forward(weights, x, state)
-    np.testing.assert_allclose(outputs.detach().numpy(), ref_outputs, rtol=0, atol=FORWARD_ATOL)
+    np.testing.assert_allclose(outputs.detach().numpy(), ref_outputs, rtol=0, atol=FORWARD_TOLERANCE.atol)
     for got, want in zip(_as_tuple(final), ref_final, strict=True):
-        np.testing.assert_allclose(got.detach().numpy(), want, rtol=0, atol=FORWARD_ATOL)
+        np.testing.assert_allclose(got.detach().numpy(), want, rtol=0, atol=FORWARD_TOLERANCE.atol)
     zero_start = layer(torch.from_numpy(x))[0].detach().numpy()
-    assert np.abs(zero_start - ref_outputs).max() > 100 * FORWARD_ATOL  # the state mattered
+    assert np.abs(zero_start - ref_outputs).max() > 100 * FORWARD_TOLERANCE.atol  # the state mattered
 
 
 @pytest.mark.parametrize("name", CELLS)
@@ -139,10 +134,10 @@ def test_gradients_match_reference(name, batch, steps, input_size, hidden_size):
     layer = cells_torch.make_layer(name, input_size, hidden_size)
     d_x, d_weights = canonical_gradients(layer, x, d_outputs, weights)
     ref_d_x, ref_d_weights = spec.reference_grad(weights, x, d_outputs)
-    np.testing.assert_allclose(d_x, ref_d_x, rtol=0, atol=GRAD_ATOL)
+    np.testing.assert_allclose(d_x, ref_d_x, rtol=0, atol=GRADIENT_TOLERANCE.atol)
     assert d_weights.keys() == ref_d_weights.keys()
     for key, ref in ref_d_weights.items():
-        np.testing.assert_allclose(d_weights[key], ref, rtol=0, atol=GRAD_ATOL, err_msg=key)
+        np.testing.assert_allclose(d_weights[key], ref, rtol=0, atol=GRADIENT_TOLERANCE.atol, err_msg=key)
 
 
 @pytest.mark.parametrize("name", CUSTOM_CELLS)
@@ -156,7 +151,7 @@ def test_parameter_gradients_land_on_canonical_parameters(name):
     layer(torch.from_numpy(x))[0].sum().backward()
     _, ref_d_weights = spec.reference_grad(weights, x)
     for key, ref in ref_d_weights.items():
-        np.testing.assert_allclose(layer.get_parameter(key).grad.numpy(), ref, rtol=0, atol=GRAD_ATOL)
+        np.testing.assert_allclose(layer.get_parameter(key).grad.numpy(), ref, rtol=0, atol=GRADIENT_TOLERANCE.atol)
 
 
 @pytest.mark.parametrize("name", CUSTOM_CELLS)
@@ -191,9 +186,9 @@ def test_native_bias_canonical_trains_exactly_the_canonical_weights(name):
     assert sum(p.numel() for p in layer.parameters() if p.requires_grad) == spec.param_count(28, 6)
     assert sum(p.numel() for p in layer.parameters()) == spec.param_count(28, 6, "torch")  # still stored
     skip_unless_finite(name, usual(x))
-    torch.testing.assert_close(canonical(x), usual(x), rtol=0, atol=FORWARD_ATOL)  # bias_hh folded, not dropped
+    torch.testing.assert_close(canonical(x), usual(x), rtol=0, atol=FORWARD_TOLERANCE.atol)  # bias_hh folded, not dropped
     np.testing.assert_allclose(layer.get_canonical()["bias"], usual.recurrent_layers[0].get_canonical()["bias"],
-                               rtol=0, atol=FORWARD_ATOL)
+                               rtol=0, atol=FORWARD_TOLERANCE.atol)
     canonical(x).square().sum().backward()
     frozen = [p for p in layer.parameters() if not p.requires_grad]
     assert all(p.grad is None and not p.any() for p in frozen)
@@ -295,14 +290,14 @@ def test_custom_matches_native_with_the_same_weights(custom, native):
     state = state if len(state) == 2 else state[0]
     layers = [_layer_with(n, input_size, hidden_size, weights) for n in (custom, native)]
     (out_c, final_c), (out_n, final_n) = (layer(torch.from_numpy(x), state) for layer in layers)
-    torch.testing.assert_close(out_c, out_n, rtol=0, atol=PAIR_ATOL)
+    torch.testing.assert_close(out_c, out_n, rtol=0, atol=PAIR_TOLERANCE.atol)
     for got, want in zip(_as_tuple(final_c), _as_tuple(final_n), strict=True):
-        torch.testing.assert_close(got, want, rtol=0, atol=PAIR_ATOL)
+        torch.testing.assert_close(got, want, rtol=0, atol=PAIR_TOLERANCE.atol)
     d_outputs = rng.uniform(-1.0, 1.0, (batch, steps, hidden_size)).astype(np.float32)
     grads_c, grads_n = (canonical_gradients(layer, x, d_outputs, weights) for layer in layers)
-    np.testing.assert_allclose(grads_c[0], grads_n[0], rtol=0, atol=GRAD_ATOL)
+    np.testing.assert_allclose(grads_c[0], grads_n[0], rtol=0, atol=GRADIENT_TOLERANCE.atol)
     for key in weights:
-        np.testing.assert_allclose(grads_c[1][key], grads_n[1][key], rtol=0, atol=GRAD_ATOL, err_msg=key)
+        np.testing.assert_allclose(grads_c[1][key], grads_n[1][key], rtol=0, atol=GRADIENT_TOLERANCE.atol, err_msg=key)
 
 
 def test_native_kernel_sees_the_fused_cpu_kernels():
@@ -343,9 +338,9 @@ def test_padded_batch_gives_the_unpadded_logits(name):
         for row, length in enumerate(lengths.tolist()):
             alone = model(digits[row:row + 1, :length])[0]
             got = batch_out[row] if head == "last" else batch_out[row, :length]
-            torch.testing.assert_close(got, alone, rtol=0, atol=FORWARD_ATOL)
+            torch.testing.assert_close(got, alone, rtol=0, atol=FORWARD_TOLERANCE.atol)
         # without lengths the junk is read, and the answer changes
-        assert (model(padded) - batch_out).abs().max() > 100 * FORWARD_ATOL
+        assert (model(padded) - batch_out).abs().max() > 100 * FORWARD_TOLERANCE.atol
 
 
 def test_embedding_input_with_lengths():
@@ -357,7 +352,7 @@ def test_embedding_input_with_lengths():
     assert logits.shape == (6, 2)
     shortest = int(lengths.argmin())
     alone = model(ids[shortest:shortest + 1, :lengths[shortest]])[0]
-    torch.testing.assert_close(logits[shortest], alone, rtol=0, atol=FORWARD_ATOL)
+    torch.testing.assert_close(logits[shortest], alone, rtol=0, atol=FORWARD_TOLERANCE.atol)
     with pytest.raises(ValueError, match="int64 token ids"):
         model(ids.float())
 
@@ -378,7 +373,7 @@ def test_native_shared_init_matches_custom_twin():
     """Shared init gives lstm and lstm_native identical weights, head included, hence outputs."""
     x = torch.from_numpy(_mnist_rows(4))
     custom, native = (cells_torch.make_model(n, 28, 6, init="shared", seed=2) for n in ("lstm", "lstm_native"))
-    torch.testing.assert_close(custom(x), native(x), rtol=0, atol=PAIR_ATOL)
+    torch.testing.assert_close(custom(x), native(x), rtol=0, atol=PAIR_TOLERANCE.atol)
 
 
 def test_framework_init_is_torch_uniform_and_seeded():
@@ -461,14 +456,14 @@ def test_the_scan_time_loop_compiled_matches_the_reference_forward_and_backward(
     x_t = torch.from_numpy(x).requires_grad_()
     outputs, final = compiled(x_t)
     want_outputs, want_final = spec.reference_forward(weights, x)
-    np.testing.assert_allclose(outputs.detach().numpy(), want_outputs, rtol=0, atol=FORWARD_ATOL)
+    np.testing.assert_allclose(outputs.detach().numpy(), want_outputs, rtol=0, atol=FORWARD_TOLERANCE.atol)
     for got, want in zip(_as_tuple(final), want_final):
-        np.testing.assert_allclose(got.detach().numpy(), want, rtol=0, atol=FORWARD_ATOL)
+        np.testing.assert_allclose(got.detach().numpy(), want, rtol=0, atol=FORWARD_TOLERANCE.atol)
     (outputs * torch.from_numpy(d_outputs.astype(np.float32))).sum().backward()
     want_d_x, want_d_weights = spec.reference_grad(weights, x, d_outputs)
-    np.testing.assert_allclose(x_t.grad.numpy(), want_d_x, rtol=0, atol=GRAD_ATOL)
+    np.testing.assert_allclose(x_t.grad.numpy(), want_d_x, rtol=0, atol=GRADIENT_TOLERANCE.atol)
     for key, param in layer.named_parameters():
-        np.testing.assert_allclose(param.grad.numpy(), want_d_weights[key], rtol=0, atol=GRAD_ATOL, err_msg=key)
+        np.testing.assert_allclose(param.grad.numpy(), want_d_weights[key], rtol=0, atol=GRADIENT_TOLERANCE.atol, err_msg=key)
     assert "scan" in str(torch._dynamo.explain(layer)(x_t).graphs[0].graph)  # the scan operator really ran
 
 
