@@ -7,7 +7,6 @@ finite differences of the float64 NumPy forward, two forward passes per element.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
@@ -304,11 +303,6 @@ def _fits(spec: CellSpec, shape: tuple[int, int, int, int]) -> bool:
 def _row(spec: CellSpec, check: str, framework: str, worst: Deviation, where: str) -> CheckRow:
     return CheckRow(spec.name, check, framework, PASS if worst.ok else FAIL, worst.figure(),
                     "" if worst.ok else where)
-
-
-def _worst(deviations: list[Deviation], where: Callable[[tuple[int, ...]], str]) -> tuple[Deviation, str]:
-    worst = max(deviations, key=lambda d: d.excess)
-    return worst, where(worst.index)
 
 
 def _worst_gradient(d_x, d_weights, want_x, want_weights, tolerance: Tolerance) -> tuple[Deviation, str]:
