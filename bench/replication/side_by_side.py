@@ -168,7 +168,8 @@ def claim_table(claim: Claim, frame: pd.DataFrame, records: list[dict[str, Any]]
                 if claim.baseline and not base.empty:
                     row[f"− {claim.baseline}"] = f"{100 * (mean - base.test.astype(float).mean()):+.2f} pp"
                 rows.append(row)
-    return pd.DataFrame(rows)
+    ours = rows[len(claim.published_losses):]  # the columns in our rows' order; the published rows fill some
+    return pd.DataFrame(rows, columns=list(dict.fromkeys([key for row in ours + rows for key in row])))
 
 
 def ablation_table(ablation: Ablation, copied: pd.DataFrame, ablated: pd.DataFrame) -> pd.DataFrame:
