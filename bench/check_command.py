@@ -50,8 +50,8 @@ def handle(args: argparse.Namespace) -> int:
     from bench.plugins import load_plugins
 
     plugins = load_plugins(args.files, from_env=False, entry_points=False)
-    cells = args.cells or [name for plugin in plugins if str(plugin.source) in {str(f.resolve()) for f in args.files}
-                           for name in plugin.cells]
+    given = {str(path.resolve()) for path in args.files}  # the files named on this command line
+    cells = args.cells or [name for plugin in plugins if plugin.source in given for name in plugin.cells]
     if not cells:
         raise ConfigError("nothing to check: give a plugin file (python -m bench check my_cell.py) or --cells NAME; "
                           f"registered cells are: {', '.join(list_cells())}")

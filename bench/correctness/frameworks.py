@@ -51,19 +51,27 @@ def run_layer(framework: str, name: str, weights: dict[str, np.ndarray], x: np.n
     return runner(name, weights, x.astype(np.float32), d_outputs, initial_state, hidden)
 
 
-def _run_torch(name, weights, x, d_outputs, initial_state, hidden) -> LayerRun:
+def _torch_layer(name, weights, x, initial_state, hidden):
+    """(layer of `name` loaded with `weights`, its hidden size, the initial state as tensors or None)."""
     import torch
 
     import cells_torch
     from bench.cells import get_spec
-    from cells_torch.gradients import canonical_gradients
 
-    spec = get_spec(name)
-    hidden = hidden or spec.hidden_size_of(weights, x.shape[2])
+    hidden = hidden or get_spec(name).hidden_size_of(weights, x.shape[2])
     layer = cells_torch.make_layer(name, x.shape[2], hidden)
     layer.set_canonical(weights)
     initial = None if initial_state is None else tuple(torch.from_numpy(np.asarray(s, np.float32))
                                                        for s in initial_state)
+    return layer, hidden, initial
+
+
+def _run_torch(name, weights, x, d_outputs, initial_state, hidden) -> LayerRun:
+    import torch
+
+    from cells_torch.gradients import canonical_gradients
+
+    layer, hidden, initial = _torch_layer(name, weights, x, initial_state, hidden)
     with torch.no_grad():
         outputs, final = layer(torch.from_numpy(x), initial)
     final = (final,) if isinstance(final, torch.Tensor) else tuple(final)
@@ -78,17 +86,10 @@ def _run_torch(name, weights, x, d_outputs, initial_state, hidden) -> LayerRun:
 def _run_torch_scan(name, weights, x, d_outputs, initial_state, hidden) -> LayerRun:
     import torch
 
-    import cells_torch
-    from bench.cells import get_spec
-
-    hidden = hidden or get_spec(name).hidden_size_of(weights, x.shape[2])
-    layer = cells_torch.make_layer(name, x.shape[2], hidden)
-    layer.set_canonical(weights)
+    layer, hidden, initial = _torch_layer(name, weights, x, initial_state, hidden)
     layer.time_loop = "scan"  # a hand-written cell's parameters are its canonical weights: plain backward suffices
     compiled = torch.compile(layer, fullgraph=True)
     x_t = torch.from_numpy(x).requires_grad_(d_outputs is not None)
-    initial = None if initial_state is None else tuple(torch.from_numpy(np.asarray(s, np.float32))
-                                                       for s in initial_state)
     outputs, final = compiled(x_t, initial)
     final = (final,) if isinstance(final, torch.Tensor) else tuple(final)
     checked, checked_final = _checked("torch", name, outputs, final, x.shape, hidden)
