@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from bench.cells import UnknownCellError
-from bench.config import (ADAM_EPSILONS, BACKENDS, DEFAULT_REPORTS_DIR, DEFAULT_RESULTS_DIR, DEVICES,
+from bench.config import (DEFAULT_JOB_TIMEOUT_S, ADAM_EPSILONS, BACKENDS, DEFAULT_REPORTS_DIR, DEFAULT_RESULTS_DIR, DEVICES,
                           FLOAT32_PRECISIONS, FRAMEWORKS, INITS, MEASURES, MODES, NATIVE_BIASES, ConfigError,
                           RunConfig, TimingConfig)
 from bench.cli_options import add_cells_argument, add_plugin_argument, job_settings  # noqa: F401 (re-exported)
@@ -93,7 +93,8 @@ def _add_run(parser: argparse.ArgumentParser) -> None:
     how.add_argument("--allow-failures", action="store_true",
                      help="exit 0 even when jobs of this run end error, timeout or incorrect (their records are kept either "
                           "way); for pipelines whose next step judges the records, such as `bench compare`")
-    how.add_argument("--timeout", type=float, default=1800.0, help="per-job limit in seconds (default 1800)")
+    how.add_argument("--timeout", type=float, default=None,
+                     help=f"per-job limit in seconds (default: the suite's, else {DEFAULT_JOB_TIMEOUT_S:.0f})")
     how.add_argument("--threads", type=int, help="threads per job (default: every available core)")
     how.add_argument("--parallel", type=int, default=1,
                      help="local executor: run N job processes at once; their start-up and compiling overlap, "
@@ -193,10 +194,12 @@ def make_executor(args: argparse.Namespace, config: RunConfig):
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
+    from bench.suites import SUITES, get_suite
     from bench.sweep import run_sweep
 
     name, device, jobs = build_jobs(args)
     check_tasks(jobs)
+    timeout_s = args.timeout or (get_suite(name).timeout_s if name in SUITES else DEFAULT_JOB_TIMEOUT_S)
     output = args.output or DEFAULT_RESULTS_DIR / f"{name}.jsonl"
     if output.is_dir():
         raise ConfigError(f"--output {output} is a folder; give the records file, e.g. {output / 'records.jsonl'}")
@@ -215,7 +218,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         print(f"{len(jobs)} jobs" + (f"; {recorded} already recorded, {len(jobs) - recorded} to run" if done else ""))
         return 0
     config = RunConfig(output=output, resume=args.resume,
-                       retry_failed=args.retry_failed, timeout_s=args.timeout, threads=args.threads,
+                       retry_failed=args.retry_failed, timeout_s=timeout_s, threads=args.threads,
                        progress=not args.no_progress, parallel=args.parallel)
     store = RecordStore(config.output)
     executor = make_executor(args, config)

@@ -89,6 +89,9 @@ class TimingConfig:
             raise ConfigError(f"timed_steps must be >= 1, got {self.timed_steps}")
 
 
+DEFAULT_JOB_TIMEOUT_S = 1800.0  # per-job wall-clock limit unless a suite or --timeout sets one
+
+
 @dataclass(frozen=True)
 class RunConfig:
     """Settings of one `bench run` invocation that are not part of any job's identity."""
@@ -96,7 +99,7 @@ class RunConfig:
     output: Path  # JSONL file the records are appended to
     resume: bool = True  # skip jobs whose id already has a record in `output`
     retry_failed: bool = False  # with resume: run again jobs recorded as error/timeout/incorrect
-    timeout_s: float = 1800.0  # per-job wall-clock limit; past it the job is recorded as "timeout"
+    timeout_s: float = DEFAULT_JOB_TIMEOUT_S  # per-job wall-clock limit; past it the job is recorded as "timeout"
     threads: int | None = None  # intra-op threads per job; None = every core this process may use
     progress: bool = True  # show the progress bar
     parallel: int = 1  # local executor: job processes at once (GPU or accuracy-only jobs; timed steps never overlap)

@@ -10,7 +10,7 @@ from typing import Sequence
 from tqdm import tqdm
 
 from bench.config import ConfigError
-from bench.executors.base import Executor
+from bench.executors.base import Executor, failure_record
 from bench.jobs import Job
 from bench.records import FAILED_STATUSES, RecordStore
 
@@ -43,7 +43,11 @@ def pending_jobs(jobs: Sequence[Job], store: RecordStore, resume: bool, retry_fa
 
 def run_sweep(jobs: Sequence[Job], store: RecordStore, executor: Executor, *, resume: bool = True,
               retry_failed: bool = False, progress: bool = True) -> SweepResult:
-    """Run every pending job, appending each record as it arrives; failures never stop the sweep."""
+    """Run every pending job, appending each record as it arrives; failures never stop the sweep.
+
+    Timing jobs run shortest sequence first (one wave per length), so a job whose same job at a shorter
+    sequence ran out of time is recorded as such without being started (`outgrown_by`).
+    """
     todo = pending_jobs(jobs, store, resume, retry_failed)
     result = SweepResult(output=store.path, total=len(jobs), skipped=len(jobs) - len(todo))
     # tqdm's rate gives the estimate of the time left; the postfix names the running job
@@ -52,7 +56,7 @@ def run_sweep(jobs: Sequence[Job], store: RecordStore, executor: Executor, *, re
         def on_start(job: Job) -> None:
             bar.set_postfix_str(job.label(), refresh=True)
 
-        for record in executor.run(todo, on_start=on_start):
+        def keep(record: dict) -> None:
             store.append(record)
             result.statuses[record["status"]] += 1
             if record["status"] != "ok":
@@ -62,7 +66,53 @@ def run_sweep(jobs: Sequence[Job], store: RecordStore, executor: Executor, *, re
                 if record["status"] in FAILED_STATUSES:
                     result.failed.append(label)
             bar.update(1)
+
+        for wave in _waves_by_length(todo):
+            timed_out = [r for r in store.load() if r["status"] == "timeout"]
+            to_run = []
+            for job in wave:
+                shorter = outgrown_by(job, timed_out)
+                if shorter is None:
+                    to_run.append(job)
+                else:
+                    keep(_outgrown_record(job, shorter))
+            for record in executor.run(to_run, on_start=on_start):
+                keep(record)
     return result
+
+
+def _waves_by_length(jobs: Sequence[Job]) -> list[list[Job]]:
+    """The jobs in their order, split into waves by timing sequence length, shortest first (one wave if none)."""
+    lengths = sorted({job.seq_len for job in jobs if job.measure == "timing" and job.seq_len})
+    if len(lengths) < 2:
+        return [list(jobs)]
+    wave_of = {length: i for i, length in enumerate(lengths)}
+    waves: list[list[Job]] = [[] for _ in lengths]
+    for job in jobs:
+        waves[wave_of.get(job.seq_len, 0) if job.measure == "timing" else 0].append(job)
+    return waves
+
+
+def outgrown_by(job: Job, timed_out: Sequence[dict]) -> dict | None:
+    """A timeout record of this same timing job at a shorter sequence, if any: the longer one needs more."""
+    if job.measure != "timing" or not job.seq_len:
+        return None
+    mine = {k: v for k, v in job.identity().items() if k != "seq_len"}
+    for record in timed_out:
+        ident = record["identity"]
+        if (ident.get("seq_len") or job.seq_len) < job.seq_len and \
+                {k: v for k, v in ident.items() if k != "seq_len"} == mine:
+            return record
+    return None
+
+
+def _outgrown_record(job: Job, shorter: dict) -> dict:
+    first_line = (shorter.get("error") or "").strip().splitlines()
+    return failure_record(job, "timeout", (
+        f"not started: the same job at T {shorter['identity']['seq_len']} ran out of time (record "
+        f"{shorter['job_id']}: {first_line[0] if first_line else 'timeout'}), and a job's compile and steps only "
+        "grow with the sequence length"), 0.0)
+
 
 
 def check_tasks(jobs: Sequence[Job]) -> None:

@@ -24,3 +24,44 @@ def test_every_named_suite_expands_to_registered_cells():
         assert jobs, suite.name
         assert {job.cell for job in jobs} <= set(list_cells())
         assert all(job.device == suite.device for job in jobs)
+
+
+def test_a_job_whose_shorter_sequence_timed_out_is_recorded_without_being_started(tmp_path):
+    from bench.executors.base import failure_record
+    from bench.records import RecordStore
+    from bench.sweep import run_sweep
+
+    grids = tuple(Axes(tasks=("mnist",), measure="timing", modes=("compiled",), cells=("gru0", "gru1"),
+                       frameworks=("torch",), hidden_sizes=(8,), batch_sizes=(2,), seq_len=steps,
+                       timing=TimingConfig(warmup_steps=1, timed_steps=1)) for steps in (64, 8, 512))
+    jobs = Suite(name="t", description="t", device="cpu", grids=grids).jobs()
+    started: list[tuple[str, int]] = []
+
+    class GRU0TimesOutBeyond8:  # an executor: gru0 runs out of time past T 8, everything else finishes
+        def run(self, todo, on_start=None):
+            for job in todo:
+                started.append((job.cell, job.seq_len))
+                status = "timeout" if job.cell == "gru0" and job.seq_len > 8 else "error"
+                yield failure_record(job, status, f"{status} after 300 s", 1.0)
+
+    store = RecordStore(tmp_path / "records.jsonl")
+    result = run_sweep(jobs, store, GRU0TimesOutBeyond8(), progress=False)
+    # shortest first, whatever the grid order; gru0 at T 512 never started, gru1 (no timeout) ran at every T
+    assert started == [("gru0", 8), ("gru1", 8), ("gru0", 64), ("gru1", 64), ("gru1", 512)]
+    assert result.ran == 6 and result.statuses["timeout"] == 2
+    (skipped,) = [r for r in store.load() if r["identity"]["seq_len"] == 512 and r["identity"]["cell"] == "gru0"]
+    assert skipped["status"] == "timeout" and skipped["duration_s"] == 0.0
+    assert "not started: the same job at T 64 ran out of time" in skipped["error"]
+
+
+def test_the_long_suite_covers_every_cell_in_each_frameworks_long_modes_at_each_length():
+    from bench.cells import list_cells
+    from bench.suites import LONG_JOB_TIMEOUT_S, LONG_STEPS
+
+    suite = SUITES["long"]
+    jobs = suite.jobs()
+    modes = {"torch": {"eager", "compiled_scan", "compiled"}, "keras": {"graph", "xla"}}
+    assert {(job.framework, job.mode) for job in jobs} == {(f, m) for f, ms in modes.items() for m in ms}
+    assert {job.seq_len for job in jobs} == set(LONG_STEPS)
+    assert {job.cell for job in jobs} == set(list_cells())  # mingru from the suite's plugin included
+    assert suite.timeout_s == LONG_JOB_TIMEOUT_S < 600

@@ -84,11 +84,28 @@ def _run_torch(name, weights, x, d_outputs, initial_state, hidden) -> LayerRun:
 
 
 def _run_torch_scan(name, weights, x, d_outputs, initial_state, hidden) -> LayerRun:
+    """The layer as torch's compiled_scan mode runs it, compiled static and from a clean slate.
+
+    Dynamo remembers each shape a function was compiled for: the next compile turns shape-generic, whose scan
+    lowering in torch 2.13 computes wrong gradients (garbage input gradients at T 1024 after a compile at the
+    checker's small shapes), and after eight shapes it quietly runs eager. So each check compiles after a reset,
+    and resets again after, leaving the job's own compile as fresh as in a process that checked nothing.
+    """
+    import torch
+
+    torch._dynamo.reset()
+    try:
+        return _scan_run(name, weights, x, d_outputs, initial_state, hidden)
+    finally:
+        torch._dynamo.reset()
+
+
+def _scan_run(name, weights, x, d_outputs, initial_state, hidden) -> LayerRun:
     import torch
 
     layer, hidden, initial = _torch_layer(name, weights, x, initial_state, hidden)
     layer.time_loop = "scan"  # a hand-written cell's parameters are its canonical weights: plain backward suffices
-    compiled = torch.compile(layer, fullgraph=True)
+    compiled = torch.compile(layer, fullgraph=True, dynamic=False)
     x_t = torch.from_numpy(x).requires_grad_(d_outputs is not None)
     outputs, final = compiled(x_t, initial)
     final = (final,) if isinstance(final, torch.Tensor) else tuple(final)

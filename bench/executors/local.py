@@ -24,7 +24,7 @@ from typing import Any, Callable, Iterator, Sequence
 
 import psutil
 
-from bench.config import ConfigError
+from bench.config import DEFAULT_JOB_TIMEOUT_S, ConfigError
 from bench.environment import REPO_ROOT, available_cores, now_iso, own_cores
 from bench.executors.base import failure_record
 from bench.device_lock import JOB_CPUS_ENV, LOCK_DIR_ENV, PARALLEL_ENV, TIMING_CPUS_ENV, split_cores
@@ -83,7 +83,7 @@ def job_env(job: Job, threads: int, lock_dir: Path | None = None, parallel: int 
 class LocalExecutor:
     """One subprocess per job; sequential unless `parallel` > 1 (GPU or accuracy-only jobs)."""
 
-    timeout_s: float = 1800.0  # wall-clock limit per job; past it the job tree is killed -> "timeout"
+    timeout_s: float = DEFAULT_JOB_TIMEOUT_S  # wall-clock limit per job; past it the job tree is killed -> "timeout"
     threads: int | None = None  # threads per job; None = every core this process may use, shared by `parallel`
     python: str = field(default_factory=lambda: sys.executable)  # interpreter that runs the jobs
     parallel: int = 1  # job processes at once; > 1 holds a device lock around each job's timed steps

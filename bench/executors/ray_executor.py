@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Sequence
 
-from bench.config import ConfigError
+from bench.config import DEFAULT_JOB_TIMEOUT_S, ConfigError
 from bench.environment import now_iso
 from bench.executors.base import failure_record
 from bench.executors.local import LocalExecutor
@@ -59,7 +59,7 @@ class RayExecutor:
 
     address: str | None = None  # cluster to join ("HOST:6379", "ray://HOST:10001", "auto"); None = Ray's default
     # (RAY_ADDRESS, else a cluster started on this machine with `ray start`, else a fresh local one)
-    timeout_s: float = 1800.0  # wall-clock limit per job, enforced on the node -> "timeout" record
+    timeout_s: float = DEFAULT_JOB_TIMEOUT_S  # wall-clock limit per job, enforced on the node -> "timeout" record
     policy: ResourcePolicy = field(default_factory=ResourcePolicy)  # CPUs/GPUs each kind of job asks for
     max_retries: int = 2  # Ray re-runs a task whose worker or node died this often; job failures are not retried
     python: str | None = None  # interpreter of the job processes; None = the Ray worker's own on each node

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from bench.config import ConfigError
+from bench.config import ConfigError, DEFAULT_JOB_TIMEOUT_S
 from bench.sweep import EXIT_JOBS_FAILED, run_suite
 
 RECORDS_NAME = "records.jsonl"  # the records file inside each experiment folder
@@ -25,7 +25,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="folder holding one folder per experiment (default reports/replication)")
     parser.add_argument("--report-only", action="store_true", help="do not run anything; rebuild the report")
     parser.add_argument("--threads", type=int, help="threads per job (default: every available core)")
-    parser.add_argument("--timeout", type=float, default=1800.0, help="per-job limit in seconds (default 1800)")
+    parser.add_argument("--timeout", type=float, default=None,
+                        help=f"per-job limit in seconds (default: the suite's, else {DEFAULT_JOB_TIMEOUT_S:.0f})")
     parser.add_argument("--data-dir", type=Path,
                         help="folder holding the dataset files, laid out as shared/data (default: $RNNBENCH_DATA_DIR, "
                              "then the download cache)")
@@ -56,7 +57,7 @@ def handle(args: argparse.Namespace) -> int:
                           f"python -m bench run --suite {suite.name} --output {records} --no-report", flush=True)
                     continue
                 # the jobs get the run's settings (--data-dir, the plugins loaded) as `bench run`'s do
-                executor = LocalExecutor(timeout_s=args.timeout, threads=args.threads,
+                executor = LocalExecutor(timeout_s=args.timeout or suite.timeout_s, threads=args.threads,
                                          settings=job_settings(argparse.Namespace(profile=False, data_dir=args.data_dir)))
                 result = run_suite(suite, records, executor, progress=not args.no_progress)
                 # failed jobs are records like any other: the other suites and the report still get written

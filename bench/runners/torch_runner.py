@@ -6,7 +6,8 @@ compiles the model with the hand-written cells' time loop as torch's scan operat
 the loss and the optimizer step stay outside the compiled module, so they differ only in
 how the model's forward and backward run. "compiled_step_graph" (timing only) captures the
 whole step of the torch.compile'd model, loss and Adam included, as one CUDA graph
-(bench.runners.step_graph).
+(bench.runners.step_graph). Every compile is static (`dynamic=False`): a job runs one shape, and
+torch 2.13's shape-generic scan lowering computes wrong gradients (bench.correctness.frameworks).
 """
 
 from __future__ import annotations
@@ -72,14 +73,14 @@ class TorchAdapter:
         if job.mode == "eager":
             self.forward = self.model
         elif job.mode in ("compiled", "compiled_step_graph"):
-            self.forward = torch.compile(self.model)
+            self.forward = torch.compile(self.model, dynamic=False)
         elif job.mode == "compiled_scan":
             for layer in self.model.recurrent_layers:
                 if isinstance(layer, CustomRecurrent):  # a cell with its own `sequence` keeps it
                     layer.time_loop = "scan"
-            self.forward = torch.compile(self.model)
+            self.forward = torch.compile(self.model, dynamic=False)
         elif job.mode == "compiled_cudagraphs":
-            self.forward = torch.compile(self.model, mode="reduce-overhead")
+            self.forward = torch.compile(self.model, mode="reduce-overhead", dynamic=False)
         else:
             raise ValueError(f"torch has no mode {job.mode!r}")
         if self.device.type == "cuda":
