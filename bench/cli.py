@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from bench.cells import UnknownCellError
-from bench.config import (DEFAULT_JOB_TIMEOUT_S, ADAM_EPSILONS, BACKENDS, DEFAULT_REPORTS_DIR, DEFAULT_RESULTS_DIR, DEVICES,
-                          FLOAT32_PRECISIONS, FRAMEWORKS, INITS, MEASURES, MODES, NATIVE_BIASES, ConfigError,
-                          RunConfig, TimingConfig)
+from bench.config import (BACKENDS, DEFAULT_JOB_TIMEOUT_S, DEFAULT_REPORTS_DIR, DEFAULT_RESULTS_DIR, DEVICES,
+                          FRAMEWORKS, MEASURES, MODES, ConfigError, RunConfig, TimingConfig)
+from bench.knobs import KNOBS
 from bench.cli_options import add_cells_argument, add_plugin_argument, job_settings  # noqa: F401 (re-exported)
 from bench.records import RecordsBusyError, RecordStore
 from bench.sweep import EXIT_JOBS_FAILED, check_tasks
@@ -60,21 +60,10 @@ def _add_run(parser: argparse.ArgumentParser) -> None:
     what.add_argument("--bidirectional", action="store_true", help="bidirectional layers")
     what.add_argument("--epochs", type=int, help="training epochs (default 5 for explicit train runs)")
     what.add_argument("--seeds", nargs="+", type=int, help="seeds, one job each (default 0)")
-    what.add_argument("--lr", nargs="+", type=float, dest="lrs", help="Adam learning rates (default 1e-3)")
-    what.add_argument("--init", nargs="+", choices=INITS, dest="inits",
-                      help="initialiser: framework (each framework's own, the default) or shared (the whole model "
-                           "drawn in NumPy from the seed, identical in both frameworks)")
-    what.add_argument("--native-bias", nargs="+", choices=NATIVE_BIASES, dest="native_biases",
-                      help="which biases the native layers train: framework (all they store, the default: torch's "
-                           "nn.RNN/nn.LSTM two per gate) or canonical (one per gate in both frameworks: torch's "
-                           "second bias frozen at zero); one job each")
-    what.add_argument("--adam-epsilon", nargs="+", choices=ADAM_EPSILONS, dest="adam_epsilons",
-                      help="where Adam adds epsilon: framework (each framework's own Adam, the default: torch 1e-8 "
-                           "on the bias-corrected root of v, Keras 1e-7 on the uncorrected root) or keras (torch "
-                           "takes Keras's step: eps rescaled every step); one job each")
-    what.add_argument("--float32", nargs="+", choices=FLOAT32_PRECISIONS,
-                      help="float32 matmul precision on GPUs: default (each framework's own: torch lets cuDNN "
-                           "use TF32 but not its matmuls), tf32 (both may), fp32 (neither); one job each")
+    for knob in KNOBS:  # the run settings, one job per value given (bench.knobs)
+        what.add_argument(knob.flag, nargs="+", dest=knob.axis, type=knob.type, choices=knob.choices or None,
+                          metavar=None if knob.choices else knob.name.upper(),
+                          help=f"{knob.help}; one job each")
     what.add_argument("--target", type=float, help="validation metric counted as reached (epochs to target)")
     what.add_argument("--seq-len", type=int, help="timing: steps per sequence (default: the shape's)")
     what.add_argument("--input-size", type=int, help="timing: features per step (default: the shape's)")
@@ -121,8 +110,9 @@ def _add_run(parser: argparse.ArgumentParser) -> None:
     how.add_argument("--dry-run", action="store_true", help="print the jobs and exit")
 
 
+# CLI lists that become tuple axes
 AXIS_ARGS = ("cells", "frameworks", "modes", "tasks", "num_layers", "hidden_sizes", "batch_sizes", "seeds",
-             "lrs", "inits", "native_biases", "adam_epsilons", "float32")  # CLI lists that become tuple axes
+             *(knob.axis for knob in KNOBS))
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:

@@ -10,8 +10,6 @@ import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
 
-# a model's initialisers and which biases its native layers train: defined once, beside ModelConfig
-from bench.cells.model_config import INITS, NATIVE_BIASES  # noqa: F401  (re-exported for the CLI and jobs)
 from bench.cells.spec import FRAMEWORKS  # noqa: F401  (re-exported: the harness's frameworks are the cells')
 
 # Which backends each framework can run on; a Keras record always names its backend.
@@ -53,14 +51,6 @@ CUDA_ONLY_MODES = {"compiled_cudagraphs", "compiled_step_graph"}  # CUDA graphs 
 TIMING_ONLY_MODES = {"compiled_step_graph"}
 DEVICES = ("cpu", "cuda")
 MEASURES = ("train", "timing", "both")
-# float32 matrix products on tensor cores (GPUs from Ampere on; no effect on a CPU):
-# "default" leaves each framework's own setting (torch: cuDNN may use TF32, matmul may not;
-# TensorFlow and JAX: both may), "tf32" lets every matmul and cuDNN call use TF32, "fp32" none.
-FLOAT32_PRECISIONS = ("default", "tf32", "fp32")
-# Where Adam adds its epsilon: "framework" leaves each framework's own Adam, "keras" makes torch take Keras's
-# step (how the two differ: bench/runners/torch_adam.py); Keras is unchanged.
-ADAM_EPSILONS = ("framework", "keras")
-
 REPO_ROOT = Path(__file__).resolve().parents[1]  # the checkout: job processes run here, suites' plugins live here
 DEFAULT_RESULTS_DIR = Path("results")
 # a run's own report goes under reports/local/ (untracked), so running a suite never rewrites a committed

@@ -10,21 +10,25 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
-from dataclasses import MISSING, asdict, dataclass, field, fields
+from dataclasses import MISSING, asdict, dataclass, field, fields, make_dataclass
 from typing import Any
 
 from bench.cells import get_spec, implemented_in, list_cells
-from bench.config import (ADAM_EPSILONS, BACKENDS, DEVICES, FLOAT32_PRECISIONS, FRAMEWORKS, INITS, MEASURES,
-                          NATIVE_BIASES, TIMING_ONLY_MODES, ConfigError, TimingConfig, check_choice,
-                          default_keras_backend, resolve_mode)
+from bench.config import (BACKENDS, DEVICES, FRAMEWORKS, MEASURES, TIMING_ONLY_MODES, ConfigError, TimingConfig,
+                          check_choice, default_keras_backend, resolve_mode)
+from bench.knobs import KNOBS
 from bench.shapes import get_shape
 
 JOB_ID_LENGTH = 16  # hex digits of sha256: collisions are negligible for any sweep
 
 
 @dataclass(frozen=True)
-class Job:
-    """The identity of one measurement; every field goes into the job id."""
+class _JobCore:
+    """The identity of one measurement; every field goes into the job id.
+
+    The run settings (learning rate, initialiser, ...) are fields too, one per knob of bench.knobs.KNOBS:
+    `Job` below is this class with those fields added.
+    """
 
     cell: str  # registry name, e.g. "gru0"
     framework: str  # "torch" or "keras"
@@ -40,9 +44,7 @@ class Job:
     seq_len: int | None = None  # timing shape; None for train jobs (the task decides)
     input_size: int | None = None  # timing shape; None for train jobs (the task decides)
     epochs: int = 0  # training epochs (0 for timing-only jobs)
-    lr: float = 1e-3  # Adam learning rate
     seed: int = 0  # seeds every random source: weights, batch order, dropout, data split
-    init: str = "framework"  # the framework's own initialisers, or "shared": one NumPy-drawn model for both
     target: float | None = None  # validation metric that counts as "reached" (epochs to target)
     warmup_steps: int | None = None  # timing jobs: untimed steps before timing
     timed_steps: int | None = None  # timing jobs: steps timed after warm-up
@@ -53,25 +55,14 @@ class Job:
     # options passed to datasets.load (train jobs) or describing the timing data
     # (loss, num_outputs); stored as sorted pairs so the job stays hashable
     task_options: tuple[tuple[str, Any], ...] = field(default_factory=tuple)
-    # float32 matmul precision on GPUs (bench.config.FLOAT32_PRECISIONS); left out of the
-    # identity when "default", so jobs from before it existed keep their ids
-    float32: str = "default"
-    # which biases native layers train (ModelConfig.native_bias): "framework" or "canonical"; left out
-    # of the identity when "framework", so jobs from before it existed keep their ids
-    native_bias: str = "framework"
-    # where Adam adds epsilon (bench.config.ADAM_EPSILONS): "framework" or "keras"; left out of the
-    # identity when "framework", so jobs from before it existed keep their ids
-    adam_epsilon: str = "framework"
 
     def __post_init__(self) -> None:
         check_choice("framework", self.framework, FRAMEWORKS)
         check_choice(f"backend for {self.framework}", self.backend, BACKENDS[self.framework])
         check_choice("device", self.device, DEVICES)
         check_choice("measure", self.measure, MEASURES)
-        check_choice("init", self.init, INITS)
-        check_choice("float32", self.float32, FLOAT32_PRECISIONS)
-        check_choice("native_bias", self.native_bias, NATIVE_BIASES)
-        check_choice("adam_epsilon", self.adam_epsilon, ADAM_EPSILONS)
+        for knob in KNOBS:
+            knob.check(getattr(self, knob.name))
         if resolve_mode(self.framework, self.backend, self.mode, self.device) != self.mode:
             raise ConfigError(f"mode {self.mode!r} is an alias; jobs carry concrete modes")
         for label in ("num_layers", "hidden_size", "batch_size"):
@@ -90,12 +81,10 @@ class Job:
         if self.paired and (self.measure == "train" or get_spec(self.cell).native):
             raise ConfigError(f"only timing jobs of custom cells can be paired with a native layer; "
                               f"{self.cell} ({self.measure}) cannot")
-        if self.adam_epsilon != "framework" and self.mode in TIMING_ONLY_MODES:
-            raise ConfigError(f"adam_epsilon {self.adam_epsilon!r} sets torch's Adam epsilon before every step, "
-                              f"which a step captured once as a CUDA graph ({self.mode}) cannot do; time "
-                              "compiled_cudagraphs instead, or leave --adam-epsilon at framework")
-        if not self.lr > 0:
-            raise ConfigError(f"lr must be positive, got {self.lr}")
+        if getattr(self, "adam_epsilon") != "framework" and self.mode in TIMING_ONLY_MODES:
+            raise ConfigError(f"adam_epsilon {getattr(self, 'adam_epsilon')!r} sets torch's Adam epsilon before "
+                              f"every step, which a step captured once as a CUDA graph ({self.mode}) cannot do; "
+                              "time compiled_cudagraphs instead, or leave --adam-epsilon at framework")
 
     @property
     def options(self) -> dict[str, Any]:
@@ -108,12 +97,9 @@ class Job:
         data["task_options"] = dict(self.task_options)
         if not self.paired:
             del data["paired"]
-        if self.float32 == "default":
-            del data["float32"]
-        if self.native_bias == "framework":
-            del data["native_bias"]
-        if self.adam_epsilon == "framework":
-            del data["adam_epsilon"]
+        for knob in KNOBS:
+            if not knob.in_identity(data[knob.name]):
+                del data[knob.name]
         return data
 
     @property
@@ -132,11 +118,15 @@ class Job:
         """Short human name for progress bars and error messages."""
         what = (self.task if self.measure != "timing"
                 else f"{self.task}-shape B{self.batch_size}xT{self.seq_len}xI{self.input_size}")
-        precision = "" if self.float32 == "default" else f"-{self.float32}"
-        bias = "" if self.native_bias == "framework" else f"/{self.native_bias}-bias"
-        adam = "" if self.adam_epsilon == "framework" else f"/{self.adam_epsilon}-adam-epsilon"
-        return (f"{self.cell}/{self.framework}-{self.mode}{precision}/{self.measure}/{what}/"
-                f"L{self.num_layers}H{self.hidden_size}{bias}{adam}/seed{self.seed}")
+        after_mode = "".join(k.label(getattr(self, k.name)) for k in KNOBS if k.tag_after_mode)
+        settings = "".join(k.label(getattr(self, k.name)) for k in KNOBS if not k.tag_after_mode)
+        return (f"{self.cell}/{self.framework}-{self.mode}{after_mode}/{self.measure}/{what}/"
+                f"L{self.num_layers}H{self.hidden_size}{settings}/seed{self.seed}")
+
+
+Job = make_dataclass("Job", [(knob.name, knob.type, field(default=knob.default)) for knob in KNOBS],
+                     bases=(_JobCore,), frozen=True)
+Job.__module__, Job.__doc__ = __name__, _JobCore.__doc__  # pickled (Ray) and documented as bench.jobs.Job
 
 
 # every identity field with a default, by name (task_options' default is the empty tuple)
@@ -159,8 +149,12 @@ def freeze_options(options: dict[str, Any]) -> tuple[tuple[str, Any], ...]:
 
 
 @dataclass(frozen=True)
-class Axes:
-    """The axes of a sweep; `expand` takes their cross product. Each tuple is one axis."""
+class _AxesCore:
+    """The axes of a sweep; `expand` takes their cross product. Each tuple is one axis.
+
+    Each knob of bench.knobs.KNOBS adds its axis (`knob.axis`, default: the knob's default alone): `Axes`
+    below is this class with those fields added.
+    """
 
     tasks: tuple[str, ...]  # dataset names (train/both) or timing-shape labels (timing, see bench.shapes)
     measure: str  # "train", "timing" or "both"
@@ -174,17 +168,17 @@ class Axes:
     batch_sizes: tuple[int, ...] = (64,)  # sequences per step
     bidirectional: tuple[bool, ...] = (False,)  # directions
     epochs: int = 0  # training epochs (train/both)
-    lrs: tuple[float, ...] = (1e-3,)  # Adam learning rates
     seeds: tuple[int, ...] = (0,)  # one job per seed
-    inits: tuple[str, ...] = ("framework",)  # initialisers
-    native_biases: tuple[str, ...] = ("framework",)  # which biases native layers train (Job.native_bias)
-    adam_epsilons: tuple[str, ...] = ("framework",)  # where Adam adds epsilon (Job.adam_epsilon)
     seq_len: int | None = None  # timing: steps; None = from the named shape
     input_size: int | None = None  # timing: features per step; None = from the named shape
     target: float | None = None  # validation metric target for epochs-to-target
     timing: TimingConfig | None = None  # warm-up and timed steps, pairing with native (timing/both)
     task_options: tuple[tuple[str, Any], ...] = ()  # passed to every job
-    float32: tuple[str, ...] = ("default",)  # float32 matmul precisions on GPUs (bench.config.FLOAT32_PRECISIONS)
+
+
+Axes = make_dataclass("Axes", [(knob.axis, tuple, field(default=(knob.default,))) for knob in KNOBS],
+                      bases=(_AxesCore,), frozen=True)
+Axes.__module__, Axes.__doc__ = __name__, _AxesCore.__doc__
 
 
 def backend_of(framework: str, keras_backend: str | None) -> str:
@@ -225,9 +219,10 @@ def expand(axes: Axes) -> list[Job]:
     for framework in axes.frameworks:
         backend = backend_of(framework, axes.keras_backend)
         modes = concrete_modes(framework, backend, axes.modes, axes.device)
-        for task, mode, precision, cell, layers, hidden, batch, bidir, lr, init, bias, adam, seed in itertools.product(
-                axes.tasks, modes, axes.float32, cells, axes.num_layers, axes.hidden_sizes, axes.batch_sizes,
-                axes.bidirectional, axes.lrs, axes.inits, axes.native_biases, axes.adam_epsilons, axes.seeds):
+        knob_values = itertools.product(*(getattr(axes, knob.axis) for knob in KNOBS))
+        for task, mode, cell, layers, hidden, batch, bidir, settings, seed in itertools.product(
+                axes.tasks, modes, cells, axes.num_layers, axes.hidden_sizes, axes.batch_sizes,
+                axes.bidirectional, list(knob_values), axes.seeds):
             if framework not in implemented_in(cell):  # a plugin cell may exist in one framework only
                 continue
             seq_len, input_size, options = axes.seq_len, axes.input_size, dict(axes.task_options)
@@ -240,12 +235,11 @@ def expand(axes: Axes) -> list[Job]:
                 cell=cell, framework=framework, backend=backend, mode=mode, device=axes.device,
                 task=task, measure=axes.measure, num_layers=layers, hidden_size=hidden,
                 bidirectional=bidir, batch_size=batch, seq_len=seq_len, input_size=input_size,
-                epochs=axes.epochs if axes.measure != "timing" else 0, lr=lr, seed=seed, init=init,
-                target=axes.target,
+                epochs=axes.epochs if axes.measure != "timing" else 0, seed=seed, target=axes.target,
                 warmup_steps=timing.warmup_steps if timing else None,
                 timed_steps=timing.timed_steps if timing else None,
                 paired=bool(timing and timing.paired and not get_spec(cell).native),
-                task_options=freeze_options(options), float32=precision, native_bias=bias, adam_epsilon=adam))
+                task_options=freeze_options(options), **{knob.name: v for knob, v in zip(KNOBS, settings)}))
     return dedupe(jobs)
 
 

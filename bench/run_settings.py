@@ -11,9 +11,10 @@ from __future__ import annotations
 from typing import Any
 
 from bench.jobs import identity_value
+from bench.knobs import KNOBS
 
-# identity fields besides the model, in label order
-SETTINGS = ("batch_size", "epochs", "lr", "init", "native_bias", "adam_epsilon")
+# identity fields besides the model, in label order: the batch, the epochs and every knob (bench.knobs)
+SETTINGS = ("batch_size", "epochs", *(knob.name for knob in KNOBS))
 OPTION_PREFIX = "option:"  # a task option's key in a settings dict, e.g. "option:loss"
 
 

@@ -6,7 +6,8 @@ import pytest
 
 from bench.cells import UnknownCellError, list_cells
 from bench.config import ConfigError, TimingConfig
-from bench.jobs import JOB_DEFAULTS, Axes, Job, expand
+from bench.jobs import Axes, Job, expand
+from bench.knobs import KNOBS
 from bench.suites import SUITES, get_suite
 
 TF = "tensorflow"
@@ -109,24 +110,47 @@ def test_suite_overrides_change_only_the_grids_they_apply_to():
     assert {j.timed_steps for j in jobs if j.measure == "timing"} == {5}
 
 
-# (identity field, its Axes axis, a chosen value, its label mark, an invalid value, the valid ones as the error lists them)
-OPTIONAL_FIELDS = [("float32", "float32", "fp32", "-fp32/", "bf16", "default, tf32, fp32"),
-                   ("native_bias", "native_biases", "canonical", "/canonical-bias/", "tied", "framework, canonical"),
-                   ("adam_epsilon", "adam_epsilons", "keras", "/keras-adam-epsilon/", "torch", "framework, keras")]
+# for each knob the identity leaves out at its default: a value to choose, one it refuses, and how the error says so
+CHOSEN = {"float32": ("fp32", "bf16", "default, tf32, fp32"), "native_bias": ("canonical", "tied", "framework, canonical"),
+          "adam_epsilon": ("keras", "torch", "framework, keras"), "l2": (1e-3, -1.0, "zero or positive")}
+OPTIONAL_KNOBS = [knob for knob in KNOBS if knob.omit_default]
 
 
-@pytest.mark.parametrize("name,axis,chosen,mark,invalid,valid", OPTIONAL_FIELDS, ids=[f[0] for f in OPTIONAL_FIELDS])
-def test_an_optional_field_is_part_of_the_identity_only_when_chosen(name, axis, chosen, mark, invalid, valid):
-    """Jobs from before the field existed keep their ids: its default is left out."""
-    default = JOB_DEFAULTS[name]
-    assert name not in _job().identity() and mark not in _job().label()
+def test_every_optional_knob_has_a_case_here():
+    assert {knob.name for knob in OPTIONAL_KNOBS} == set(CHOSEN)
+
+
+@pytest.mark.parametrize("knob", OPTIONAL_KNOBS, ids=[knob.name for knob in OPTIONAL_KNOBS])
+def test_an_optional_knob_is_part_of_the_identity_and_label_only_when_chosen(knob):
+    """Jobs from before the knob existed keep their ids: its default is left out."""
+    chosen, invalid, valid = CHOSEN[knob.name]
+    name, default, mark = knob.name, knob.default, knob.label(chosen)
+    assert mark and name not in _job().identity() and mark not in _job().label()
     assert _job(**{name: chosen}).identity()[name] == chosen and mark in _job(**{name: chosen}).label()
     assert Job.from_identity(_job(**{name: chosen}).identity()) == _job(**{name: chosen})
     with pytest.raises(ConfigError, match=valid):
         _job(**{name: invalid})
     jobs = expand(Axes(tasks=("digits",), measure="train", cells=("lstm_native",), frameworks=("torch",), epochs=1,
-                       **{axis: (default, chosen)}))
+                       **{knob.axis: (default, chosen)}))
     assert [getattr(job, name) for job in jobs] == [default, chosen]
+
+
+def test_the_labels_of_the_older_knobs_are_unchanged():
+    assert _job(float32="fp32").label().split("/")[1].endswith("-fp32")
+    assert "/canonical-bias/" in _job(native_bias="canonical").label()
+    assert "/keras-adam-epsilon/" in _job(adam_epsilon="keras").label()
+
+
+@pytest.mark.parametrize("knob", KNOBS, ids=[knob.name for knob in KNOBS])
+def test_every_knob_is_a_cli_flag_an_axis_and_a_settings_label(knob):
+    from bench.cli import build_parser, build_jobs
+    from bench.run_settings import SETTINGS
+
+    value = knob.choices[-1] if knob.choices else knob.type(0.5)
+    args = build_parser().parse_args(["run", "--cells", "gru0", "--frameworks", "torch", knob.flag, str(value)])
+    (_, _, (job,)) = build_jobs(args)
+    assert getattr(job, knob.name) == value and knob.axis in {f.name for f in dataclasses.fields(Axes)}
+    assert knob.name in SETTINGS
 
 
 def test_shape_labels_in_tasks_select_the_timing_grids_of_a_suite():

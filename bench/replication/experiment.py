@@ -13,12 +13,14 @@ from typing import Any
 
 from bench.cells import get_spec, list_cells
 from bench.jobs import JOB_DEFAULTS, Axes, identity_value
+from bench.knobs import KNOBS
 from bench.suites import PublishedReference, Suite
 
 REPORTS_ROOT = "reports/replication"  # one folder per experiment under this, relative to the repo root
-# identity fields that change how a model starts or trains but not the model: what ablations set. A run
-# belongs to an ablation only if it holds that ablation's value of each (the Job default where it sets none)
-SETTING_FIELDS = ("init", "native_bias", "adam_epsilon")
+# identity fields that change how a model starts or trains but not the model: what ablations set, every knob
+# but the learning rate (which the experiments sweep themselves). A run belongs to an ablation only if it holds
+# that ablation's value of each (the Job default where it sets none)
+SETTING_FIELDS = tuple(knob.name for knob in KNOBS if knob.name != "lr")
 
 
 @dataclass(frozen=True)

@@ -108,12 +108,16 @@ class KerasAdapter:
             num_layers=job.num_layers, bidirectional=job.bidirectional, head=problem.head,
             num_outputs=problem.num_outputs, vocab_size=problem.vocab_size, embedding_dim=EMBEDDING_DIM,
             init=job.init, seed=job.seed, native_bias=job.native_bias)
-        self.model.compile(optimizer=make_optimizer(job), loss=_loss(problem.loss),
-                           jit_compile=job.mode == "xla", run_eagerly=job.mode == "eager")
         steps = problem.seq_len or 1
         probe = (np.zeros((2, steps), np.int64) if problem.vocab_size
                  else np.zeros((2, steps, problem.input_size), np.float32))
-        self.model(probe)  # creates the weights, so parameters can be counted before training
+        self.model(probe)  # creates the weights, so parameters can be counted (and penalised) before training
+        if job.l2:  # λ·Σw² per weight matrix, added to the loss by Keras
+            for weight in self.model.trainable_weights:
+                if len(weight.shape) >= 2:
+                    weight.regularizer = keras.regularizers.L2(job.l2)
+        self.model.compile(optimizer=make_optimizer(job), loss=_loss(problem.loss),
+                           jit_compile=job.mode == "xla", run_eagerly=job.mode == "eager")
 
     def _inputs(self, batch: Batch, on_device: bool = False):
         convert = keras.ops.convert_to_tensor if on_device else (lambda a: a)
