@@ -154,3 +154,37 @@ def accuracy_vs_params(accuracy: pd.DataFrame, out_dir: Path) -> list[Path]:
 def write_all(records: list[dict[str, Any]], accuracy: pd.DataFrame, timing: pd.DataFrame, out_dir: Path) -> list[Path]:
     """Every plot; returns the files written."""
     return convergence(records, out_dir) + step_time(timing, out_dir) + accuracy_vs_params(accuracy, out_dir)
+
+
+def against_length(studies: list[tuple[str, pd.DataFrame]], out_dir: Path) -> list[Path]:
+    """Per model shape timed at several T: compile time and training step against T, one line per mode.
+
+    A solid line is the custom cells' median (band: their range), the dotted line of the same colour the
+    native layer in that mode; a mode whose custom cells were not timed at some T has no point there.
+    """
+    paths = []
+    for title, rows in studies:
+        fig, (compile_ax, step_ax) = plt.subplots(1, 2, figsize=(13, 5))
+        colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+        for i, ((framework, backend, mode), group) in enumerate(rows.groupby(["framework", "backend", "mode"])):
+            color = colors[i % len(colors)]
+            for ax, column in ((compile_ax, "compile_s"), (step_ax, "train_ms")):
+                for native, style in ((False, "-"), (True, ":")):
+                    part = group[(group.native == native) & (group[column] > 0)]  # log axes: eager's 0 s is no point
+                    if part.empty:
+                        continue
+                    by_t = part.groupby("seq_len")[column].agg(["median", "min", "max"])
+                    label = f"{framework} {mode}" + (" native" if native else "")
+                    ax.plot(by_t.index, by_t["median"], style, marker="o", color=color, label=label)
+                    if not native:
+                        ax.fill_between(by_t.index, by_t["min"], by_t["max"], color=color, alpha=0.15)
+        for ax, what in ((compile_ax, "compile time, s"), (step_ax, "training step, ms (median)")):
+            ax.set_xscale("log")
+            ax.set_yscale("log")
+            ax.set_xlabel("sequence length T")
+            ax.set_ylabel(what)
+            ax.grid(alpha=0.3, which="both")
+        step_ax.legend(fontsize="x-small", ncol=2)
+        fig.suptitle(f"against sequence length, {title} (solid: custom cells' median and range; dotted: native)")
+        paths.append(save_figure(fig, out_dir / f"against_length_{_slug(title)}.png"))
+    return paths

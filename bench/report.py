@@ -17,6 +17,8 @@ from tabulate import tabulate
 from bench.config import mode_meaning
 from bench.jobs import JOB_DEFAULTS, identity_value
 from bench.report_frame import _add_curve_columns, load_frame
+from bench.report_lengths import compile_by_length, goal_table, length_studies, ratio_by_length, untimed_in
+from bench.suites import LONG_GOAL
 from bench.report_tables import (MIB, TIMING_GROUP, _fmt_num, _shape, accuracy_table, cost_table,
                                  default_mode_pivots, host_table, overview_table, profile_table, ratio_pivots,
                                  timing_table)
@@ -137,6 +139,29 @@ def environment_table(flat: pd.DataFrame) -> str:
     return tabulate(rows, headers=["", *[f"setting {i + 1}" for i in range(len(env))]], tablefmt="github")
 
 
+def _length_section(flat: pd.DataFrame, studies: list[tuple[str, pd.DataFrame]]) -> list[str]:
+    """Where one model shape was timed at several sequence lengths: what T does to compile time and to the ratio."""
+    lines: list[str] = []
+    for title, rows in studies:
+        untimed = untimed_in(flat, rows)
+        steps, goal = goal_table(rows, untimed)
+        lines += [f"### Against sequence length, {title}", "",
+                  "Compile time in seconds at each sequence length T, per framework and mode: the custom cells' "
+                  "median (range), the native layer's, and the jobs that were not timed (a `timeout` ran past the "
+                  "suite's per-job limit; a job whose same job at a shorter T timed out is recorded without being "
+                  "started; `incorrect` failed its correctness gate).", "",
+                  _frame_markdown(compile_by_length(rows, untimed), numparse=False), "",
+                  "Training step ÷ the native layer's (paired, in one job), at each T: the custom cells' median "
+                  "(range) and how many are at most 1.", "",
+                  _frame_markdown(ratio_by_length(rows, untimed), numparse=False), ""]
+        if not goal.empty:
+            lines += [f"The goal at T {steps}: each custom cell in {LONG_GOAL.framework} `{LONG_GOAL.mode}` compiles "
+                      f"in under {LONG_GOAL.compile_s:g} s and trains at most {LONG_GOAL.ratio:g}× its native layer "
+                      "per step (paired ratio); every other mode beside it, with the reason where a job was not "
+                      "timed.", "", _frame_markdown(goal, numparse=False), ""]
+    return lines
+
+
 def write_report(records_path: str | Path, out_dir: str | Path) -> dict[str, Any]:
     """Write summary.md, results.csv and the plots into `out_dir`; returns what was written."""
     from bench import plots
@@ -151,7 +176,8 @@ def write_report(records_path: str | Path, out_dir: str | Path) -> dict[str, Any
 
     accuracy = accuracy_table(flat)
     timing = timing_table(flat)
-    images = plots.write_all(records, accuracy, timing, out_dir)
+    studies = length_studies(timing)
+    images = plots.write_all(records, accuracy, timing, out_dir) + plots.against_length(studies, out_dir)
 
     statuses = flat.status.value_counts().to_dict()
     started = sorted(flat.started_at)
@@ -174,6 +200,7 @@ def write_report(records_path: str | Path, out_dir: str | Path) -> dict[str, Any
                       "interquartile range over their median, the median over the jobs); *ratio IQR* the same for "
                       "the paired ratios. Where those are large, read the ratios as within the noise.", "",
                       _frame_markdown(overview, numparse=False), ""]
+        lines += _length_section(flat, studies)
         lines += ["Compile time (a step's first call minus its steady-state median) and peak memory, the median "
                   "over the jobs: the custom cells beside the native layers.", "",
                   _frame_markdown(costs, numparse=False), ""]

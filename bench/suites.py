@@ -106,6 +106,20 @@ _MNIST_TIMING = Axes(tasks=("mnist",), measure="timing", modes=("default", "comp
 # (bench.sweep runs the shortest sequences first).
 LONG_STEPS = (28, 256, 1024)
 LONG_JOB_TIMEOUT_S = 300.0  # the documented per-job limit of the long suites: minutes, not half an hour
+
+
+@dataclass(frozen=True)
+class LongGoal:
+    """The long suite's performance goal: a benchmark target its report judges (bench.report_lengths), never a test."""
+
+    framework: str  # the framework of the mode judged
+    mode: str  # the mode judged: the scan, which should compile once whatever T
+    steps: int  # the sequence length judged
+    compile_s: float  # a custom cell's compile time must be below this
+    ratio: float  # and its training step at most this many times its native layer's (paired)
+
+
+LONG_GOAL = LongGoal(framework="torch", mode="compiled_scan", steps=1024, compile_s=60.0, ratio=1.2)
 _LONG_SHAPE = dict(tasks=("mnist",), measure="timing", hidden_sizes=(128,), batch_sizes=(16,),
                    timing=TimingConfig(warmup_steps=2, timed_steps=10))
 _LONG_TIMING = tuple(Axes(frameworks=(framework,), modes=modes, seq_len=steps, **_LONG_SHAPE)
