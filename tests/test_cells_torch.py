@@ -476,3 +476,26 @@ def test_the_compiled_scan_gate_refuses_a_cell_the_compiler_gets_wrong_at_the_jo
     with pytest.raises(IncorrectCell, match=r"gru1 in torch compiled_scan mode is not timed: .*compiled scan vs "
                                             r"eager loop B2 I3 H4 T5: max \|Δ\| [0-9.]+ .* at d weight"):
         require_correct("gru1", "torch", "compiled_scan", sizes=(2, 3, 4, 5))
+
+
+@pytest.mark.slow
+def test_a_compiled_scan_job_trains_the_whole_model_as_eager_does_through_the_scan_operator():
+    """The runner's compiled_scan mode: the model (cell, head, loss outside) compiles and trains as eager does."""
+    from bench.jobs import Job
+    from bench.runners.common import random_batch, timing_problem
+    from bench.runners.torch_runner import TorchAdapter
+
+    def adapter(mode):
+        job = Job(cell="gru0", framework="torch", backend="torch", mode=mode, device="cpu", task="mnist",
+                  measure="timing", hidden_size=8, batch_size=4, seq_len=6, input_size=5, warmup_steps=1,
+                  timed_steps=1, seed=2, task_options=(("loss", "cross_entropy"), ("num_outputs", 3)))
+        problem = timing_problem(job)
+        return TorchAdapter(job, problem), random_batch(job, problem)
+
+    torch._dynamo.reset()
+    (eager, batch), (scanned, _) = adapter("eager"), adapter("compiled_scan")
+    losses = {name: [a.train_step(batch) for _ in range(3)] for name, a in (("eager", eager), ("scan", scanned))}
+    np.testing.assert_allclose(losses["scan"], losses["eager"], rtol=0, atol=COMPILE_ATOL)
+    assert losses["eager"][0] != losses["eager"][-1]  # the steps trained
+    x = torch.from_numpy(batch.x)
+    assert "scan" in str(torch._dynamo.explain(scanned.model)(x, None).graphs[0].graph)

@@ -78,7 +78,9 @@ class TorchAdapter:
             for layer in self.model.recurrent_layers:
                 if isinstance(layer, CustomRecurrent):  # a cell with its own `sequence` keeps it
                     layer.time_loop = "scan"
-            self.forward = torch.compile(self.model, dynamic=False)
+            # one whole graph: compiled in pieces, torch 2.13's Inductor fails to lower the scan
+            # (DataDependentOutputException in decompose_scan_to_while_loop)
+            self.forward = torch.compile(self.model, dynamic=False, fullgraph=True)
         elif job.mode == "compiled_cudagraphs":
             self.forward = torch.compile(self.model, mode="reduce-overhead", dynamic=False)
         else:
