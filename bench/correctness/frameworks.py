@@ -51,6 +51,23 @@ def run_layer(framework: str, name: str, weights: dict[str, np.ndarray], x: np.n
     return runner(name, weights, x.astype(np.float32), d_outputs, initial_state, hidden)
 
 
+def run_torch_float64(name: str, weights: dict[str, np.ndarray], x: np.ndarray, d_outputs: np.ndarray) -> LayerRun:
+    """The torch layer's eager loop in float64: what its float32 runs (loop and compiled scan) are measured from."""
+    import torch
+
+    from cells_torch.gradients import canonical_gradients
+
+    weights = {key: np.asarray(value, np.float64) for key, value in weights.items()}
+    layer, hidden, _ = _torch_layer(name, weights, x, None, d_outputs.shape[2])
+    layer.double()
+    with torch.no_grad():
+        outputs, final = layer(torch.from_numpy(np.asarray(x, np.float64)))
+    final = (final,) if isinstance(final, torch.Tensor) else tuple(final)
+    d_x, d_weights = canonical_gradients(layer, np.asarray(x, np.float64), np.asarray(d_outputs, np.float64), weights)
+    return LayerRun(outputs=outputs.numpy(), final_state=tuple(f.numpy() for f in final), d_x=d_x,
+                    d_weights=d_weights, param_count=sum(p.numel() for p in layer.parameters()))
+
+
 def _torch_layer(name, weights, x, initial_state, hidden):
     """(layer of `name` loaded with `weights`, its hidden size, the initial state as tensors or None)."""
     import torch
