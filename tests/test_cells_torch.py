@@ -499,3 +499,17 @@ def test_a_compiled_scan_job_trains_the_whole_model_as_eager_does_through_the_sc
     assert losses["eager"][0] != losses["eager"][-1]  # the steps trained
     x = torch.from_numpy(batch.x)
     assert "scan" in str(torch._dynamo.explain(scanned.model)(x, None).graphs[0].graph)
+
+
+@pytest.mark.slow
+def test_a_native_layer_compiles_in_compiled_scan_mode_as_its_baseline_is_built_there():
+    """A paired compiled_scan job builds its native baseline in the same mode: nn.GRU must compile there too."""
+    from bench.jobs import Job
+    from bench.runners.common import random_batch, timing_problem
+    from bench.runners.torch_runner import TorchAdapter
+
+    job = Job(cell="gru4", framework="torch", backend="torch", mode="compiled_scan", device="cpu", task="mnist",
+              measure="timing", hidden_size=8, batch_size=4, seq_len=6, input_size=5, warmup_steps=1, timed_steps=1,
+              task_options=(("loss", "cross_entropy"), ("num_outputs", 3)))
+    problem = timing_problem(job)
+    assert np.isfinite(TorchAdapter(job, problem).train_step(random_batch(job, problem)))

@@ -75,12 +75,13 @@ class TorchAdapter:
         elif job.mode in ("compiled", "compiled_step_graph"):
             self.forward = torch.compile(self.model, dynamic=False)
         elif job.mode == "compiled_scan":
-            for layer in self.model.recurrent_layers:
-                if isinstance(layer, CustomRecurrent):  # a cell with its own `sequence` keeps it
-                    layer.time_loop = "scan"
-            # one whole graph: compiled in pieces, torch 2.13's Inductor fails to lower the scan
-            # (DataDependentOutputException in decompose_scan_to_while_loop)
-            self.forward = torch.compile(self.model, dynamic=False, fullgraph=True)
+            scanned = [layer for layer in self.model.recurrent_layers if isinstance(layer, CustomRecurrent)]
+            for layer in scanned:  # a cell with its own `sequence` keeps it
+                layer.time_loop = "scan"
+            # a scan compiles as one whole graph: compiled in pieces, torch 2.13's Inductor fails to lower it
+            # (DataDependentOutputException in decompose_scan_to_while_loop); the native layers, which
+            # Dynamo does not trace (nn.GRU/LSTM/RNN), compile as in `compiled`
+            self.forward = torch.compile(self.model, dynamic=False, fullgraph=bool(scanned))
         elif job.mode == "compiled_cudagraphs":
             self.forward = torch.compile(self.model, mode="reduce-overhead", dynamic=False)
         else:
