@@ -17,6 +17,8 @@ from typing import Any, Iterable, Iterator
 
 from filelock import FileLock, Timeout
 
+from bench.record_schema import record_problems
+
 SCHEMA_VERSION = 1
 # "incorrect": the cell failed its correctness gate (bench.correctness) in the job, so it was not timed
 STATUSES = ("ok", "diverged", "oom", "error", "timeout", "incorrect")
@@ -24,39 +26,15 @@ STATUSES = ("ok", "diverged", "oom", "error", "timeout", "incorrect")
 # failure, or a cell fixed since)
 FAILED_STATUSES = ("error", "timeout", "incorrect")
 
-# Top-level keys every record has, and the type each must hold (None allowed where listed).
-SCHEMA: dict[str, tuple[type, ...]] = {
-    "schema_version": (int,),
-    "job_id": (str,),
-    "identity": (dict,),  # Job.identity(): what was run
-    "status": (str,),  # one of STATUSES
-    "error": (str, type(None)),  # message and traceback tail when status is not ok
-    "started_at": (str,),  # ISO 8601, UTC
-    "duration_s": (float, int),  # wall time of the whole job, including process start
-    "native_path": (str, type(None)),  # native cells: which kernel ran ("aten::gru", "cudnn", "generic")
-    "params": (dict, type(None)),  # framework / recurrent / recurrent_expected counts
-    "train": (dict, type(None)),  # curves and final metrics of an accuracy run
-    "timing": (dict, type(None)),  # train_step / inference_step StepStats
-    "memory": (dict, type(None)),  # peak_bytes and how it was measured
-    "environment": (dict,),  # versions, device, CPU, threads, git commit
-}
-
-
 class RecordError(ValueError):
     """A record that does not follow the schema."""
 
 
 def validate_record(record: dict[str, Any]) -> None:
-    """Raise RecordError naming every problem with `record`."""
-    problems = []
+    """Raise RecordError naming every problem with `record`, nested fields included."""
     if not isinstance(record, dict):
         raise RecordError(f"a record must be a JSON object, got {type(record).__name__}")
-    for key, types in SCHEMA.items():
-        if key not in record:
-            problems.append(f"missing key {key!r}")
-        elif not isinstance(record[key], types) or isinstance(record[key], bool):
-            problems.append(f"{key!r} must be {' or '.join(t.__name__ for t in types)}, "
-                            f"got {type(record[key]).__name__}")
+    problems = record_problems(record)  # every section and the identity, against bench.record_schema
     version = record.get("schema_version")
     if isinstance(version, int) and version != SCHEMA_VERSION:
         problems.append(f"schema_version {version} is not {SCHEMA_VERSION}; "
