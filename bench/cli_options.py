@@ -53,3 +53,9 @@ def job_settings(args: argparse.Namespace) -> dict[str, str]:
                               "dataset folders (mnist/, notmnist_small_10k/, sentiment/), laid out as shared/data")
         settings[ENV_DATA_DIR] = str(folder.resolve())
     return settings
+
+
+def check_folder(option: str, folder: Path) -> None:
+    """A report folder may not exist yet, but may not be a file."""
+    if folder.exists() and not folder.is_dir():
+        raise ConfigError(f"{option} {folder} is a file; give a folder for summary.md, results.csv and the plots")

@@ -42,7 +42,7 @@ def job_env(job: Job, threads: int, lock_dir: Path | None = None, parallel: int 
     """Environment of a job process: backend, thread counts, visible devices, quiet logs, device lock.
 
     `cores` (device_lock.split_cores): the cores jobs compile on and those kept for the timed job.
-    `settings`: the run's own variables (bench.cli.job_settings: --data-dir, --profile), over this
+    `settings`: the run's own variables (bench.cli_options.job_settings: --data-dir, --profile), over this
     process's environment.
     """
     env = dict(os.environ)
