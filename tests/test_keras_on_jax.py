@@ -24,7 +24,8 @@ REPO = TESTS.parent
 # the test files that exercise Keras code paths, rerun on JAX, each with a -k filter ("" = all of it).
 # The runners' Adam comparison is left out there: it reruns Keras's one Adam, the same code on both
 # backends, and would add a minute to CI
-RERUN_ON_JAX = (("test_cells_tf.py", ""), ("test_runners_agree.py", "not kerass_adam_step"))
+RERUN_ON_JAX = (("test_cells_tf.py", ""), ("test_cells_reference.py", "keras"),
+                ("test_runners_agree.py", "not kerass_adam_step"))
 RERUN_TIMEOUT_S = 900  # each takes one to two minutes on two cores
 
 pytestmark = [pytest.mark.slow,
