@@ -43,8 +43,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     what.add_argument("--target", type=float, help="validation metric counted as reached (epochs to target)")
     what.add_argument("--seq-len", type=int, help="timing: steps per sequence (default: the shape's)")
     what.add_argument("--input-size", type=int, help="timing: features per step (default: the shape's)")
-    what.add_argument("--warmup-steps", type=int, help="timing: untimed steps first (default 3)")
-    what.add_argument("--timed-steps", type=int, help="timing: timed steps (default 30)")
+    what.add_argument("--warmup-steps", type=int,
+                      help=f"timing: untimed steps first (default {TimingConfig.warmup_steps})")
+    what.add_argument("--timed-steps", type=int, help=f"timing: timed steps (default {TimingConfig.timed_steps})")
     what.add_argument("--task-option", action="append", default=[], metavar="KEY=VALUE",
                       help="option for datasets.load, VALUE as JSON (e.g. limit_train=5000); repeatable")
     what.add_argument("--device", choices=DEVICES, help="default: the suite's device, else cpu")
@@ -132,7 +133,8 @@ def build_jobs(args: argparse.Namespace):
     measure = args.measure or "train"
     timing = overrides.pop("warmup_steps", None), overrides.pop("timed_steps", None)
     if measure != "train":
-        overrides["timing"] = TimingConfig(warmup_steps=timing[0] or 3, timed_steps=timing[1] or 30)
+        given = {key: value for key, value in zip(("warmup_steps", "timed_steps"), timing) if value}
+        overrides["timing"] = TimingConfig(**given)
     overrides.setdefault("tasks", ("digits",) if measure != "timing" else ("mnist",))
     if measure != "timing":
         overrides.setdefault("epochs", 5)
