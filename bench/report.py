@@ -16,7 +16,7 @@ from tabulate import tabulate
 
 from bench.config import mode_meaning
 from bench.jobs import JOB_DEFAULTS, identity_value
-from bench.report_frame import _add_curve_columns, load_frame
+from bench.report_frame import load_frame
 from bench.report_lengths import compile_by_length, goal_table, length_studies, ratio_by_length, untimed_in
 from bench.suites import LONG_GOAL
 from bench.report_tables import (MIB, TIMING_GROUP, _fmt_num, _shape, accuracy_table, cost_table,
@@ -168,7 +168,6 @@ def write_report(records_path: str | Path, out_dir: str | Path) -> dict[str, Any
 
     records_path, out_dir = Path(records_path), Path(out_dir)
     flat, records = load_frame(records_path)
-    flat = _add_curve_columns(flat, records)
     out_dir.mkdir(parents=True, exist_ok=True)
     csv_path = out_dir / "results.csv"
     public = flat.drop(columns=[c for c in flat.columns if c.startswith("_")])

@@ -37,6 +37,17 @@ def load_frame(path: str | Path) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
     records = list(latest_by_job(store.load()).values())
     if not records:
         raise ConfigError(f"{path} holds no readable records; run `python -m bench run` to produce some")
+    return frame_of(records), records
+
+
+def frame_of(records: list[dict[str, Any]]) -> pd.DataFrame:
+    """The flat frame of these records, one row per record: what the report, its plots and the replications read.
+
+    Columns: each record field by its dotted path, the identity's without the "identity." prefix, every run
+    setting (defaults filled in), the mode as shown, and the curves' scalars (_add_curve_columns).
+    """
+    if not records:
+        return pd.DataFrame()
     remember_plugin_cells(records)
     flat = pd.json_normalize(records, sep=".")
     for column in list(flat.columns):  # lists (curves, warm-up times) stay in the JSONL
@@ -55,7 +66,7 @@ def load_frame(path: str | Path) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
     flat["_options"] = [run_settings.options_key(record["identity"]) for record in records]
     flat["_identity"] = [record["identity"] for record in records]
     flat["_record"] = records  # the whole record, for what needs more than the flat columns (bench.ratios)
-    return flat, records
+    return _add_curve_columns(flat, records)
 
 
 def mode_label(identity: dict[str, Any]) -> str:
@@ -92,13 +103,17 @@ def is_native(cell: str) -> bool:
 
 def _add_curve_columns(flat: pd.DataFrame, records: list[dict[str, Any]]) -> pd.DataFrame:
     """Scalars derived from the per-epoch curves (the curves themselves stay in the JSONL)."""
-    by_id = {r["job_id"]: r for r in records}
-    last_val, wall = [], []
-    for job_id in flat.job_id:
-        epochs = ((by_id[job_id].get("train") or {}).get("epochs")) or []
+    columns: dict[str, list] = {"train.val_metric_last": [], "train.wall_s_mean": [], "train.loss_first": [],
+                                "train.loss_last": []}
+    for record in records:
+        epochs = ((record.get("train") or {}).get("epochs")) or []
         vals = [e.get("val_metric") for e in epochs if e.get("val_metric") is not None]
-        last_val.append(vals[-1] if vals else None)
         walls = [e["wall_s"] for e in epochs if "wall_s" in e]
-        wall.append(float(np.mean(walls)) if walls else None)
-    flat["train.val_metric_last"], flat["train.wall_s_mean"] = last_val, wall
+        columns["train.val_metric_last"].append(vals[-1] if vals else None)
+        columns["train.wall_s_mean"].append(float(np.mean(walls)) if walls else None)
+        # mean training loss of the first and the last epoch: how far two runs from one start drift apart
+        columns["train.loss_first"].append(epochs[0].get("train_loss") if epochs else None)
+        columns["train.loss_last"].append(epochs[-1].get("train_loss") if epochs else None)
+    for name, values in columns.items():
+        flat[name] = values
     return flat

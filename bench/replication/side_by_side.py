@@ -19,11 +19,11 @@ from tabulate import tabulate
 
 from bench import run_settings
 from bench.config import FRAMEWORKS  # the column order of every side-by-side table
-from bench.jobs import identity_value
 from bench.records import RecordStore, latest_by_job
 from bench.replication.experiment import SETTING_FIELDS, Ablation, Claim, Experiment
 from bench.replication.plots import length_plot, loss_curve_plot
 from bench.report import write_report
+from bench.report_frame import frame_of
 
 PUBLISHED_LABEL = "published (source)"  # the label the issue asks for, on every published number
 NOT_RUN = "not run"
@@ -50,22 +50,17 @@ def own_runs(experiment: Experiment, records: list[dict[str, Any]]) -> list[dict
 
 
 def rows_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
-    """One row per successful training job: identity, task options, test and last validation scores."""
-    rows = []
-    for record in records:
-        # the setting fields an ablation may set, with the defaults identity() leaves out (native_bias)
-        ident = {**{name: identity_value(record["identity"], name) for name in SETTING_FIELDS}, **record["identity"]}
-        options = ident.pop("task_options") or {}
-        train = record["train"]
-        epochs = train.get("epochs") or []
-        rows.append({**ident, **{TASK_OPTION_COLUMN + k: v for k, v in options.items()},
-                     "metric": train["metric"], "test": train.get("test_metric"),
-                     "val": epochs[-1].get("val_metric") if epochs else None,
-                     # mean training loss of the first and the last epoch: how far two runs from one start drift
-                     "loss_first": epochs[0].get("train_loss") if epochs else None,
-                     "loss_last": epochs[-1].get("train_loss") if epochs else None,
-                     "duration_s": record.get("duration_s")})
-    return pd.DataFrame(rows)
+    """One row per training job: the report's flat frame (bench.report_frame), under the names the tables use."""
+    flat = frame_of(records)
+    if flat.empty:
+        return flat
+    # the tables label runs by the columns that vary: the identity's (its settings with their defaults filled in),
+    # the task options', and the scores, nothing of the environment's
+    identity = {key for record in records for key in record["identity"]} | set(SETTING_FIELDS)
+    kept = [c for c in flat.columns if c in identity or c.startswith(TASK_OPTION_COLUMN)]
+    scores = {"train.metric": "metric", "train.test_metric": "test", "train.val_metric_last": "val",
+              "train.loss_first": "loss_first", "train.loss_last": "loss_last", "duration_s": "duration_s"}
+    return flat[kept + list(scores)].rename(columns=scores)
 
 
 def match_reference(frame: pd.DataFrame, task: str, cell: str, where: tuple[tuple[str, Any], ...]) -> pd.DataFrame:
