@@ -94,8 +94,8 @@ def test_sigmoid_mse_is_the_same_loss_in_numpy_torch_and_keras_and_keeps_the_bit
     assert bits == pytest.approx(score(out, y, lengths, _problem("per_step", "bce", "bit_accuracy", 1))[1])
 
     weights = step_weights(lengths, 6, "per_step")
-    torch_value = TorchAdapter._loss(SimpleNamespace(problem=problem), torch.tensor(out), torch.tensor(y),
-                                     torch.tensor(weights, dtype=torch.float64)).item()
+    torch_value = TorchAdapter._data_loss(SimpleNamespace(problem=problem), torch.tensor(out), torch.tensor(y),
+                                          torch.tensor(weights, dtype=torch.float64)).item()
     assert torch_value == pytest.approx(expected, abs=LOSS_TOL)
     keras_value = float(keras_loss("sigmoid_mse")(y, out.astype(np.float32), sample_weight=weights.astype(np.float32)))
     assert keras_value == pytest.approx(expected, abs=1e-6 + 1e-5 * expected)  # float32 in Keras

@@ -13,6 +13,7 @@ import psutil
 import pytest
 
 from bench.cli import EXIT_JOBS_FAILED, main
+from bench.environment import base_environment
 from bench.executors.local import LocalExecutor
 from bench.jobs import Axes, expand
 from bench.records import RecordStore, new_record, read_records
@@ -296,7 +297,7 @@ def test_dry_run_lists_the_quick_suite_and_marks_what_the_output_already_records
     out = capsys.readouterr().out.strip().splitlines()
     assert out[-1] == f"{len(out) - 1} jobs" and len(out) - 1 >= 4 * 14
     first_id, first_label = out[0].split(" ", 1)
-    record = new_record(first_id, _quick_identity(first_id), {}, "2026-01-01T00:00:00")
+    record = new_record(first_id, _quick_identity(first_id), base_environment(), "2026-01-01T00:00:00")
     record.update(status="error", error="failed once", duration_s=1.0)  # a failure is a record too
     RecordStore(output).append(record)
     assert main(["run", "--suite", "quick", "--dry-run", "--output", str(output)]) == 0

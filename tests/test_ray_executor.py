@@ -32,6 +32,7 @@ OBJECT_STORE_BYTES = 80 * 1024 * 1024  # records are small; keep Ray's shared me
 JOB_TIMEOUT_S = 120.0  # per job; a tiny job takes seconds, so hitting this means something hangs
 ACCURACY_TOL = 1e-9  # same seed, same data, one thread each: the accuracies must agree exactly
 CLEANUP_WAIT_S = 30.0  # how long a cancelled job's process may take to go away
+LONG_EPOCHS = 10_000  # a job that outlasts JOB_TIMEOUT_S whatever the machine
 ONE_CPU = ResourcePolicy(train_cpus=1)  # two accuracy jobs pack onto the two CPUs
 
 
@@ -203,6 +204,9 @@ def job_processes(job_id: str) -> list[psutil.Process]:
 def test_resume_after_an_interrupted_ray_sweep_runs_only_the_missing_jobs(ray_cluster, tmp_path):
     first, running, queued = jobs = tiny_train_jobs(("rnn",), (0, 1, 2))  # two CPUs: the third waits its turn
     finished = tmp_path / "finished"  # seeds whose task ran its job to the end
+    # in the interrupted sweep the second job trains for minutes, so however slowly a loaded machine delivers
+    # the interruption, the job is still running when it comes: finishing it means the cancel failed
+    long_running = dataclasses.replace(running, epochs=LONG_EPOCHS)
 
     def first_fails_while_second_runs(identity, threads, timeout_s, python, settings):
         """The first job's task fails at once, but only after the second job's process has started,
@@ -210,12 +214,14 @@ def test_resume_after_an_interrupted_ray_sweep_runs_only_the_missing_jobs(ray_cl
         if identity["seed"] == first.seed:
             deadline = time.monotonic() + JOB_TIMEOUT_S
             while time.monotonic() < deadline and not any(
-                    f"{running.job_id}.job.json" in " ".join(p.info["cmdline"] or ())
+                    f"{long_running.job_id}.job.json" in " ".join(p.info["cmdline"] or ())
                     for p in psutil.process_iter(["cmdline"])):
                 time.sleep(0.1)
             raise RuntimeError("a stand-in failure of the first job's task")
         # Ray cancels a running task by raising KeyboardInterrupt in it or, on a busy machine, by killing its
         # worker; either way the job must not get here
+        if identity["seed"] == running.seed:
+            identity = long_running.identity()
         record = run_job_on_node(identity, threads, timeout_s, python, settings)
         with open(finished, "a") as fh:
             fh.write(str(identity["seed"]))
@@ -228,10 +234,10 @@ def test_resume_after_an_interrupted_ray_sweep_runs_only_the_missing_jobs(ray_cl
     (written,) = RecordStore(path).load()
     assert written["job_id"] == first.job_id and "stand-in failure" in written["error"]
     deadline = time.monotonic() + CLEANUP_WAIT_S
-    while job_processes(running.job_id) and time.monotonic() < deadline:
+    while job_processes(long_running.job_id) and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert not job_processes(running.job_id), "a cancelled job's process outlived the interrupted sweep"
-    # the running job was cancelled, not left to finish (it needs seconds; the interruption came at once)
+    assert not job_processes(long_running.job_id), "a cancelled job's process outlived the interrupted sweep"
+    # the running job was cancelled, not left to finish
     assert str(running.seed) not in (finished.read_text() if finished.exists() else "")
 
     resumed = run_sweep(jobs, RecordStore(path), RayExecutor(timeout_s=JOB_TIMEOUT_S, policy=ONE_CPU), progress=False)
