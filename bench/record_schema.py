@@ -183,6 +183,8 @@ class Environment:
     plugins: list = doc("each plugin file: source, sha256, its cells' baseline and nativeness", ABSENT)
     tf32: dict = doc("the TF32 switches as read back", ABSENT)
     executor: dict = doc("Ray: node and resources the job ran with", ABSENT)
+    compile_cache: str = doc("torch jobs: the Inductor cache compiled into, \"fresh for this job\" unless "
+                             "TORCHINDUCTOR_CACHE_DIR named a shared one", ABSENT)
 
 
 IDENTITY_CORE: dict[str, Any] = {  # identity keys besides the knobs' (bench.jobs.Job)

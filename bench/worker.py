@@ -8,9 +8,11 @@ timeout).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
+import tempfile
 import time
 import traceback
 from pathlib import Path
@@ -22,6 +24,7 @@ from bench.records import new_record
 
 ERROR_TAIL_CHARS = 4000  # how much of a traceback goes into a record
 PARENT_POLL_S = 1.0  # where the kernel cannot signal a parent's death, how often the job looks for its parent
+INDUCTOR_CACHE_ENV = "TORCHINDUCTOR_CACHE_DIR"  # where torch.compile keeps what it compiled, between processes
 PR_SET_PDEATHSIG = 1  # prctl option (linux/prctl.h): a signal to receive when the parent dies
 
 
@@ -114,7 +117,17 @@ def main(argv: list[str] | None = None) -> int:
     job_cpus = cpu_list(os.environ.get(JOB_CPUS_ENV))
     if job_cpus:  # side by side with other jobs: compile off the cores kept for timing (before any thread starts)
         pin_process(job_cpus)
-    record = run_in_process(Job.from_identity(payload["identity"]), int(payload["threads"]))
+    job = Job.from_identity(payload["identity"])
+    # a torch job compiles into an Inductor cache of its own, so its compile time is a cold compile's, not a
+    # lookup of what an earlier job or run left on disk; a cache the user names (TORCHINDUCTOR_CACHE_DIR) is used
+    fresh = job.framework == "torch" and not os.environ.get(INDUCTOR_CACHE_ENV)
+    with tempfile.TemporaryDirectory(prefix="rnnbench-inductor-") if fresh else contextlib.nullcontext() as cache:
+        if cache:
+            os.environ[INDUCTOR_CACHE_ENV] = cache
+        record = run_in_process(job, int(payload["threads"]))
+    if job.framework == "torch":
+        record["environment"]["compile_cache"] = ("fresh for this job" if fresh
+                                                  else f"shared: {os.environ[INDUCTOR_CACHE_ENV]}")
     write_atomically(Path(argv[1]), record)
     return 0
 

@@ -105,16 +105,21 @@ def _run_torch_scan(name, weights, x, d_outputs, initial_state, hidden) -> Layer
 
     Dynamo remembers each shape a function was compiled for: the next compile turns shape-generic, whose scan
     lowering in torch 2.13 computes wrong gradients (garbage input gradients at T 1024 after a compile at the
-    checker's small shapes), and after eight shapes it quietly runs eager. So each check compiles after a reset,
-    and resets again after, leaving the job's own compile as fresh as in a process that checked nothing.
+    checker's small shapes), and after eight shapes it quietly runs eager. Inductor keeps what it compiled, on
+    disk and in memory, and a job's timed compile would find the gate's kernels there. So each check compiles
+    after a reset, in a cache of its own, and clears both after: the job's own compile is as cold as in a
+    process that checked nothing.
     """
     import torch
+    from torch._inductor.utils import clear_caches, fresh_cache
 
     torch._dynamo.reset()
     try:
-        return _scan_run(name, weights, x, d_outputs, initial_state, hidden)
+        with fresh_cache():
+            return _scan_run(name, weights, x, d_outputs, initial_state, hidden)
     finally:
         torch._dynamo.reset()
+        clear_caches()
 
 
 def _scan_run(name, weights, x, d_outputs, initial_state, hidden) -> LayerRun:
