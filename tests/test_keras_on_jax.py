@@ -21,12 +21,12 @@ import pytest
 
 TESTS = Path(__file__).resolve().parent
 REPO = TESTS.parent
-# the test files that exercise Keras code paths, rerun on JAX, each with a -k filter ("" = all of it).
-# The runners' Adam comparison is left out there: it reruns Keras's one Adam, the same code on both
-# backends, and would add a minute to CI
-RERUN_ON_JAX = (("test_cells_tf.py", ""), ("test_cells_reference.py", "keras"),
-                ("test_runners_agree.py", "not kerass_adam_step"))
-RERUN_TIMEOUT_S = 900  # each takes one to two minutes on two cores
+# the test files that exercise Keras code paths, rerun on JAX in one process (one Keras and JAX start-up),
+# and the -k filter that picks their Keras cases: test_cells_reference.py's Keras parameters, and not the
+# runners' Adam comparison, which reruns Keras's one Adam, the same code on both backends, for a minute of CI
+RERUN_ON_JAX = ("test_cells_tf.py", "test_cells_reference.py", "test_runners_agree.py")
+RERUN_SELECTED = "not kerass_adam_step and (keras or not test_cells_reference)"
+RERUN_TIMEOUT_S = 900  # about three minutes on two cores
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(importlib.util.find_spec("jax") is None or keras.backend.backend() == "jax",
@@ -39,9 +39,9 @@ def _on_jax(*args: str, timeout: float = RERUN_TIMEOUT_S) -> subprocess.Complete
                           timeout=timeout)
 
 
-@pytest.mark.parametrize("test_file,selected", RERUN_ON_JAX, ids=[name for name, _ in RERUN_ON_JAX])
-def test_the_keras_tests_pass_on_jax(test_file, selected):
-    result = _on_jax("-m", "pytest", str(TESTS / test_file), "-q", "-p", "no:cacheprovider", "-k", selected)
+def test_the_keras_tests_pass_on_jax():
+    result = _on_jax("-m", "pytest", *(str(TESTS / name) for name in RERUN_ON_JAX), "-q", "-p", "no:cacheprovider",
+                     "-k", RERUN_SELECTED)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     assert " passed" in result.stdout and " failed" not in result.stdout
 
