@@ -1,7 +1,7 @@
 """The run settings: each knob declared once, here.
 
 A knob is a setting of a job beyond its model, data and measurement: the learning rate, the
-initialiser, an L2 penalty. Everything else is derived from this table: the `Job` field and its
+initialiser, the weight decay. Everything else is derived from this table: the `Job` field and its
 check, whether and how the job's identity and label show it, the `Axes` axis that sweeps it, the
 CLI flag, and the "settings" the reports label runs by (bench.run_settings). A new knob is one
 entry here, the runner code that uses it (`job.NAME`), and a test.
@@ -76,9 +76,10 @@ KNOBS: tuple[Knob, ...] = (
          "float32 matmul precision on GPUs: default (each framework's own: torch lets cuDNN use TF32 but not its "
          "matmuls), tf32 (both may), fp32 (neither)", choices=FLOAT32_PRECISIONS, omit_default=True, tag="-{}",
          tag_after_mode=True),
-    Knob("l2", float, 0.0, "l2s", "--l2",
-         "L2 penalty λ: λ·Σw² over every weight matrix (kernels, recurrent kernels, head; not biases) added to the "
-         "training loss, as a Keras L2 regularizer does, in both frameworks (default 0: none)",
-         valid=lambda v: v >= 0, rule="zero or positive", omit_default=True, tag="/l2-{}"),
+    Knob("weight_decay", float, 0.0, "weight_decays", "--weight-decay",
+         "L2 weight decay λ, added to the loss: λ·Σw² over every weight matrix (kernels, recurrent kernels, head, "
+         "embedding; not biases), as Keras's L2(λ) regularizer, in both frameworks (not AdamW's decoupled decay; "
+         "default 0: none)",
+         valid=lambda v: v >= 0, rule="zero or positive", omit_default=True, tag="/weight-decay-{}"),
 )
 BY_NAME: dict[str, Knob] = {knob.name: knob for knob in KNOBS}

@@ -112,7 +112,7 @@ def test_suite_overrides_change_only_the_grids_they_apply_to():
 
 # for each knob the identity leaves out at its default: a value to choose, one it refuses, and how the error says so
 CHOSEN = {"float32": ("fp32", "bf16", "default, tf32, fp32"), "native_bias": ("canonical", "tied", "framework, canonical"),
-          "adam_epsilon": ("keras", "torch", "framework, keras"), "l2": (1e-3, -1.0, "zero or positive")}
+          "adam_epsilon": ("keras", "torch", "framework, keras"), "weight_decay": (1e-3, -1.0, "zero or positive")}
 OPTIONAL_KNOBS = [knob for knob in KNOBS if knob.omit_default]
 
 

@@ -255,11 +255,11 @@ def test_a_real_record_with_a_wrong_nested_field_is_named_by_its_path(fresh_reco
     bad["train"]["epochs"][0]["val_metric"] = "high"
     bad["train"]["test_metrc"] = 0.5  # a writer's typo
     del bad["identity"]["cell"]
-    bad["identity"]["l2"] = "none"
+    bad["identity"]["weight_decay"] = "none"
     bad["environment"]["git"] = {"commit": "abc"}
     problems = record_problems(bad)
     assert problems == ["train.epochs[0].val_metric must be float, got str", "train.test_metrc is not a field of Train",
-                        "missing environment.git.dirty", "missing identity.cell", "identity.l2 must be float, got str"]
+                        "missing environment.git.dirty", "missing identity.cell", "identity.weight_decay must be float, got str"]
     with pytest.raises(RecordError, match="train.test_metrc is not a field of Train"):
         validate_record(bad)
 

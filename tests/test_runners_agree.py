@@ -149,12 +149,12 @@ def test_with_kerass_adam_step_torch_trains_a_cell_as_keras_does_and_with_its_ow
     assert not np.allclose(own_outputs, keras_outputs, rtol=0, atol=ADAM_OUTPUT_ATOL)
 
 
-L2 = 0.01  # large enough that the penalty is a visible part of a digits model's loss
+WEIGHT_DECAY = 0.01  # large enough that the penalty is a visible part of a digits model's loss
 
 
 @pytest.mark.usefixtures("sgd_in_both_runners")
-def test_an_l2_penalty_trains_alike_in_both_runners_and_is_the_sum_of_squared_weight_matrices():
-    jobs = {framework: dataclasses.replace(_job(framework, "gru0", "digits", {}, False), l2=L2)
+def test_weight_decay_trains_alike_in_both_runners_and_is_the_sum_of_squared_weight_matrices():
+    jobs = {framework: dataclasses.replace(_job(framework, "gru0", "digits", {}, False), weight_decay=WEIGHT_DECAY)
             for framework in ("torch", "keras")}
     runs = {framework: _train(framework, job) for framework, job in jobs.items()}
     np.testing.assert_allclose(runs["keras"][0], runs["torch"][0], rtol=LOSS_RTOL)
@@ -162,7 +162,7 @@ def test_an_l2_penalty_trains_alike_in_both_runners_and_is_the_sum_of_squared_we
     # the first step's loss is the unpenalised loss plus λ·Σw² over the starting weight matrices
     problem, _ = load_problem_and_task(jobs["torch"])
     start = torch_runner.TorchAdapter(jobs["torch"], problem).model
-    penalty = L2 * sum(float((p.detach() ** 2).sum()) for p in start.parameters() if p.ndim >= 2)
+    penalty = WEIGHT_DECAY * sum(float((p.detach() ** 2).sum()) for p in start.parameters() if p.ndim >= 2)
     plain, _ = _train("torch", _job("torch", "gru0", "digits", {}, False))
     assert penalty > 0.01 * plain[0]
     np.testing.assert_allclose(runs["torch"][0][0], plain[0] + penalty, rtol=LOSS_RTOL)

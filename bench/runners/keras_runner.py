@@ -112,10 +112,10 @@ class KerasAdapter:
         probe = (np.zeros((2, steps), np.int64) if problem.vocab_size
                  else np.zeros((2, steps, problem.input_size), np.float32))
         self.model(probe)  # creates the weights, so parameters can be counted (and penalised) before training
-        if job.l2:  # λ·Σw² per weight matrix, added to the loss by Keras
+        if job.weight_decay:  # λ·Σw² per weight matrix, added to the loss by Keras
             for weight in self.model.trainable_weights:
                 if len(weight.shape) >= 2:
-                    weight.regularizer = keras.regularizers.L2(job.l2)
+                    weight.regularizer = keras.regularizers.L2(job.weight_decay)
         self.model.compile(optimizer=make_optimizer(job), loss=_loss(problem.loss),
                            jit_compile=job.mode == "xla", run_eagerly=job.mode == "eager")
 

@@ -99,10 +99,10 @@ class TorchAdapter:
 
     def _loss(self, out: torch.Tensor, y: torch.Tensor, weights: torch.Tensor | None) -> torch.Tensor:
         data_loss = self._data_loss(out, y, weights)
-        if not self.job.l2:
+        if not self.job.weight_decay:
             return data_loss
         # as Keras's L2 regularizer: λ·Σw² per weight matrix, in the loss (not Adam's or AdamW's decay)
-        return data_loss + self.job.l2 * sum(p.pow(2).sum() for p in self.model.parameters() if p.ndim >= 2)
+        return data_loss + self.job.weight_decay * sum(p.pow(2).sum() for p in self.model.parameters() if p.ndim >= 2)
 
     def _data_loss(self, out: torch.Tensor, y: torch.Tensor, weights: torch.Tensor | None) -> torch.Tensor:
         loss = self.problem.loss
