@@ -53,6 +53,9 @@ def node_facts() -> dict[str, Any]:
             "hostname": platform.node(), "assigned_resources": context.get_assigned_resources()}
 
 
+CANCEL_GRACE_S = 10.0  # how long an interrupted sweep waits for a politely cancelled task before killing its worker
+
+
 @dataclass
 class RayExecutor:
     """One Ray task per job on a Ray cluster; records come back as tasks finish."""
@@ -112,10 +115,21 @@ class RayExecutor:
                 for ref in done:
                     yield self._collect(ray, ref, *pending.pop(ref))
         finally:
-            for ref in pending:  # interrupted: stop what still runs (its job process dies with it)
-                ray.cancel(ref)
+            if pending:  # interrupted: stop what still runs (its job process dies with it)
+                self._cancel(ray, list(pending))
             if started_here:
                 ray.shutdown()
+
+    @staticmethod
+    def _cancel(ray: Any, refs: list) -> None:
+        """Cancel running tasks: politely (KeyboardInterrupt in the task, which kills its job's process tree), and
+        where that has not ended a task within CANCEL_GRACE_S (a busy worker can miss it), by killing its worker,
+        whose job process then dies with it (bench.worker.die_with_parent)."""
+        for ref in refs:
+            ray.cancel(ref)
+        _, still_running = ray.wait(refs, num_returns=len(refs), timeout=CANCEL_GRACE_S)
+        for ref in still_running:
+            ray.cancel(ref, force=True)
 
     def _collect(self, ray: Any, ref: Any, job: Job, started_at: str, start: float) -> dict[str, Any]:
         """The task's record, or a failure record saying how its task failed."""
