@@ -134,17 +134,17 @@ def _scan_against_loop(spec: CellSpec, batch: int, input_size: int, hidden: int,
         scan = run_layer("torch", spec.name, weights, x, d_outputs, scan=True)
     except Exception as err:  # noqa: BLE001 - the operator refusing a cell is that cell's result in this mode
         return CheckRow(spec.name, check, "torch", FAIL, f"raised {type(err).__name__}: {err}")
+    outputs = deviation(scan.outputs, exact.outputs, _normwise(exact.outputs, PAIR_TOLERANCE))
+    gradients = _worst_gradient(scan.d_x, scan.d_weights, exact.d_x, exact.d_weights, GRADIENT_TOLERANCE,
+                                normwise=True)
+    worst = (outputs, where_in_sequence(outputs.index)) if outputs.excess >= gradients[0].excess else gradients
+    return _row(spec, check, "torch", *worst)
 
-    def normwise(want: np.ndarray, base: Tolerance) -> Tolerance:
-        return Tolerance(atol=base.atol + base.rtol * float(np.max(np.abs(want), initial=0.0)), rtol=base.rtol)
 
-    found = [(deviation(scan.outputs, exact.outputs, normwise(exact.outputs, PAIR_TOLERANCE)), where_in_sequence),
-             (deviation(scan.d_x, exact.d_x, normwise(exact.d_x, GRADIENT_TOLERANCE)), where_in_input)]
-    for name, want in exact.d_weights.items():
-        found.append((deviation(scan.d_weights[name], want, normwise(want, GRADIENT_TOLERANCE)),
-                      lambda i, name=name: f"d weight {name!r}[{', '.join(map(str, i))}]"))
-    worst, where = max(found, key=lambda pair: pair[0].excess)
-    return _row(spec, check, "torch", worst, where(worst.index))
+def _normwise(want: np.ndarray, tolerance: Tolerance) -> Tolerance:
+    """`tolerance` with its relative part taken of the array's largest value, for every element."""
+    return Tolerance(atol=tolerance.atol + tolerance.rtol * float(np.max(np.abs(want), initial=0.0)),
+                     rtol=tolerance.rtol)
 
 
 def uses_scan_loop(name: str) -> bool:
@@ -317,10 +317,13 @@ def _row(spec: CellSpec, check: str, framework: str, worst: Deviation, where: st
                     "" if worst.ok else where)
 
 
-def _worst_gradient(d_x, d_weights, want_x, want_weights, tolerance: Tolerance) -> tuple[Deviation, str]:
-    found = [(deviation(d_x, want_x, tolerance), where_in_input)]
+def _worst_gradient(d_x, d_weights, want_x, want_weights, tolerance: Tolerance,
+                    normwise: bool = False) -> tuple[Deviation, str]:
+    """The gradient furthest outside `tolerance` (normwise: taken per array of its largest value), and where."""
+    held = (lambda want: _normwise(want, tolerance)) if normwise else (lambda want: tolerance)
+    found = [(deviation(d_x, want_x, held(want_x)), where_in_input)]
     for name, want in want_weights.items():
-        found.append((deviation(d_weights[name], want, tolerance),
+        found.append((deviation(d_weights[name], want, held(want)),
                       lambda i, name=name: f"d weight {name!r}[{', '.join(map(str, i))}]"))
     worst, where = max(found, key=lambda pair: pair[0].excess)
     return worst, where(worst.index)

@@ -53,49 +53,39 @@ def run_layer(framework: str, name: str, weights: dict[str, np.ndarray], x: np.n
 
 def run_torch_float64(name: str, weights: dict[str, np.ndarray], x: np.ndarray, d_outputs: np.ndarray) -> LayerRun:
     """The torch layer's eager loop in float64: what its float32 runs (loop and compiled scan) are measured from."""
-    import torch
-
-    from cells_torch.gradients import canonical_gradients
-
     weights = {key: np.asarray(value, np.float64) for key, value in weights.items()}
-    layer, hidden, _ = _torch_layer(name, weights, x, None, d_outputs.shape[2])
-    layer.double()
-    with torch.no_grad():
-        outputs, final = layer(torch.from_numpy(np.asarray(x, np.float64)))
-    final = (final,) if isinstance(final, torch.Tensor) else tuple(final)
-    d_x, d_weights = canonical_gradients(layer, np.asarray(x, np.float64), np.asarray(d_outputs, np.float64), weights)
-    return LayerRun(outputs=outputs.numpy(), final_state=tuple(f.numpy() for f in final), d_x=d_x,
-                    d_weights=d_weights, param_count=sum(p.numel() for p in layer.parameters()))
+    return _run_torch(name, weights, np.asarray(x, np.float64), np.asarray(d_outputs, np.float64), None,
+                      d_outputs.shape[2], dtype=np.float64)
 
 
-def _torch_layer(name, weights, x, initial_state, hidden):
-    """(layer of `name` loaded with `weights`, its hidden size, the initial state as tensors or None)."""
+def _torch_layer(name, weights, x, initial_state, hidden, dtype=np.float32):
+    """(layer of `name` in `dtype` loaded with `weights`, its hidden size, the initial state as tensors or None)."""
     import torch
 
     import cells_torch
     from bench.cells import get_spec
 
     hidden = hidden or get_spec(name).hidden_size_of(weights, x.shape[2])
-    layer = cells_torch.make_layer(name, x.shape[2], hidden)
+    layer = cells_torch.make_layer(name, x.shape[2], hidden).to(getattr(torch, np.dtype(dtype).name))
     layer.set_canonical(weights)
-    initial = None if initial_state is None else tuple(torch.from_numpy(np.asarray(s, np.float32))
+    initial = None if initial_state is None else tuple(torch.from_numpy(np.asarray(s, dtype))
                                                        for s in initial_state)
     return layer, hidden, initial
 
 
-def _run_torch(name, weights, x, d_outputs, initial_state, hidden) -> LayerRun:
+def _run_torch(name, weights, x, d_outputs, initial_state, hidden, dtype=np.float32) -> LayerRun:
     import torch
 
     from cells_torch.gradients import canonical_gradients
 
-    layer, hidden, initial = _torch_layer(name, weights, x, initial_state, hidden)
+    layer, hidden, initial = _torch_layer(name, weights, x, initial_state, hidden, dtype)
     with torch.no_grad():
         outputs, final = layer(torch.from_numpy(x), initial)
     final = (final,) if isinstance(final, torch.Tensor) else tuple(final)
-    outputs, final = _checked("torch", name, outputs, final, x.shape, hidden)  # before gradients use them
+    outputs, final = _checked("torch", name, outputs, final, x.shape, hidden, dtype)  # before gradients use them
     d_x = d_weights = None
     if d_outputs is not None:
-        d_x, d_weights = canonical_gradients(layer, x, d_outputs.astype(np.float32), weights)
+        d_x, d_weights = canonical_gradients(layer, x, d_outputs.astype(dtype), weights)
     return LayerRun(outputs=outputs, final_state=final, d_x=d_x, d_weights=d_weights,
                     param_count=sum(p.numel() for p in layer.parameters()))
 
@@ -164,20 +154,21 @@ def _run_keras(name, weights, x, d_outputs, initial_state, hidden) -> LayerRun:
                     param_count=int(layer.count_params()))
 
 
-def _numpy(value, framework: str, name: str) -> np.ndarray:
+def _numpy(value, framework: str, name: str, dtype=np.float32) -> np.ndarray:
     if hasattr(value, "detach"):  # torch (a compiled layer's outputs may still require grad)
         value = value.detach().cpu().numpy()
     array = np.asarray(value)
-    if array.dtype != np.float32:
-        raise ImplementationError(f"{framework} {name} returned {array.dtype} values from float32 inputs and "
-                                  "weights; return float32 (the dtype of the inputs)")
+    if array.dtype != dtype:
+        wanted = np.dtype(dtype).name
+        raise ImplementationError(f"{framework} {name} returned {array.dtype} values from {wanted} inputs and "
+                                  f"weights; return {wanted} (the dtype of the inputs)")
     return array
 
 
-def _checked(framework: str, name: str, outputs, final, x_shape, hidden: int):
-    """Outputs and final state as float32 NumPy arrays of the expected shapes, or an ImplementationError."""
-    outputs = _numpy(outputs, framework, name)
-    final = tuple(_numpy(state, framework, name) for state in final)
+def _checked(framework: str, name: str, outputs, final, x_shape, hidden: int, dtype=np.float32):
+    """Outputs and final state as NumPy arrays of the inputs' dtype and the expected shapes, or an ImplementationError."""
+    outputs = _numpy(outputs, framework, name, dtype)
+    final = tuple(_numpy(state, framework, name, dtype) for state in final)
     expected = (x_shape[0], x_shape[1], hidden)
     if outputs.shape != expected:
         raise ImplementationError(f"{framework} {name} returned outputs of shape {outputs.shape} for inputs "
