@@ -12,7 +12,7 @@ from tqdm import tqdm
 from bench.config import ConfigError
 from bench.executors.base import Executor, failure_record
 from bench.jobs import Job
-from bench.records import FAILED_STATUSES, RecordStore
+from bench.records import FAILED_STATUSES, RecordStore, latest_by_job
 
 
 EXIT_JOBS_FAILED = 1  # `bench run` and `bench replicate`: a job ended error, timeout or incorrect (its record is kept)
@@ -61,14 +61,14 @@ def run_sweep(jobs: Sequence[Job], store: RecordStore, executor: Executor, *, re
             result.statuses[record["status"]] += 1
             if record["status"] != "ok":
                 label = Job.from_identity(record["identity"]).label()
-                first_line = (record.get("error") or "").strip().splitlines()
-                bar.write(f"[{record['status']}] {label}: {first_line[0] if first_line else ''}")
+                bar.write(f"[{record['status']}] {label}: {_first_line(record)}")
                 if record["status"] in FAILED_STATUSES:
                     result.failed.append(label)
             bar.update(1)
 
         for wave in _waves_by_length(todo):
-            timed_out = [r for r in store.load() if r["status"] == "timeout"]
+            # a job's latest record counts: a timeout run again (--retry-failed) and finished is no longer one
+            timed_out = [r for r in latest_by_job(store.load()).values() if r["status"] == "timeout"]
             to_run = []
             for job in wave:
                 shorter = outgrown_by(job, timed_out)
@@ -107,11 +107,15 @@ def outgrown_by(job: Job, timed_out: Sequence[dict]) -> dict | None:
 
 
 def _outgrown_record(job: Job, shorter: dict) -> dict:
-    first_line = (shorter.get("error") or "").strip().splitlines()
     return failure_record(job, "timeout", (
         f"not started: the same job at T {shorter['identity']['seq_len']} ran out of time (record "
-        f"{shorter['job_id']}: {first_line[0] if first_line else 'timeout'}), and a job's compile and steps only "
+        f"{shorter['job_id']}: {_first_line(shorter) or 'timeout'}), and a job's compile and steps only "
         "grow with the sequence length"), 0.0)
+
+
+def _first_line(record: dict) -> str:
+    lines = (record.get("error") or "").strip().splitlines()
+    return lines[0] if lines else ""
 
 
 

@@ -65,3 +65,27 @@ def test_the_long_suite_covers_every_cell_in_each_frameworks_long_modes_at_each_
     assert {job.seq_len for job in jobs} == set(LONG_STEPS)
     assert {job.cell for job in jobs} == set(list_cells())  # mingru from the suite's plugin included
     assert suite.timeout_s == LONG_JOB_TIMEOUT_S < 600
+
+
+def test_a_timeout_that_a_later_run_finished_no_longer_keeps_the_longer_job_from_starting(tmp_path):
+    from bench.executors.base import failure_record
+    from bench.records import RecordStore
+    from bench.sweep import run_sweep
+
+    grids = tuple(Axes(tasks=("mnist",), measure="timing", modes=("compiled",), cells=("gru0",), frameworks=("torch",),
+                       hidden_sizes=(8,), batch_sizes=(2,), seq_len=steps,
+                       timing=TimingConfig(warmup_steps=1, timed_steps=1)) for steps in (8, 64))
+    short, long = Suite(name="t", description="t", device="cpu", grids=grids).jobs()
+    store = RecordStore(tmp_path / "records.jsonl")
+    store.append(failure_record(short, "timeout", "timeout after 300 s", 300.0))
+    store.append(failure_record(short, "error", "run again with --retry-failed and a longer --timeout", 1.0))
+    started = []
+
+    class Records:  # an executor that starts every job it is given
+        def run(self, todo, on_start=None):
+            for job in todo:
+                started.append(job.seq_len)
+                yield failure_record(job, "error", "stand-in", 1.0)
+
+    run_sweep([long], store, Records(), progress=False)
+    assert started == [64]  # the short job's latest record is not a timeout
