@@ -82,4 +82,3 @@ KNOBS: tuple[Knob, ...] = (
          "default 0: none)",
          valid=lambda v: v >= 0, rule="zero or positive", omit_default=True, tag="/weight-decay-{}"),
 )
-BY_NAME: dict[str, Knob] = {knob.name: knob for knob in KNOBS}

@@ -1,6 +1,6 @@
 """The record, typed: one dataclass per section, from which validation and the published schema both come.
 
-`validate` walks a record (a dict, as read from JSONL) against these classes, nested sections and lists
+`record_problems` walks a record (a dict, as read from JSONL) against these classes, nested sections and lists
 included, and names every problem by its path ("timing.train_step.median_s must be float or null").
 `schema_markdown` writes the table docs/harness.md publishes (a test keeps the two the same). A field's
 type says what a value may be; `Optional` means null is allowed (a measurement that was not finite is
@@ -17,6 +17,7 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
+from bench.jobs import Job
 from bench.knobs import KNOBS
 
 
@@ -187,14 +188,16 @@ class Environment:
                              "TORCHINDUCTOR_CACHE_DIR named a shared one", ABSENT)
 
 
-IDENTITY_CORE: dict[str, Any] = {  # identity keys besides the knobs' (bench.jobs.Job)
-    "cell": str, "framework": str, "backend": str, "mode": str, "device": str, "task": str, "measure": str,
-    "num_layers": int, "hidden_size": int, "bidirectional": bool, "batch_size": int, "seq_len": Optional[int],
-    "input_size": Optional[int], "epochs": int, "seed": int, "target": Optional[float],
-    "warmup_steps": Optional[int], "timed_steps": Optional[int], "task_options": dict,
-}
-IDENTITY_OPTIONAL = {"paired": bool, **{knob.name: knob.type for knob in KNOBS if knob.omit_default}}
-IDENTITY_REQUIRED = {**IDENTITY_CORE, **{knob.name: knob.type for knob in KNOBS if not knob.omit_default}}
+def _identity_types() -> dict[str, Any]:
+    """Each identity key and its type, from the Job's own fields (task options travel as a JSON object)."""
+    hints = typing.get_type_hints(Job)
+    return {f.name: dict if f.name == "task_options" else hints[f.name] for f in dataclasses.fields(Job)}
+
+
+# identity() leaves these out at their defaults: `paired` when False, and the knobs that say so
+IDENTITY_OPTIONAL_KEYS = ("paired", *(knob.name for knob in KNOBS if knob.omit_default))
+IDENTITY_OPTIONAL = {key: value for key, value in _identity_types().items() if key in IDENTITY_OPTIONAL_KEYS}
+IDENTITY_REQUIRED = {key: value for key, value in _identity_types().items() if key not in IDENTITY_OPTIONAL_KEYS}
 
 
 @dataclass
