@@ -15,11 +15,9 @@ from typing import Callable, Sequence
 
 from bench import run_command
 from bench.cells import UnknownCellError
-from bench.cli_options import add_plugin_argument, check_folder, job_settings  # noqa: F401 (re-exported)
+from bench.cli_options import add_plugin_argument, check_folder
 from bench.config import ConfigError
 from bench.records import RecordsBusyError
-from bench.run_command import build_jobs  # noqa: F401 (re-exported: tests build a run's jobs from its flags)
-from bench.sweep import EXIT_JOBS_FAILED  # noqa: F401 (re-exported)
 
 
 # -- list --------------------------------------------------------------------------------------

@@ -143,7 +143,8 @@ def test_the_labels_of_the_older_knobs_are_unchanged():
 
 @pytest.mark.parametrize("knob", KNOBS, ids=[knob.name for knob in KNOBS])
 def test_every_knob_is_a_cli_flag_an_axis_and_a_settings_label(knob):
-    from bench.cli import build_parser, build_jobs
+    from bench.cli import build_parser
+    from bench.run_command import build_jobs
     from bench.run_settings import SETTINGS
 
     value = knob.choices[-1] if knob.choices else knob.type(0.5)

@@ -12,12 +12,13 @@ from pathlib import Path
 import psutil
 import pytest
 
-from bench.cli import EXIT_JOBS_FAILED, main
+from bench.cli import main
 from bench.environment import base_environment
 from bench.executors.local import LocalExecutor
 from bench.jobs import Axes, expand
 from bench.records import RecordStore, new_record, read_records
 from bench.runners.common import DIVERGENCE_FACTOR
+from bench.sweep import EXIT_JOBS_FAILED
 from datasets_fixtures import MNIST_FILES, require_data
 
 pytestmark = pytest.mark.slow
