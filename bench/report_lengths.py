@@ -12,7 +12,7 @@ import re
 import pandas as pd
 
 from bench.report_frame import is_native
-from bench.report_tables import _fmt_num
+from bench.report_tables import _fmt_num, median_range
 from bench.suites import LONG_GOAL
 
 # what stays fixed while T varies: one length study per distinct value of these
@@ -70,9 +70,7 @@ def compile_by_length(rows: pd.DataFrame, untimed: pd.DataFrame) -> pd.DataFrame
             at = group[group.seq_len == steps]
             custom = at[~at.native].compile_s.dropna().astype(float)
             native = at[at.native].compile_s.dropna().astype(float)
-            text = (f"{_fmt_num(custom.median())} ({_fmt_num(custom.min())}–{_fmt_num(custom.max())})"
-                    if not custom.empty else "—")
-            text += f"; native {_fmt_num(native.median())}" if not native.empty else ""
+            text = median_range(custom) + (f"; native {_fmt_num(native.median())}" if not native.empty else "")
             row[f"T {steps}"] = text + _failed_note(untimed, key, steps)
         out.append(row)
     return pd.DataFrame(out)
@@ -86,9 +84,8 @@ def ratio_by_length(rows: pd.DataFrame, untimed: pd.DataFrame, kind: str = "trai
         row = {"framework": f"{key[0]} ({key[1]})", "mode": key[2]}
         for steps in lengths:
             ratios = group[group.seq_len == steps][f"{kind}_ratio"].dropna().astype(float)
-            row[f"T {steps}"] = ((f"{_fmt_num(ratios.median())} ({_fmt_num(ratios.min())}–{_fmt_num(ratios.max())}), "
-                                  f"{int((ratios <= 1.0).sum())} of {len(ratios)} ≤ 1")
-                                 if not ratios.empty else "—") + _failed_note(untimed, key, steps)
+            counted = f", {int((ratios <= 1.0).sum())} of {len(ratios)} ≤ 1" if not ratios.empty else ""
+            row[f"T {steps}"] = median_range(ratios) + counted + _failed_note(untimed, key, steps)
         out.append(row)
     return pd.DataFrame(out)
 

@@ -44,6 +44,13 @@ def _fmt_num(value: Any, digits: int = 3) -> str:
     return f"{value:.{digits}g}" if isinstance(value, float) else str(value)
 
 
+def median_range(values: pd.Series) -> str:
+    """"median (min–max)" of some numbers, "—" for none."""
+    if values.empty:
+        return "—"
+    return f"{_fmt_num(values.median())} ({_fmt_num(values.min())}–{_fmt_num(values.max())})"
+
+
 def _shape(row: pd.Series) -> str:
     features = f"I{int(row.input_size)}" if row.input_size else "tokens"  # 0: token ids, no feature axis
     return f"B{int(row.batch_size)} T{int(row.seq_len)} {features} H{int(row.hidden_size)}" + \
@@ -187,8 +194,7 @@ def cost_table(summary: pd.DataFrame) -> pd.DataFrame:
         compile_s = custom.compile_s.dropna().astype(float)
         rows.append({
             "framework": f"{key[0]} ({key[1]})", "mode": key[3], "device": key[2],
-            "compile s, custom (range)": (f"{_fmt_num(compile_s.median())} ({_fmt_num(compile_s.min())}–"
-                                          f"{_fmt_num(compile_s.max())})" if not compile_s.empty else "—"),
+            "compile s, custom (range)": median_range(compile_s),
             # the median of no jobs is NaN, which _fmt_num prints as "—"
             "compile s, native": _fmt_num(native.compile_s.astype(float).median()),
             "peak MiB, custom": _fmt_num(custom.peak.astype(float).median() / MIB, 4),
