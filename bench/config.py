@@ -93,6 +93,7 @@ class RunConfig:
     threads: int | None = None  # intra-op threads per job; None = every core this process may use
     progress: bool = True  # show the progress bar
     parallel: int = 1  # local executor: job processes at once (GPU or accuracy-only jobs; timed steps never overlap)
+    reuse_processes: bool = False  # local executor: one process per framework runs job after job
 
 
 def default_keras_backend() -> str:

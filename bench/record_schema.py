@@ -96,7 +96,8 @@ class Timing:
     native: NativeSide = doc("the paired native layer's timing", ABSENT)
     paired_ratio: PairedRatios = doc("the per-pair ratios to native (what the report and gate use)", ABSENT)
     memory_alone: Memory = doc("peak memory before the native model existed", ABSENT)
-    compiled_graphs: dict = doc("graphs compiled: total, and while the timed steps ran (should be 0)", ABSENT)
+    compiled_graphs: dict = doc("graphs compiled: total, after both models' steps were primed (should be 0), and while the "
+                                "timed steps ran (should be 0)", ABSENT)
     device_lock: dict = doc("whether the device lock was used, how long it waited, the cores it timed on", ABSENT)
     profile: dict = doc("with --profile: operators or kernels per step and where the host's time went", ABSENT)
 
@@ -186,6 +187,9 @@ class Environment:
     executor: dict = doc("Ray: node and resources the job ran with", ABSENT)
     compile_cache: str = doc("torch jobs: the Inductor cache compiled into, \"fresh for this job\" unless "
                              "TORCHINDUCTOR_CACHE_DIR named a shared one", ABSENT)
+    process: str = doc("\"fresh\": the job's process ran it alone or first; \"reused: job N of this process\": "
+                       "its framework was imported and compile caches warmed by earlier jobs (--reuse-processes)",
+                       ABSENT)
 
 
 def _identity_types() -> dict[str, Any]:

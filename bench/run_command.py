@@ -66,6 +66,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                      help="local executor: run N job processes at once; their start-up and compiling overlap, "
                           "their timed steps never do (a device lock). For GPU suites and accuracy-only runs; "
                           "refused for CPU timing jobs (default 1)")
+    how.add_argument("--reuse-processes", action=argparse.BooleanOptionalAction, default=None,
+                     help="local executor, one job at a time: one process per framework runs job after job (the "
+                          "framework imported once, torch.compile warm after its first job; each record says which "
+                          "job of its process it was) instead of a fresh process per job (default: the suite's "
+                          "choice, on for quick, else off)")
     how.add_argument("--data-dir", type=Path,
                      help="folder holding the dataset files, laid out as shared/data (mnist/, notmnist_small_10k/, "
                           "sentiment/); the jobs look there first, in place of $RNNBENCH_DATA_DIR (default: "
@@ -148,6 +153,9 @@ def make_executor(args: argparse.Namespace, config: RunConfig):
         raise ConfigError("--address names a Ray cluster; add --executor ray")
     if args.gpu_share != 1.0 and args.executor != "ray":
         raise ConfigError("--gpu-share is for --executor ray; the local executor packs jobs with --parallel N")
+    if args.reuse_processes and (args.executor == "ray" or config.parallel != 1):
+        raise ConfigError("--reuse-processes runs one job at a time on this machine; drop --parallel and "
+                          "--executor ray, or drop --reuse-processes")
     if args.executor == "ray":
         from bench.executors.ray_executor import RayExecutor
 
@@ -158,7 +166,7 @@ def make_executor(args: argparse.Namespace, config: RunConfig):
     from bench.executors.local import LocalExecutor
 
     return LocalExecutor(timeout_s=config.timeout_s, threads=config.threads, parallel=config.parallel,
-                         settings=job_settings(args))
+                         settings=job_settings(args), reuse_processes=config.reuse_processes)
 
 
 def handle(args: argparse.Namespace) -> int:
@@ -168,6 +176,8 @@ def handle(args: argparse.Namespace) -> int:
     name, device, jobs = build_jobs(args)
     check_tasks(jobs)
     timeout_s = args.timeout or (get_suite(name).timeout_s if name in SUITES else DEFAULT_JOB_TIMEOUT_S)
+    reuse = args.reuse_processes if args.reuse_processes is not None else (
+        name in SUITES and get_suite(name).reuse_processes and args.parallel == 1)
     output = args.output or DEFAULT_RESULTS_DIR / f"{name}.jsonl"
     if output.is_dir():
         raise ConfigError(f"--output {output} is a folder; give the records file, e.g. {output / 'records.jsonl'}")
@@ -187,7 +197,7 @@ def handle(args: argparse.Namespace) -> int:
         return 0
     config = RunConfig(output=output, resume=args.resume,
                        retry_failed=args.retry_failed, timeout_s=timeout_s, threads=args.threads,
-                       progress=not args.no_progress, parallel=args.parallel)
+                       progress=not args.no_progress, parallel=args.parallel, reuse_processes=reuse)
     store = RecordStore(config.output)
     executor = make_executor(args, config)
     with store.held():  # from here until the sweep ends, no other sweep appends to this file

@@ -42,6 +42,8 @@ class Suite:
     # as a source published them; loaded (bench.plugins) before the jobs are listed
     plugins: tuple[str, ...] = ()
     timeout_s: float = DEFAULT_JOB_TIMEOUT_S  # per-job wall-clock limit (`--timeout` overrides it)
+    # one process per framework runs job after job (bench.executors.local); `--no-reuse-processes` overrides it
+    reuse_processes: bool = False
 
     def jobs(self, overrides: dict[str, Any] | None = None) -> list[Job]:
         """All jobs of the suite; `overrides` replaces axes of every grid (the CLI's axes).
@@ -133,6 +135,7 @@ SUITES: dict[str, Suite] = {s.name: s for s in (
                     "at the MNIST shape (B64 T28 I28 H128) in default and compiled mode; CPU, 15-20 min on 2 cores",
         device="cpu",
         grids=(_QUICK_TRAIN, _MNIST_TIMING),
+        reuse_processes=True,
     ),
     Suite(
         name="standard",

@@ -1,9 +1,15 @@
-"""The job process: `python -m bench.worker JOB.json RESULT.json`.
+"""The job process: `python -m bench.worker JOB.json RESULT.json`, or `python -m bench.worker --serve`.
 
-Runs exactly one job with the framework's runner and writes its record to
-RESULT.json (atomically). Any failure inside the job becomes the record's status;
-the parent writes the record only when this process itself dies (crash, kill,
-timeout).
+Runs one job with the framework's runner and writes its record to RESULT.json
+(atomically). Any failure inside the job becomes the record's status; the parent
+writes the record only when this process itself dies (crash, kill, timeout).
+
+`--serve` keeps the process for job after job of one framework (the local executor's
+`reuse_processes`): it reads one line per job from stdin, `JOB.json RESULT.json`, and
+runs it as above, so the framework is imported and torch.compile's worker pool and
+caches are warm once, not once per job. Between jobs it clears what a job leaves
+behind (torch.compile's graphs, the Keras session) and the peak-memory mark; each
+record says which job of its process it was (`environment.process`).
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ import tempfile
 import time
 import traceback
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 from bench.environment import base_environment, now_iso
 from bench.jobs import Job
@@ -26,6 +32,7 @@ ERROR_TAIL_CHARS = 4000  # how much of a traceback goes into a record
 PARENT_POLL_S = 1.0  # where the kernel cannot signal a parent's death, how often the job looks for its parent
 INDUCTOR_CACHE_ENV = "TORCHINDUCTOR_CACHE_DIR"  # where torch.compile keeps what it compiled, between processes
 PR_SET_PDEATHSIG = 1  # prctl option (linux/prctl.h): a signal to receive when the parent dies
+_served_cache: str | None = None  # the Inductor cache a served process made for its jobs (see serve)
 
 
 def die_with_parent(parent_pid: int) -> None:
@@ -99,16 +106,72 @@ def write_atomically(path: Path, record: dict[str, Any]) -> None:
     os.replace(tmp, path)
 
 
+def run_job_file(job_file: Path, result_file: Path, process: str) -> None:
+    """Run the job described in `job_file` and write its record to `result_file`."""
+    payload = json.loads(job_file.read_text())
+    job = Job.from_identity(payload["identity"])
+    # a torch job compiles into an Inductor cache of its own, so its compile time is a cold compile's, not a
+    # lookup of what an earlier job or run left on disk; a cache the user names (TORCHINDUCTOR_CACHE_DIR), or
+    # a served process's own, is used
+    fresh = job.framework == "torch" and not os.environ.get(INDUCTOR_CACHE_ENV)
+    own = os.environ.get(INDUCTOR_CACHE_ENV) == _served_cache
+    with tempfile.TemporaryDirectory(prefix="rnnbench-inductor-") if fresh else contextlib.nullcontext() as cache:
+        if cache:
+            os.environ[INDUCTOR_CACHE_ENV] = cache
+        record = run_in_process(job, int(payload["threads"]))
+        if cache:
+            del os.environ[INDUCTOR_CACHE_ENV]
+    record["environment"]["process"] = process
+    if job.framework == "torch":
+        record["environment"]["compile_cache"] = (
+            "fresh for this job" if fresh else "this process's own, fresh at its first job" if own
+            else f"shared: {os.environ[INDUCTOR_CACHE_ENV]}")
+    write_atomically(result_file, record)
+
+
+def clear_between_jobs() -> None:
+    """What one job of a served process leaves that would change the next: compiled graphs, the Keras session,
+    the peak-memory mark (the next job's peak starts from what is resident now)."""
+    if "torch" in sys.modules:
+        import torch
+
+        torch._dynamo.reset()  # graphs and guards of the last model; Inductor's compiled kernels stay cached
+    if "keras" in sys.modules:
+        import keras
+
+        keras.backend.clear_session()
+    from bench.runners.common import reset_peak_rss
+
+    reset_peak_rss()
+
+
+def serve(lines: Iterable[str]) -> None:
+    """Run each `JOB.json RESULT.json` line's job in turn, in this process; return at the end of `lines`."""
+    # one Inductor cache for this process's jobs, unless the user named one: its first job compiles cold
+    global _served_cache
+    with tempfile.TemporaryDirectory(prefix="rnnbench-inductor-") as cache:
+        if not os.environ.get(INDUCTOR_CACHE_ENV):
+            os.environ[INDUCTOR_CACHE_ENV] = _served_cache = cache
+        for index, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            job_file, result_file = line.split()
+            if index > 1:
+                clear_between_jobs()
+            run_job_file(Path(job_file), Path(result_file),
+                         "fresh" if index == 1 else f"reused: job {index} of this process")
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if len(argv) != 2:
-        print("usage: python -m bench.worker JOB.json RESULT.json (started by the local executor)", file=sys.stderr)
+    if argv != ["--serve"] and len(argv) != 2:
+        print("usage: python -m bench.worker JOB.json RESULT.json, or --serve (started by the local executor)",
+              file=sys.stderr)
         return 2
     from bench.executors.local import PARENT_PID_ENV
 
     if os.environ.get(PARENT_PID_ENV):
         die_with_parent(int(os.environ[PARENT_PID_ENV]))
-    payload = json.loads(Path(argv[0]).read_text())
     from bench.plugins import load_plugins
 
     load_plugins()  # the sweep's plugin files ($RNNBENCH_PLUGINS) and installed entry points, as the parent did
@@ -117,18 +180,10 @@ def main(argv: list[str] | None = None) -> int:
     job_cpus = cpu_list(os.environ.get(JOB_CPUS_ENV))
     if job_cpus:  # side by side with other jobs: compile off the cores kept for timing (before any thread starts)
         pin_process(job_cpus)
-    job = Job.from_identity(payload["identity"])
-    # a torch job compiles into an Inductor cache of its own, so its compile time is a cold compile's, not a
-    # lookup of what an earlier job or run left on disk; a cache the user names (TORCHINDUCTOR_CACHE_DIR) is used
-    fresh = job.framework == "torch" and not os.environ.get(INDUCTOR_CACHE_ENV)
-    with tempfile.TemporaryDirectory(prefix="rnnbench-inductor-") if fresh else contextlib.nullcontext() as cache:
-        if cache:
-            os.environ[INDUCTOR_CACHE_ENV] = cache
-        record = run_in_process(job, int(payload["threads"]))
-    if job.framework == "torch":
-        record["environment"]["compile_cache"] = ("fresh for this job" if fresh
-                                                  else f"shared: {os.environ[INDUCTOR_CACHE_ENV]}")
-    write_atomically(Path(argv[1]), record)
+    if argv == ["--serve"]:
+        serve(sys.stdin)
+    else:
+        run_job_file(Path(argv[0]), Path(argv[1]), "fresh")
     return 0
 
 

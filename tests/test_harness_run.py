@@ -104,7 +104,8 @@ def test_a_terminated_sweep_takes_its_running_job_down_and_keeps_its_records(tmp
     assert 1 <= len(records) < 3 and all(r["status"] == "ok" for r in records)
 
 
-def test_a_sweep_killed_by_sigkill_takes_its_running_job_down(tmp_path):
+@pytest.mark.parametrize("processes", [[], ["--reuse-processes"]], ids=["fresh", "served"])
+def test_a_sweep_killed_by_sigkill_takes_its_running_job_down(tmp_path, processes):
     """SIGKILL cannot be handled by the sweep, so the job process must notice its parent is gone.
 
     The job trains far longer than the test waits (hundreds of epochs), so only its parent's death can end it
@@ -112,7 +113,7 @@ def test_a_sweep_killed_by_sigkill_takes_its_running_job_down(tmp_path):
     """
     out = tmp_path / "sweep.jsonl"
     args = ["run", "--cells", "gru0", "--frameworks", "torch", "--threads", "1", "--tasks", "digits", "--hidden", "8",
-            "--epochs", str(LONG_JOB_EPOCHS), "--no-progress", "--no-report", "--output", str(out)]
+            "--epochs", str(LONG_JOB_EPOCHS), "--no-progress", "--no-report", "--output", str(out), *processes]
     proc = subprocess.Popen([sys.executable, "-m", "bench", *args], cwd=REPO, start_new_session=True,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     job_processes = []

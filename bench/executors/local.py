@@ -1,7 +1,11 @@
-"""Run each job in its own Python subprocess on this machine: one after another, or N at once.
+"""Run jobs in Python subprocesses on this machine: one after another, or N at once.
 
 A fresh process per job means a crash, a compile cache or a leaked thread never
 touches the next job, and threads and the Keras backend are set before any import.
+With `reuse_processes` (the quick suite's way) one process per framework serves job
+after job (`python -m bench.worker --serve`): the framework is imported once and
+torch.compile's worker pool and kernel cache stay warm; a job that times out or
+kills its process takes only that process down, and the next job starts a new one.
 With `parallel` > 1 (`bench run --parallel N`), N job processes run side by side on
 one GPU: their start-up and compilation overlap, and a device lock
 (bench.device_lock) keeps their timed steps from overlapping.
@@ -34,6 +38,8 @@ from bench.records import validate_record
 
 STDERR_TAIL_CHARS = 3000  # how much of a dead job's output goes into its record
 PARENT_PID_ENV = "RNNBENCH_PARENT_PID"  # the sweep's process id: a job process ends when that process does
+RESULT_POLL_S = 0.05  # how often the executor looks for a served job's record
+SERVE_EXIT_S = 10.0  # how long a served process has to end after its last job, before it is killed
 
 
 def job_env(job: Job, threads: int, lock_dir: Path | None = None, parallel: int = 1,
@@ -88,6 +94,8 @@ class LocalExecutor:
     python: str = field(default_factory=lambda: sys.executable)  # interpreter that runs the jobs
     parallel: int = 1  # job processes at once; > 1 holds a device lock around each job's timed steps
     settings: dict[str, str] = field(default_factory=dict)  # environment variables every job process gets
+    # sequential runs: one process per framework runs job after job instead of a fresh process per job
+    reuse_processes: bool = False
 
     def __post_init__(self) -> None:
         if self.parallel < 1:
@@ -101,10 +109,16 @@ class LocalExecutor:
         threads = self.threads or max(1, available_cores() // self.parallel)
         with tempfile.TemporaryDirectory(prefix="rnnbench-") as tmp:
             if self.parallel == 1:
-                for job in jobs:
-                    if on_start is not None:
-                        on_start(job)
-                    yield self._run_one(job, threads, Path(tmp))
+                served: dict[tuple[str, str, str], _Served] = {}
+                try:
+                    for job in jobs:
+                        if on_start is not None:
+                            on_start(job)
+                        yield (self._run_served(job, threads, Path(tmp), served) if self.reuse_processes
+                               else self._run_one(job, threads, Path(tmp)))
+                finally:  # the end of the run, Ctrl-C, or the sweep stopped reading
+                    for process in served.values():
+                        process.close()
                 return
             yield from self._run_parallel(jobs, threads, Path(tmp), on_start)
 
@@ -179,6 +193,104 @@ class LocalExecutor:
                                       duration, started_at)
         return failure_record(job, "error", f"the job process died ({_describe_exit(returncode)}) before writing "
                               "its record; its last output:\n" + _tail(log_file), duration, started_at)
+
+
+    def _run_served(self, job: Job, threads: int, tmp: Path, served: dict[tuple[str, str, str], _Served]
+                    ) -> dict[str, Any]:
+        """Run `job` in its framework's served process (started if there is none); the same failures as _run_one."""
+        key = (job.framework, job.backend, job.device)
+        alive = key in served and served[key].proc.poll() is None
+        log_start = served[key].log_size() if alive else 0  # this job's output starts there
+        if not alive:
+            descriptor, name = tempfile.mkstemp(prefix=f"served-{'-'.join(key)}-", suffix=".log", dir=tmp)
+            os.close(descriptor)
+            log_file = Path(name)
+            with log_file.open("wb") as log:  # the child keeps its own descriptor
+                proc = subprocess.Popen([self.python, "-m", "bench.worker", "--serve"], stdin=subprocess.PIPE,
+                                        env=job_env(job, threads, settings=self.settings), cwd=REPO_ROOT,
+                                        stdout=log, stderr=subprocess.STDOUT)
+            served[key] = _Served(proc, log_file)
+        process = served[key]
+        job_file, result_file = (tmp / f"{job.job_id}.{ext}" for ext in ("job.json", "result.json"))
+        job_file.write_text(json.dumps({"identity": job.identity(), "threads": threads}))
+        result_file.unlink(missing_ok=True)
+        started_at, start = now_iso(), time.perf_counter()
+        try:
+            process.submit(job_file, result_file)
+            while not result_file.exists() and process.proc.poll() is None:
+                if time.perf_counter() - start > self.timeout_s:
+                    process.kill()
+                    del served[key]
+                    return failure_record(job, "timeout", f"the job ran longer than the per-job timeout of "
+                                          f"{self.timeout_s:g} s and was killed; raise --timeout if it needs "
+                                          "longer.\n" + process.tail(log_start), time.perf_counter() - start,
+                                          started_at)
+                time.sleep(RESULT_POLL_S)
+        except BrokenPipeError:
+            pass  # the process died before reading the job: reported below as a dead process
+        except BaseException:  # Ctrl-C or the parent being stopped: take the job down with us
+            process.kill()
+            del served[key]
+            raise
+        duration = time.perf_counter() - start
+        if result_file.exists():
+            try:
+                record = json.loads(result_file.read_text())
+                validate_record(record)
+                record["duration_s"] = duration  # from handing the job over to its record
+                return record
+            except (ValueError, OSError) as err:
+                return failure_record(job, "error", f"the job wrote an unreadable record: {err}\n"
+                                      + process.tail(log_start), duration, started_at)
+        returncode = process.proc.wait()
+        del served[key]
+        return failure_record(job, "error", f"the job's process died ({_describe_exit(returncode)}) before "
+                              "writing its record; its last output:\n" + process.tail(log_start), duration,
+                              started_at)
+
+
+@dataclass
+class _Served:
+    """A `bench.worker --serve` process and the log its output goes to."""
+
+    proc: subprocess.Popen  # the process; its stdin takes one `JOB.json RESULT.json` line per job
+    log_file: Path  # its stdout and stderr, every job's in turn
+
+    def submit(self, job_file: Path, result_file: Path) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(f"{job_file} {result_file}\n".encode())
+        self.proc.stdin.flush()
+
+    def log_size(self) -> int:
+        try:
+            return self.log_file.stat().st_size
+        except OSError:
+            return 0
+
+    def tail(self, since: int) -> str:
+        """The output written since byte `since` (this job's), its last STDERR_TAIL_CHARS."""
+        try:
+            with self.log_file.open("rb") as log:
+                log.seek(since)
+                return log.read().decode(errors="replace")[-STDERR_TAIL_CHARS:] or "(no output)"
+        except OSError:
+            return "(no output captured)"
+
+    def kill(self) -> None:
+        kill_tree(self.proc.pid)
+        self.proc.wait()
+
+    def close(self) -> None:
+        """End of input: the process returns after its current job; killed if it has not within SERVE_EXIT_S."""
+        try:
+            if self.proc.stdin is not None:
+                self.proc.stdin.close()
+            self.proc.wait(timeout=SERVE_EXIT_S)
+        except (OSError, subprocess.TimeoutExpired):
+            self.kill()
+        except BaseException:
+            self.kill()
+            raise
 
 
 def check_parallel(jobs: Sequence[Job], parallel: int) -> None:

@@ -13,6 +13,7 @@ import random
 import resource
 import sys
 import time
+from pathlib import Path
 from typing import Any, Callable, Protocol
 
 import numpy as np
@@ -77,10 +78,26 @@ def seed_host(seed: int) -> None:
 
 
 def peak_rss() -> dict[str, Any]:
-    """Maximum resident set size of this process (includes the framework itself)."""
+    """Peak resident set size of this process (includes the framework itself), since it started or since
+    reset_peak_rss: Linux's VmHWM, elsewhere getrusage's maximum."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return {"peak_bytes": int(line.split()[1]) * 1024, "kind": "max_rss"}
+    except OSError:
+        pass
     usage = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     scale = 1 if sys.platform == "darwin" else 1024  # Linux reports KiB, macOS bytes
     return {"peak_bytes": int(usage * scale), "kind": "max_rss"}
+
+
+def reset_peak_rss() -> bool:
+    """Start peak_rss again from what is resident now (Linux: "5" to clear_refs); False where it cannot."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+        return True
+    except OSError:
+        return False
 
 
 def predict_all(adapter: ModelAdapter, x, y, lengths, batch_size: int, kind: str) -> np.ndarray:

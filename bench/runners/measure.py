@@ -59,7 +59,7 @@ def measure_steps(adapter: ModelAdapter, job: Job, batch: Batch,
     native: ModelAdapter | None = None
     waited, compiles = 0.0, _compile_count(adapter)
     timing_cpus: list[int] | None = None
-    recompiled_while_timed = 0
+    recompiled_while_timed = recompiled_after_priming = 0
     for name in STEP_KINDS:
         step = _step_maker(adapter, name)(batch)
         first = _prime(step, adapter.sync, job.warmup_steps)
@@ -69,9 +69,11 @@ def measure_steps(adapter: ModelAdapter, job: Job, batch: Batch,
             native = make_native()
             result["native"] = {"cell": get_spec(job.cell).baseline}
             result["paired_ratio"] = {"order": None}
+        primed = _compile_count(adapter)
         if native is not None:
             native_step = _step_maker(native, name)(batch)
             native_first = _prime(native_step, native.sync, job.warmup_steps)
+            primed = _compile_count(adapter)
             # alternate once outside the lock too: on CUDA, running the other compiled model in
             # between made torch.compile compile the first one again (20-40 s, seen on the H100)
             for _ in range(job.warmup_steps):
@@ -107,9 +109,12 @@ def measure_steps(adapter: ModelAdapter, job: Job, batch: Batch,
         timing_cpus = cpus
         if before is not None:
             recompiled_while_timed += _compile_count(adapter) - before
+            recompiled_after_priming += _compile_count(adapter) - primed
     if compiles is not None:
-        # graphs compiled by this job, and how many of them came while holding the lock (should be 0)
+        # graphs compiled by this job; how many came after both models' steps were primed (0 unless running
+        # one model's step made the other compile again), and of those while holding the lock
         result["compiled_graphs"] = {"total": _compile_count(adapter) - compiles,
+                                     "after_priming": recompiled_after_priming,
                                      "while_timed": recompiled_while_timed}
     result["device_lock"] = {"used": bool(os.environ.get(LOCK_DIR_ENV)), "wait_s": waited,
                              "parallel_jobs": int(os.environ.get(PARALLEL_ENV, "1"))}

@@ -13,6 +13,7 @@ torch 2.13's shape-generic scan lowering computes wrong gradients (bench.correct
 from __future__ import annotations
 
 import time
+import types
 from typing import Any, Callable
 
 import numpy as np
@@ -56,6 +57,22 @@ def make_optimizer(parameters, job: Job, capturable: bool = False) -> torch.opti
     return torch.optim.Adam(parameters, lr=job.lr, capturable=capturable)
 
 
+def own_forward(model: torch.nn.Module) -> Callable[..., Any]:
+    """`model.forward` bound to a code object of its own, for torch.compile.
+
+    Dynamo keeps what it compiled, and its decision to run a frame eagerly, per code object. The
+    paired native model shares the custom model's class: where Dynamo meets nn.GRU inside the time
+    loop it gives up on that frame for good, and the custom model, called next, would run its forward
+    eagerly with only its layer compiled, compiling that again (20 s at T 28 on two cores) and timing a
+    graph other than the one primed. A copy of the code per model keeps the two apart.
+    """
+    function = type(model).forward
+    copy = types.FunctionType(function.__code__.replace(), function.__globals__, function.__name__,
+                              function.__defaults__, function.__closure__)
+    copy.__kwdefaults__ = function.__kwdefaults__
+    return types.MethodType(copy, model)
+
+
 class TorchAdapter:
     """One model, its optimizer and its compiled form, on the job's device."""
 
@@ -73,7 +90,7 @@ class TorchAdapter:
         if job.mode == "eager":
             self.forward = self.model
         elif job.mode in ("compiled", "compiled_step_graph"):
-            self.forward = torch.compile(self.model, dynamic=False)
+            self.forward = torch.compile(own_forward(self.model), dynamic=False)
         elif job.mode == "compiled_scan":
             scanned = [layer for layer in self.model.recurrent_layers if isinstance(layer, CustomRecurrent)]
             for layer in scanned:  # a cell with its own `sequence` keeps it
@@ -81,9 +98,9 @@ class TorchAdapter:
             # a scan compiles as one whole graph: compiled in pieces, torch 2.13's Inductor fails to lower it
             # (DataDependentOutputException in decompose_scan_to_while_loop); the native layers, which
             # Dynamo does not trace (nn.GRU/LSTM/RNN), compile as in `compiled`
-            self.forward = torch.compile(self.model, dynamic=False, fullgraph=bool(scanned))
+            self.forward = torch.compile(own_forward(self.model), dynamic=False, fullgraph=bool(scanned))
         elif job.mode == "compiled_cudagraphs":
-            self.forward = torch.compile(self.model, mode="reduce-overhead", dynamic=False)
+            self.forward = torch.compile(own_forward(self.model), mode="reduce-overhead", dynamic=False)
         else:
             raise ValueError(f"torch has no mode {job.mode!r}")
         if self.device.type == "cuda":
