@@ -17,6 +17,14 @@ SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 if SHARED_DATA.is_dir():
     os.environ.setdefault("RNNBENCH_DATA_DIR", str(SHARED_DATA))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# the files that take minutes, run first: `tox -e test` spreads files over two workers (pytest-xdist,
+# --dist loadfile), and a long file started last would leave the other worker idle at the end
+LONGEST_FILES = ("test_keras_on_jax.py", "test_adding_a_cell_doc.py")
+
+
+def pytest_collection_modifyitems(items):
+    items.sort(key=lambda item: item.path.name not in LONGEST_FILES)  # stable: the rest keep their order
+
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_call(item):
