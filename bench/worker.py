@@ -114,7 +114,7 @@ def run_job_file(job_file: Path, result_file: Path, process: str) -> None:
     # lookup of what an earlier job or run left on disk; a cache the user names (TORCHINDUCTOR_CACHE_DIR), or
     # a served process's own, is used
     fresh = job.framework == "torch" and not os.environ.get(INDUCTOR_CACHE_ENV)
-    own = os.environ.get(INDUCTOR_CACHE_ENV) == _served_cache
+    own = _served_cache is not None and os.environ.get(INDUCTOR_CACHE_ENV) == _served_cache
     with tempfile.TemporaryDirectory(prefix="rnnbench-inductor-") if fresh else contextlib.nullcontext() as cache:
         if cache:
             os.environ[INDUCTOR_CACHE_ENV] = cache

@@ -154,9 +154,8 @@ class LocalExecutor:
 
     def _run_one(self, job: Job, threads: int, tmp: Path, lock_dir: Path | None = None,
                  cores: tuple[list[int], list[int]] | None = None) -> dict[str, Any]:
-        job_file, result_file, log_file = (tmp / f"{job.job_id}.{ext}" for ext in ("job.json", "result.json", "log"))
-        job_file.write_text(json.dumps({"identity": job.identity(), "threads": threads}))
-        result_file.unlink(missing_ok=True)
+        job_file, result_file = _hand_over(job, threads, tmp)
+        log_file = tmp / f"{job.job_id}.log"
         started_at, start = now_iso(), time.perf_counter()
         with log_file.open("wb") as log:
             proc = subprocess.Popen([self.python, "-m", "bench.worker", str(job_file), str(result_file)],
@@ -171,9 +170,7 @@ class LocalExecutor:
             except subprocess.TimeoutExpired:
                 kill_tree(proc.pid)
                 proc.wait()
-                return failure_record(job, "timeout", f"the job ran longer than the per-job timeout of "
-                                      f"{self.timeout_s:g} s and was killed; raise --timeout if it needs longer.\n"
-                                      + _tail(log_file), time.perf_counter() - start, started_at)
+                return self._timeout_record(job, _tail(log_file), time.perf_counter() - start, started_at)
             except BaseException:  # Ctrl-C or the parent being stopped: take the job down with us
                 kill_tree(proc.pid)
                 proc.wait()
@@ -181,18 +178,13 @@ class LocalExecutor:
             finally:
                 with self._guard:
                     self._running.discard(proc)
-        duration = time.perf_counter() - start
-        if returncode == 0 and result_file.exists():
-            try:
-                record = json.loads(result_file.read_text())
-                validate_record(record)
-                record["duration_s"] = duration  # include process start and imports
-                return record
-            except (ValueError, OSError) as err:
-                return failure_record(job, "error", f"the job wrote an unreadable record: {err}\n" + _tail(log_file),
-                                      duration, started_at)
-        return failure_record(job, "error", f"the job process died ({_describe_exit(returncode)}) before writing "
-                              "its record; its last output:\n" + _tail(log_file), duration, started_at)
+        # the duration includes process start and imports
+        return _collect(job, result_file if returncode == 0 else None, returncode, _tail(log_file),
+                        time.perf_counter() - start, started_at)
+
+    def _timeout_record(self, job: Job, output: str, duration: float, started_at: str) -> dict[str, Any]:
+        return failure_record(job, "timeout", f"the job ran longer than the per-job timeout of {self.timeout_s:g} s "
+                              "and was killed; raise --timeout if it needs longer.\n" + output, duration, started_at)
 
 
     def _run_served(self, job: Job, threads: int, tmp: Path, served: dict[tuple[str, str, str], _Served]
@@ -211,9 +203,7 @@ class LocalExecutor:
                                         stdout=log, stderr=subprocess.STDOUT)
             served[key] = _Served(proc, log_file)
         process = served[key]
-        job_file, result_file = (tmp / f"{job.job_id}.{ext}" for ext in ("job.json", "result.json"))
-        job_file.write_text(json.dumps({"identity": job.identity(), "threads": threads}))
-        result_file.unlink(missing_ok=True)
+        job_file, result_file = _hand_over(job, threads, tmp)
         started_at, start = now_iso(), time.perf_counter()
         try:
             process.submit(job_file, result_file)
@@ -221,10 +211,8 @@ class LocalExecutor:
                 if time.perf_counter() - start > self.timeout_s:
                     process.kill()
                     del served[key]
-                    return failure_record(job, "timeout", f"the job ran longer than the per-job timeout of "
-                                          f"{self.timeout_s:g} s and was killed; raise --timeout if it needs "
-                                          "longer.\n" + process.tail(log_start), time.perf_counter() - start,
-                                          started_at)
+                    return self._timeout_record(job, _tail(process.log_file, log_start),
+                                                time.perf_counter() - start, started_at)
                 time.sleep(RESULT_POLL_S)
         except BrokenPipeError:
             pass  # the process died before reading the job: reported below as a dead process
@@ -232,21 +220,13 @@ class LocalExecutor:
             process.kill()
             del served[key]
             raise
-        duration = time.perf_counter() - start
-        if result_file.exists():
-            try:
-                record = json.loads(result_file.read_text())
-                validate_record(record)
-                record["duration_s"] = duration  # from handing the job over to its record
-                return record
-            except (ValueError, OSError) as err:
-                return failure_record(job, "error", f"the job wrote an unreadable record: {err}\n"
-                                      + process.tail(log_start), duration, started_at)
-        returncode = process.proc.wait()
-        del served[key]
-        return failure_record(job, "error", f"the job's process died ({_describe_exit(returncode)}) before "
-                              "writing its record; its last output:\n" + process.tail(log_start), duration,
-                              started_at)
+        duration = time.perf_counter() - start  # from handing the job over to its record
+        returncode = None
+        if not result_file.exists():
+            returncode = process.proc.wait()
+            del served[key]
+        return _collect(job, result_file if returncode is None else None, returncode,
+                        _tail(process.log_file, log_start), duration, started_at)
 
 
 @dataclass
@@ -266,15 +246,6 @@ class _Served:
             return self.log_file.stat().st_size
         except OSError:
             return 0
-
-    def tail(self, since: int) -> str:
-        """The output written since byte `since` (this job's), its last STDERR_TAIL_CHARS."""
-        try:
-            with self.log_file.open("rb") as log:
-                log.seek(since)
-                return log.read().decode(errors="replace")[-STDERR_TAIL_CHARS:] or "(no output)"
-        except OSError:
-            return "(no output captured)"
 
     def kill(self) -> None:
         kill_tree(self.proc.pid)
@@ -328,8 +299,36 @@ def _describe_exit(returncode: int) -> str:
     return f"exit code {returncode}"
 
 
-def _tail(path: Path) -> str:
+def _hand_over(job: Job, threads: int, tmp: Path) -> tuple[Path, Path]:
+    """The job file a job process reads (bench.worker), written, and the result file it will write, not yet there."""
+    job_file, result_file = (tmp / f"{job.job_id}.{ext}" for ext in ("job.json", "result.json"))
+    job_file.write_text(json.dumps({"identity": job.identity(), "threads": threads}))
+    result_file.unlink(missing_ok=True)
+    return job_file, result_file
+
+
+def _tail(path: Path, since: int = 0) -> str:
+    """The last STDERR_TAIL_CHARS of what was written to `path` from byte `since` on (a served job's own output)."""
     try:
-        return path.read_text(errors="replace")[-STDERR_TAIL_CHARS:]
+        with path.open("rb") as log:
+            log.seek(since)
+            return log.read().decode(errors="replace")[-STDERR_TAIL_CHARS:]
     except OSError:
         return "(no output captured)"
+
+
+def _collect(job: Job, result_file: Path | None, returncode: int | None, output: str, duration: float,
+             started_at: str) -> dict[str, Any]:
+    """The job's own record from `result_file`, or, where it wrote none (None) or an unreadable one, the record
+    the parent writes for it with its process's exit and last output."""
+    if result_file is not None and result_file.exists():
+        try:
+            record = json.loads(result_file.read_text())
+            validate_record(record)
+            record["duration_s"] = duration
+            return record
+        except (ValueError, OSError) as err:
+            return failure_record(job, "error", f"the job wrote an unreadable record: {err}\n" + output, duration,
+                                  started_at)
+    return failure_record(job, "error", f"the job process died ({_describe_exit(returncode)}) before writing "
+                          "its record; its last output:\n" + output, duration, started_at)
