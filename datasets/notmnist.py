@@ -6,7 +6,8 @@ Two forms of the data are accepted:
   unreadable images: they are skipped, counted in `info["skipped_images"]` and warned about.
 Exact duplicate images are dropped before splitting (`dedupe`), so no glyph lands in
 two splits (the sample repeats one blank image 141 times). Then 80/20 train/test as in
-the source experiment, and validation carved from the 80% (stratified, by seed).
+the source experiment, and validation carved from the 80% (stratified, by seed); or, with
+`val_is_test`, the source's own protocol: the 20% part is the validation set it scored.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from .files import DataSource
 from .idx import check_images, read_verified_idx
 from .png_folder import read_png_folder
 from .registry import register
-from .splits import check_fraction, three_way
+from .splits import check_fraction, hold_out, three_way
 from .task import Task
 
 LETTERS = list("ABCDEFGHIJ")
@@ -50,6 +51,9 @@ class NotMnistOptions:
     test_fraction: float = 0.2  # the source's 80/20 train/test split (stratified by letter)
     val_fraction: float = 0.1  # share of the 80% training part held out for validation
     dedupe: bool = True  # drop exact duplicate images before splitting, so no image is in two splits
+    # the source experiment's protocol: nothing carved from the 80% for validation; the 20% part is scored as
+    # validation after every epoch and as test (val_fraction is then unused)
+    val_is_test: bool = False
 
     def __post_init__(self) -> None:
         if self.source not in (None, "idx", "png"):
@@ -73,7 +77,11 @@ def load_notmnist(options: NotMnistOptions, source: DataSource, seed: int) -> Ta
         _, first = np.unique(flat, axis=0, return_index=True)
         rows = np.sort(first)
     info["duplicates_dropped"] = int(len(labels) - len(rows))
-    split = three_way(rows, options.test_fraction, options.val_fraction, seed, labels)
+    if options.val_is_test:
+        train, test = hold_out(rows, options.test_fraction, seed, labels)
+        split = {"train": train, "val": test, "test": test}
+    else:
+        split = three_way(rows, options.test_fraction, options.val_fraction, seed, labels)
     arrays = {}
     for name, picked in split.items():
         arrays[f"x_{name}"] = images[picked].astype(np.float32) / np.float32(255.0)

@@ -64,6 +64,14 @@ def test_without_dedupe_all_10000_load(data_dir, isolated_env):  # noqa: F811
     assert counts.tolist() == [1000] * 10
 
 
+def test_the_sources_protocol_trains_on_all_of_the_80_and_validates_on_the_20(data_dir, isolated_env):  # noqa: F811
+    task = datasets.load("notmnist", data_dir=data_dir, dedupe=False, val_is_test=True, seed=1000)
+    np.testing.assert_array_equal(task.indices["val"], task.indices["test"])
+    assert (len(task.indices["train"]), len(task.indices["test"])) == (8000, 2000)
+    assert not set(task.indices["train"]) & set(task.indices["test"])
+    assert np.bincount(task.y_test).tolist() == [200] * 10  # stratified by letter
+
+
 def test_seed_changes_the_split_and_repeats_it(data_dir, isolated_env):  # noqa: F811
     a = datasets.load("notmnist", data_dir=data_dir, seed=1)
     b = datasets.load("notmnist", data_dir=data_dir, seed=1)

@@ -21,9 +21,9 @@ from bench.config import ConfigError
 from bench.jobs import JOB_DEFAULTS, Axes, identity_value
 from bench.replication.catalog import MODULES, experiments, get_experiment
 from bench.replication.experiment import Ablation, Claim, Experiment, Reference
-from bench.replication.side_by_side import (LOSS_DRIFT, NOT_RUN, PUBLISHED_LABEL, ablation_table, claim_table,
-                                            match_reference, own_runs, rows_frame, side_by_side_table,
-                                            write_replication_report)
+from bench.replication.side_by_side import (AGREE_PP, LOSS_DRIFT, NOT_RUN, PUBLISHED_LABEL, ablation_table,
+                                            claim_table, match_reference, own_runs, published_spread, rows_frame,
+                                            side_by_side_table, verdict, write_replication_report)
 from bench.suites import SUITES, Suite
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -169,6 +169,51 @@ def test_side_by_side_puts_the_seed_mean_beside_the_published_number(harness_raw
         assert abs(float(row["ours − published"].split()[0]) - 100 * (np.mean(values) - 0.8125)) < PCT_TOL
     absent = table[table.setting == "H512"]
     assert (absent["ours (mean ± std)"] == NOT_RUN).all() and (absent.seeds == 0).all()
+
+
+def test_a_published_number_agrees_within_two_of_our_sds_or_one_point():
+    assert verdict(-0.015, 0.01, seeds=3).startswith("agrees (1.5 sd")
+    assert verdict(0.03, 0.01, seeds=3).startswith("differs (3.0 sd")
+    assert verdict(0.5 * AGREE_PP / 100, 0.0001, seeds=3).startswith("agrees (50.0 sd")  # within a point
+    assert verdict(0.02, 0.0, seeds=1) == "differs (2.00 pp, one seed)"
+
+
+def test_a_sources_trials_give_its_range_and_say_which_std_it_printed(harness_raw):
+    trials = (0.80, 0.82, 0.84)
+    population, sample = float(np.std(trials)), float(np.std(trials, ddof=1))
+    for printed, kind in ((population, "population sd"), (sample, "sample sd"), (0.5, "matches neither")):
+        assert kind in published_spread(Reference(source="s", task="digits", cell="gru4", metric="accuracy",
+                                                  value=0.82, trials=trials, published_std=printed))
+    with_trials = dataclasses.replace(HARNESS_EXPERIMENT, suite=dataclasses.replace(
+        HARNESS_EXPERIMENT.suite, references=tuple(dataclasses.replace(ref, trials=trials)
+                                                   for ref in HARNESS_EXPERIMENT.references)))
+    frame = rows_frame([r for r in harness_raw if r["status"] == "ok" and r["identity"]["measure"] == "train"])
+    table = side_by_side_table(with_trials, frame)
+    assert (table["published trials (range)"] == "80.00% – 84.00%").all()
+    for _, row in table.iterrows():
+        if row["ours (mean ± std)"] == NOT_RUN:
+            assert row["ours within the published range"] == "—"
+            continue
+        mean = float(row["ours (mean ± std)"].split("%")[0]) / 100
+        assert row["ours within the published range"] == ("yes" if 0.80 <= mean <= 0.84 else "no")
+
+
+TRIAL_MEAN_TOL = 5e-4  # a source's printed mean against its printed trials: 4 decimals, and one slip (below)
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_typed_trials_reproduce_the_sources_printed_means(name):
+    """A typo in a typed trial shows here; so do the source's own slips, which the report then surfaces."""
+    for ref in get_experiment(name).references:
+        if ref.trials:
+            assert abs(float(np.mean(ref.trials)) - ref.value) <= TRIAL_MEAN_TOL, (ref.cell, ref.setting)
+
+
+def test_the_notmnist_source_printed_population_sds_but_once():
+    spreads = {(ref.cell, ref.setting): published_spread(ref) for ref in get_experiment("notmnist").references}
+    assert len(spreads) == 8
+    odd = [key for key, text in spreads.items() if "population sd" not in text]
+    assert odd == [("mgu", "2 × 512")] and "matches neither" in spreads[odd[0]]  # 0.0019 printed, 0.0023 computed
 
 
 def test_claim_table_shows_differences_to_the_baseline(harness_raw):

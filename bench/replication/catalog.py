@@ -10,7 +10,7 @@ import importlib
 
 from bench.config import ConfigError
 
-MODULES = ("notmnist", "mnist_rows", "mnist_dey_salem", "recall", "binary_addition", "noise", "noise_source",
+MODULES = ("notmnist", "notmnist_faithful", "mnist_rows", "mnist_dey_salem", "recall", "binary_addition", "noise", "noise_source",
            "sentiment")
 
 

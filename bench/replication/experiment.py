@@ -32,6 +32,8 @@ class Reference(PublishedReference):
     # a value of None means the option was not given
     where: tuple[tuple[str, Any], ...] = ()
     split: str = "test"  # which of our scores to set beside it: "test" or "val" (last epoch)
+    trials: tuple[float, ...] = ()  # the source's per-trial values, where it lists them: its range is shown
+    published_std: float | None = None  # the spread the source printed beside its mean, where it printed one
 
 
 @dataclass(frozen=True)

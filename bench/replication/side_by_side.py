@@ -37,6 +37,11 @@ LABELLED_KEYS = ("cell", "num_layers", "hidden_size", "bidirectional")  # always
 SCORE_COLUMNS = ("metric", "test", "val", "loss_first", "loss_last", "duration_s")
 TASK_OPTION_COLUMN = "task_options."  # rows_frame's prefix of a task option's column
 LOSS_DRIFT = "training-loss gap of one seed, first → last epoch"  # ablation columns of runs from one start
+# a published number agrees with ours when it lies within AGREE_SDS of our standard deviations over seeds of our
+# mean, or within AGREE_PP percentage points of it (the floor for one seed, or seeds that happened to agree)
+AGREE_SDS = 2.0
+AGREE_PP = 1.0
+STD_MATCH_TOL = 6e-5  # a printed 4-decimal std against the trials' population / sample std: rounding plus slack
 
 
 def _ok_train_records(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -111,17 +116,49 @@ def side_by_side_table(experiment: Experiment, frame: pd.DataFrame) -> pd.DataFr
         for framework in FRAMEWORKS:
             ours = match_reference(frame, ref.task, ref.cell, where)
             ours = ours[ours.framework == framework] if not ours.empty else ours
+            trials = getattr(ref, "trials", ())
             row = {"setting": getattr(ref, "setting", ""), "cell": ref.cell, "metric": f"{ref.metric} ({split})",
                    PUBLISHED_LABEL: _pct(ref.value), "framework": framework}
             if ours.empty:
-                row.update({"ours (mean ± std)": NOT_RUN, "seeds": 0, "ours − published": "—"})
+                row.update({"ours (mean ± std)": NOT_RUN, "seeds": 0, "ours − published": "—", "verdict": "—"})
+                mean = None
             else:
                 mean, std = _mean_std(ours[split])
                 row.update({"ours (mean ± std)": _mean_pm(mean, std, len(ours)), "seeds": len(ours),
-                            "ours − published": f"{100 * (mean - ref.value):+.2f} pp"})
+                            "ours − published": f"{100 * (mean - ref.value):+.2f} pp",
+                            "verdict": verdict(mean - ref.value, std, len(ours))})
+            if trials or getattr(ref, "published_std", None) is not None:
+                row["published ± std"] = published_spread(ref)
+            if trials:
+                low, high = min(trials), max(trials)
+                row["published trials (range)"] = f"{_pct(low)} – {_pct(high)}"
+                row["ours within the published range"] = "—" if mean is None else (
+                    "yes" if low <= mean <= high else "no")
             row["note"] = ref.note
             rows.append(row)
-    return pd.DataFrame(rows)
+    columns = list(dict.fromkeys(key for row in rows for key in row if key != "note")) + ["note"]
+    return pd.DataFrame(rows, columns=columns if rows else None)
+
+
+def verdict(difference: float, std: float, seeds: int) -> str:
+    """Whether a published number agrees with our mean (`difference` = ours − published, as fractions)."""
+    gap_pp = 100 * abs(difference)
+    if seeds > 1 and std > 0:
+        within = abs(difference) / std
+        agrees = within <= AGREE_SDS or gap_pp <= AGREE_PP
+        return f"{'agrees' if agrees else 'differs'} ({within:.1f} sd, {gap_pp:.2f} pp)"
+    return f"{'agrees' if gap_pp <= AGREE_PP else 'differs'} ({gap_pp:.2f} pp, one seed)"
+
+
+def published_spread(ref: Any) -> str:
+    """The source's printed std, and which std it is when its trials say so (a population std is ddof 0)."""
+    trials, printed = getattr(ref, "trials", ()), getattr(ref, "published_std", None)
+    if printed is None:
+        return f"{100 * float(np.std(trials, ddof=1)):.2f} (sample sd of its trials)" if len(trials) > 1 else "—"
+    kinds = [name for name, ddof in (("population", 0), ("sample", 1))
+             if len(trials) > ddof and abs(float(np.std(trials, ddof=ddof)) - printed) <= STD_MATCH_TOL]
+    kind = f"{kinds[0]} sd" if kinds else ("sd" if not trials else "matches neither sd of its trials")
+    return f"{100 * printed:.2f} ({kind})"
 
 
 def claim_table(claim: Claim, frame: pd.DataFrame, records: list[dict[str, Any]], loss_curves: bool) -> pd.DataFrame:
@@ -313,7 +350,12 @@ def write_replication_report(experiment: Experiment, records_path: str | Path, o
         extra.append(out_dir / "side_by_side.csv")
         lines += ["## Ours beside the published numbers", "",
                   "Percentages; *ours* is the mean ± standard deviation (percentage points) over seeds, "
-                  f"*{NOT_RUN}* marks a configuration we did not run.", "", _markdown(table), ""]
+                  f"*{NOT_RUN}* marks a configuration we did not run. *verdict*: the published number agrees with "
+                  f"ours when it is within {AGREE_SDS:g} of our standard deviations of our mean, or within "
+                  f"{AGREE_PP:g} pp of it; the brackets give the gap in our standard deviations and in points."
+                  + (" Where the source lists its trials, their range is shown, and whether our mean lies in it; "
+                     "*published ± std* says which std the source printed, computed from its trials"
+                     if "published trials (range)" in table.columns else ""), "", _markdown(table), ""]
     for claim in experiment.claims:
         claim_rows = claim_table(claim, frame, records, experiment.loss_curves)
         lines += ["## Published claim and our numbers", "", f"**{PUBLISHED_LABEL}** ({claim.source}): {claim.text}.",
@@ -364,4 +406,4 @@ def write_replication_report(experiment: Experiment, records_path: str | Path, o
 
 
 __all__ = ["write_replication_report", "match_reference", "side_by_side_table", "claim_table", "ablation_table",
-           "own_runs", "rows_frame", "length_curve_frame", "PUBLISHED_LABEL", "NOT_RUN"]
+           "verdict", "published_spread", "own_runs", "rows_frame", "length_curve_frame", "PUBLISHED_LABEL", "NOT_RUN"]
