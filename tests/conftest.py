@@ -17,13 +17,17 @@ SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 if SHARED_DATA.is_dir():
     os.environ.setdefault("RNNBENCH_DATA_DIR", str(SHARED_DATA))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-# the files that take minutes, run first: `tox -e test` spreads files over two workers (pytest-xdist,
-# --dist loadfile), and a long file started last would leave the other worker idle at the end
+# the files that take minutes run first, then the other files with slow tests: `tox -e test` spreads files
+# over two workers (pytest-xdist, --dist loadfile, --no-loadscope-reorder so that xdist keeps this order
+# instead of putting the files with the most tests first), and a long file started last would leave the
+# other worker idle at the end
 LONGEST_FILES = ("test_keras_on_jax.py", "test_adding_a_cell_doc.py")
 
 
 def pytest_collection_modifyitems(items):
-    items.sort(key=lambda item: item.path.name not in LONGEST_FILES)  # stable: the rest keep their order
+    slow_files = {item.path for item in items if item.get_closest_marker("slow")}
+    # stable: within each group the files keep their order
+    items.sort(key=lambda item: (item.path.name not in LONGEST_FILES, item.path not in slow_files))
 
 
 @pytest.hookimpl(hookwrapper=True)
