@@ -9,6 +9,18 @@ import pytest
 from bench.cells import SizeRefused, cell_origin, get_spec, list_cells
 
 
+# a comma-separated list of registered cells: conftest.py deselects the cases parametrized with another cell
+# (the Keras-on-JAX rerun, test_keras_on_jax.py, runs one cell of each family and kind)
+ONLY_CELLS_ENV = "RNNBENCH_TEST_CELLS"
+CELL_PARAMETERS = ("name", "cell", "custom")  # the parameter names the per-cell tests give a registry name
+
+
+def cells_of(item: pytest.Item) -> set[str]:
+    """The registry names a collected test case is parametrized with."""
+    params = item.callspec.params if hasattr(item, "callspec") else {}
+    return {value for key, value in params.items() if key in CELL_PARAMETERS and isinstance(value, str)}
+
+
 def builtin_cells() -> list[str]:
     """The cells the project itself registers (no plugin)."""
     return [name for name in list_cells() if cell_origin(name) is None]

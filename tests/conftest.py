@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from bench.cells import SizeRefused
+from bench.cells import SizeRefused, list_cells
+from cell_cases import ONLY_CELLS_ENV, cells_of
 
 # Tests and CI read the verified datasets from ../shared/data beside the checkout.
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -24,7 +25,17 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 LONGEST_FILES = ("test_keras_on_jax.py", "test_adding_a_cell_doc.py")
 
 
-def pytest_collection_modifyitems(items):
+def pytest_collection_modifyitems(config, items):
+    if os.environ.get(ONLY_CELLS_ENV):
+        keep, registered = set(os.environ[ONLY_CELLS_ENV].split(",")), set(list_cells())
+        if keep - registered:
+            raise pytest.UsageError(f"${ONLY_CELLS_ENV} names unregistered cells {sorted(keep - registered)}; "
+                                    f"choose from {', '.join(sorted(registered))}")
+        dropped = [item for item in items if cells_of(item) & registered - keep]
+        if dropped:
+            config.hook.pytest_deselected(items=dropped)
+            dropped_ids = {id(item) for item in dropped}
+            items[:] = [item for item in items if id(item) not in dropped_ids]
     slow_files = {item.path for item in items if item.get_closest_marker("slow")}
     # stable: within each group the files keep their order
     items.sort(key=lambda item: (item.path.name not in LONGEST_FILES, item.path not in slow_files))
@@ -43,3 +54,4 @@ if os.environ.get("RNNBENCH_PLUGINS"):
     from bench.plugins import load_plugins
 
     load_plugins(entry_points=False)
+

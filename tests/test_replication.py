@@ -20,7 +20,7 @@ from bench.cli import main
 from bench.config import ConfigError
 from bench.jobs import JOB_DEFAULTS, Axes, identity_value
 from bench.replication.catalog import MODULES, experiments, get_experiment
-from bench.replication.experiment import Ablation, Claim, Experiment, Reference
+from bench.replication.experiment import SETTING_FIELDS, Ablation, Claim, Experiment, Reference
 from bench.replication.side_by_side import (AGREE_PP, LOSS_DRIFT, NOT_RUN, PUBLISHED_LABEL, ablation_table,
                                             claim_table, match_reference, own_runs, published_spread, rows_frame,
                                             side_by_side_table, verdict, write_replication_report)
@@ -42,7 +42,9 @@ def _job_frame(*suites: Suite) -> pd.DataFrame:
     for job in (job for suite in suites for job in suite.jobs()):
         ident = job.identity()
         options = ident.pop("task_options")
-        rows.append({**ident, **{f"task_options.{k}": v for k, v in options.items()}})
+        # the setting fields with their defaults filled in, as the report's frame (rows_frame) has them
+        settings = {name: identity_value(ident, name) for name in SETTING_FIELDS}
+        rows.append({**ident, **settings, **{f"task_options.{k}": v for k, v in options.items()}})
     return pd.DataFrame(rows)
 
 
@@ -251,7 +253,7 @@ def test_an_ablations_runs_stay_out_of_the_side_by_side_and_get_their_own_sectio
     assert "## Ablation: seed one" in text and (tmp_path / "ablation_1_seed.csv").is_file()
     # runs of other seeds start from other weights: a per-seed gap between frameworks would mean nothing
     assert not any(c.startswith("largest gap") for c in pd.read_csv(tmp_path / "ablation_1_seed.csv").columns)
-    assert f"## Ablation: never run\n\nSuite `repl-test-unrun`" in text
+    assert "## Ablation: never run\n\nSuite `repl-test-unrun`" in text
     assert f"{NOT_RUN}: `python -m bench replicate harness_digits` runs it." in text
 
 
