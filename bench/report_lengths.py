@@ -143,5 +143,8 @@ def _verdict(timed: pd.DataFrame, gone: pd.DataFrame) -> str:
     if not (pd.notna(t.compile_s) and t.compile_s < LONG_GOAL.compile_s):
         misses.append(f"compile {_fmt_num(t.compile_s)} s ≥ {LONG_GOAL.compile_s:g}")
     if not (pd.notna(t.train_ratio) and t.train_ratio <= LONG_GOAL.ratio):
-        misses.append(f"{_fmt_num(t.train_ratio)}× > {LONG_GOAL.ratio:g}×")
+        shown = _fmt_num(t.train_ratio)
+        if shown == f"{LONG_GOAL.ratio:g}":  # 1.2016 would read "1.2× > 1.2×"
+            shown = _fmt_num(t.train_ratio, digits=5)
+        misses.append(f"{shown}× > {LONG_GOAL.ratio:g}×")
     return "met" if not misses else "missed: " + ", ".join(misses)
