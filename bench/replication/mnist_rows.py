@@ -75,7 +75,10 @@ EXPERIMENT = Experiment(
               "source's models (`rnn_native`, `gru4` = reset-after GRU, `lstm_native --bidirectional`), 2 layers, "
               "batch 100, Adam 1e-3, 5 epochs, seeds 0/1/2, each framework's own initialiser, all three models in "
               "both frameworks; and the three again with L2 λ = 1e-3 added to the loss (`--weight-decay 1e-3`, "
-              "suite `repl-mnist-rows-l2`), as the source's regularised models",
+              "suite `repl-mnist-rows-l2`), as the source's regularised models. The source gives its λ but not how it "
+              "applied it: ours is Keras's L2 convention, λ·Σw² over the weight matrices (gradient 2λw, biases "
+              "free); torch's `Adam(weight_decay=λ)` would add λw to every parameter's gradient, half as strong. "
+              "Which of the two the source used is untested",
     extra_suites=(REGULARISED_SUITE,),
     ablations=(SHARED_INIT, CANONICAL_BIAS, keras_adam_ablation(
         CANONICAL_BIAS, "with one bias per gate the vanilla RNN's runs agree across frameworks, the LSTM's still part "
