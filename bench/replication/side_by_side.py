@@ -354,7 +354,7 @@ def write_replication_report(experiment: Experiment, records_path: str | Path, o
                   f"ours when it is within {AGREE_SDS:g} of our standard deviations of our mean, or within "
                   f"{AGREE_PP:g} pp of it; the brackets give the gap in our standard deviations and in points."
                   + (" Where the source lists its trials, their range is shown, and whether our mean lies in it; "
-                     "*published ± std* says which std the source printed, computed from its trials"
+                     "*published ± std* says which std the source printed, computed from its trials."
                      if "published trials (range)" in table.columns else ""), "", _markdown(table), ""]
     for claim in experiment.claims:
         claim_rows = claim_table(claim, frame, records, experiment.loss_curves)
