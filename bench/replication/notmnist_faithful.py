@@ -10,8 +10,8 @@ dropping; 80/20, with the 20% part scored as validation after the last epoch. Th
 from __future__ import annotations
 
 from bench.jobs import Axes
-from bench.replication.experiment import Experiment, Reference
-from bench.replication.notmnist import PUBLISHED, PUBLISHED_STD, PUBLISHED_TRIALS, SEEDS, SIZES, SOURCE
+from bench.replication.experiment import Experiment
+from bench.replication.notmnist import SEEDS, SIZES, published_references
 from bench.suites import Suite
 
 # the source's "GRU" is our gru0 (see the module docstring); its MGU is ours
@@ -28,13 +28,7 @@ SUITE = Suite(
     device="cpu",
     grids=tuple(Axes(frameworks=(framework,), num_layers=(CPU_SIZE[0],), hidden_sizes=(CPU_SIZE[1],), **COMMON)
                 for framework in ("keras", "torch")),  # Keras first: the source's own framework
-    references=tuple(
-        Reference(source=SOURCE, task="notmnist", cell=CELL_OF_SOURCE[cell], metric="accuracy", value=value,
-                  setting=f"{layers} × {units}", where=(("num_layers", layers), ("hidden_size", units)),
-                  split="val", trials=trials, published_std=std,
-                  note="source: all 18,724 notMNIST_small images; ours: the 10,000-image sample")
-        for cell, values in PUBLISHED.items()
-        for (layers, units), value, std, trials in zip(SIZES, values, PUBLISHED_STD[cell], PUBLISHED_TRIALS[cell])),
+    references=published_references(CELL_OF_SOURCE),
 )
 
 GPU_SUITE = Suite(
