@@ -31,11 +31,12 @@ def pytest_collection_modifyitems(config, items):
         if keep - registered:
             raise pytest.UsageError(f"${ONLY_CELLS_ENV} names unregistered cells {sorted(keep - registered)}; "
                                     f"choose from {', '.join(sorted(registered))}")
-        dropped = [item for item in items if cells_of(item) & registered - keep]
+        kept, dropped = [], []
+        for item in items:
+            (dropped if cells_of(item) & registered - keep else kept).append(item)
         if dropped:
             config.hook.pytest_deselected(items=dropped)
-            dropped_ids = {id(item) for item in dropped}
-            items[:] = [item for item in items if id(item) not in dropped_ids]
+            items[:] = kept
     slow_files = {item.path for item in items if item.get_closest_marker("slow")}
     # stable: within each group the files keep their order
     items.sort(key=lambda item: (item.path.name not in LONGEST_FILES, item.path not in slow_files))
@@ -54,4 +55,3 @@ if os.environ.get("RNNBENCH_PLUGINS"):
     from bench.plugins import load_plugins
 
     load_plugins(entry_points=False)
-

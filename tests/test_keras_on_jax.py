@@ -50,6 +50,7 @@ def cells_on_jax() -> list[str]:
         first.setdefault((spec.family, spec.native), name)
     return sorted(first.values())
 
+
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(importlib.util.find_spec("jax") is None or keras.backend.backend() == "jax",
                                  reason="JAX is not installed (pip install -e .[jax]), or this run is already on JAX")]

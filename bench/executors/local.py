@@ -221,12 +221,11 @@ class LocalExecutor:
             del served[key]
             raise
         duration = time.perf_counter() - start  # from handing the job over to its record
-        returncode = None
+        returncode = None  # the process lives on for the next job, unless it died without a record
         if not result_file.exists():
             returncode = process.proc.wait()
             del served[key]
-        return _collect(job, result_file if returncode is None else None, returncode,
-                        _tail(process.log_file, log_start), duration, started_at)
+        return _collect(job, result_file, returncode, _tail(process.log_file, log_start), duration, started_at)
 
 
 @dataclass

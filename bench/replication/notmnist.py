@@ -26,6 +26,7 @@ COMMON = dict(tasks=("notmnist",), measure="train", cells=("gru4", "mgu"), batch
 
 LARGER_SIZES = SIZES[1:]  # planned for a GPU: on two CPU cores (2, 512) alone takes hours per job
 
+
 def published_references(our_cell: dict[str, str]) -> tuple[Reference, ...]:
     """The source's numbers, each beside `our_cell[its cell]` at its size (validation accuracy)."""
     return tuple(
