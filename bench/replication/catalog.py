@@ -10,8 +10,8 @@ import importlib
 
 from bench.config import ConfigError
 
-MODULES = ("notmnist", "notmnist_faithful", "mnist_rows", "mnist_dey_salem", "recall", "binary_addition", "noise", "noise_source",
-           "sentiment")
+MODULES = ("notmnist", "notmnist_faithful", "notmnist_grid", "mnist_rows", "mnist_dey_salem", "recall", "binary_addition",
+           "noise", "noise_source", "sentiment")
 
 
 def experiments():

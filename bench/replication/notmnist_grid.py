@@ -1,0 +1,69 @@
+"""notMNIST, GRU vs MGU over a grid of 1-3 layers × 50/128/256 units (the second notMNIST lab, `001_…`).
+
+The source wrote both cells by hand in Keras, trained 20 epochs with 3 seeds per size and
+scored its 20% validation split. Its results table is garbled in the text; only the two best
+configurations are stated plainly in its prose, so only those two are typed here. It names
+neither its GRU's form nor its batch size: we take the first lab's protocol (a reset-before
+GRU, our `gru0`, at Keras's default batch of 32), an assumption the report says is untested.
+"""
+
+from __future__ import annotations
+
+from bench.jobs import Axes
+from bench.replication.experiment import Experiment, Reference
+from bench.replication.notmnist import SEEDS
+from bench.replication.notmnist_faithful import SOURCE_OPTIONS
+from bench.suites import Suite
+
+SOURCE = "second notMNIST lab (001), results prose"
+LAYERS = (1, 2, 3)  # the source's grid
+UNITS = (50, 128, 256)
+# the two results its text states plainly: (our cell, layers, units, mean validation accuracy, std)
+PUBLISHED = (("gru0", 3, 256, 0.9399, 0.0020), ("mgu", 3, 256, 0.9396, 0.0041))
+# the grid's two corners run on CPU in both frameworks; a 3 × 256 job takes minutes there (see the README)
+CORNERS = ((1, 50), (3, 256))
+COMMON = dict(tasks=("notmnist",), measure="train", cells=("gru0", "mgu"), batch_sizes=(32,), epochs=20,
+              lrs=(1e-3,), task_options=SOURCE_OPTIONS, seeds=SEEDS)
+
+SUITE = Suite(
+    name="repl-notmnist-grid",
+    description="replication of the notMNIST grid, its corners on CPU: gru0 vs mgu at (1,50) and (3,256), batch 32, "
+                "Adam 1e-3, 20 epochs, the 20% split scored, seeds 1000-1002, both frameworks",
+    device="cpu",
+    # Keras first (the source's framework), the small corner before the large one
+    grids=tuple(Axes(frameworks=(framework,), num_layers=(layers,), hidden_sizes=(units,), **COMMON)
+                for framework in ("keras", "torch") for layers, units in CORNERS),
+    references=tuple(
+        Reference(source=SOURCE, task="notmnist", cell=cell, metric="accuracy", value=value, published_std=std,
+                  setting=f"{layers} × {units}", where=(("num_layers", layers), ("hidden_size", units)), split="val",
+                  note="source: all 18,724 notMNIST_small images, its GRU's form and batch size not given; ours: "
+                       "the 10,000-image sample, gru0 at batch 32")
+        for cell, layers, units, value, std in PUBLISHED),
+)
+
+GPU_SUITE = Suite(
+    name="repl-notmnist-grid-gpu",
+    description="replication of the notMNIST grid, the rest: gru0 vs mgu at the seven other (layers, units) of "
+                "1-3 × 50/128/256, batch 32, 20 epochs, seeds 1000-1002, both frameworks (Keras on JAX)",
+    device="cuda",
+    grids=tuple(Axes(frameworks=("torch", "keras"), keras_backend="jax", num_layers=(layers,), hidden_sizes=(units,),
+                     **COMMON) for layers in LAYERS for units in UNITS if (layers, units) not in CORNERS),
+)
+
+EXPERIMENT = Experiment(
+    name="notmnist_grid",
+    title="notMNIST, GRU vs MGU over 1-3 layers × 50/128/256 units",
+    suite=SUITE,
+    extra_suites=(GPU_SUITE,),
+    source_setup="notMNIST_small, 28 rows × 28 pixels, 80/20 split; a GRU and an MGU written by hand in Keras, "
+                 "stacked 1, 2 or 3 deep with 50, 128 or 256 units, a dense head of 10 logits, 20 epochs, 3 seeds; "
+                 "mean ± std of the validation accuracy. Batch size, optimiser settings and the GRU's form are not "
+                 "given; its table is garbled, and its text states two results: GRU 3 × 256 0.9399 ± 0.0020, MGU "
+                 "3 × 256 0.9396 ± 0.0041",
+    our_setup="task `notmnist` on the 10,000-image IDX sample as in `notmnist_faithful` (`dedupe=False`, "
+              "`val_is_test=True`: 8,000 training images, the other 2,000 scored), `gru0` and `mgu`, batch 32 "
+              "(Keras's default, assumed), Adam 1e-3 (Keras's default, assumed), 20 epochs, seeds 1000-1002, each "
+              "framework's own initialiser. That the source's GRU was reset-before (`gru0`) is assumed from the "
+              "first lab and untested. On CPU: the grid's corners (1, 50) and (3, 256) in both frameworks (suite "
+              "`repl-notmnist-grid`); the other seven sizes are the GPU suite `repl-notmnist-grid-gpu`",
+)
