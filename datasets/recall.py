@@ -2,7 +2,9 @@
 
 Sequences have 3–10 digits; they are padded with all-zero steps at the END up to the
 longest length, and `lengths_*` give each sequence's true length, so the label is read
-at step `lengths - 1`. Every sequence is distinct, hence no sequence is in two splits.
+at step `lengths - 1`. Under the default protocol every sequence is distinct, hence no
+sequence is in two splits; `protocol="sampled"` draws batches of one length with
+replacement, as the source's generator did (see datasets.splits.PROTOCOLS).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import numpy as np
 
 from .errors import OptionError
 from .registry import register
+from .splits import check_sampled, sampled_split, share_seen
 from .task import Task
 
 PAD = -1  # marks padded steps in the digit matrix before one-hot encoding
@@ -30,6 +33,10 @@ class RecallOptions:
     max_len: int = 10  # longest sequence; every x is padded to this many steps
     position: int = 1  # 0-based step whose digit is the target; must exist in the shortest sequence
     num_digits: int = 10  # symbols (one-hot width and number of classes)
+    protocol: str = "held_out"  # "held_out": the n_* distinct sequences; "sampled": the batches below
+    n_batches: int = 1000  # sampled: batches drawn, each of one length (n_train/n_val/n_test are then unused)
+    batch_items: int = 50  # sampled: sequences per batch
+    train_fraction: float = 0.8  # sampled: share of the batches that train; the rest test (and validate)
 
     def __post_init__(self) -> None:
         for name in ("n_train", "n_val", "n_test", "min_len"):
@@ -42,6 +49,9 @@ class RecallOptions:
                               f"has it, got {self.position}")
         if self.num_digits < 2:
             raise OptionError(f"num_digits must be at least 2, got {self.num_digits}")
+        check_sampled(self.protocol, self.n_batches, self.batch_items, self.train_fraction)
+        if self.protocol == "sampled":
+            return
         total = self.n_train + self.n_val + self.n_test
         possible = sum(self.num_digits ** length for length in range(self.min_len, self.max_len + 1))
         if total > possible:
@@ -51,21 +61,38 @@ class RecallOptions:
 
 @register("recall", RecallOptions, "recall the digit at a position of a one-hot digit sequence (lengths 3-10)")
 def load_recall(options: RecallOptions, source: None, seed: int) -> Task:
-    """The recall task; sequences are drawn, made distinct, then cut into train, val, test."""
-    digits, lengths = draw_distinct(options, np.random.default_rng(seed))
+    """The recall task: distinct sequences cut into train, val, test, or sampled batches cut train/test."""
+    rng = np.random.default_rng(seed)
+    if options.protocol == "sampled":
+        digits, lengths = draw_batches(options, rng)
+        train, test, groups = sampled_split(options.n_batches, options.batch_items, options.train_fraction)
+        parts = {"train": train, "val": test, "test": test}
+        seen = {"test_seen_in_train": share_seen(digits[train], digits[test])}
+    else:
+        digits, lengths = draw_distinct(options, rng)
+        ends = np.cumsum([options.n_train, options.n_val])
+        parts = dict(zip(("train", "val", "test"), np.split(np.arange(len(lengths)), ends)))
+        groups, seen = None, {}
     x = one_hot(digits, options.num_digits)
     y = digits[:, options.position].astype(np.int64)
-    ends = np.cumsum([options.n_train, options.n_val])
-    parts = dict(zip(("train", "val", "test"), np.split(np.arange(len(y)), ends)))
     varying = options.min_len != options.max_len
     arrays = {}
     for name, rows in parts.items():
         arrays[f"x_{name}"], arrays[f"y_{name}"] = x[rows], y[rows]
         arrays[f"lengths_{name}"] = lengths[rows] if varying else None
     return Task(name="recall", kind="classify", num_outputs=options.num_digits, input_size=options.num_digits,
-                seq_len=None if varying else options.max_len, **arrays,
+                seq_len=None if varying else options.max_len, groups_train=groups, **arrays,
                 info={"source": "generated: uniform lengths and digits, numpy default_rng(seed)",
-                      "padding": "zeros at the end; lengths give the valid steps"})
+                      "padding": "zeros at the end; lengths give the valid steps", **seen})
+
+
+def draw_batches(options: RecallOptions, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """(digits, lengths) of n_batches × batch_items sequences, drawn with replacement, one length per batch."""
+    lengths = np.repeat(rng.integers(options.min_len, options.max_len + 1, size=options.n_batches),
+                        options.batch_items)
+    digits = rng.integers(0, options.num_digits, size=(len(lengths), options.max_len))
+    digits[np.arange(options.max_len) >= lengths[:, None]] = PAD
+    return digits, lengths.astype(np.int64)
 
 
 def draw_distinct(options: RecallOptions, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:

@@ -111,6 +111,8 @@ def _apply_limits(task: Task, common: CommonOptions, seed: int) -> Task:
         changes[f"y_{split}"] = y[keep]
         if lengths is not None:
             changes[f"lengths_{split}"] = lengths[keep]
+        if split == "train" and task.groups_train is not None:
+            changes["groups_train"] = task.groups_train[keep]
         if split in indices:
             indices[split] = indices[split][keep]
     if not changes:

@@ -52,3 +52,36 @@ def limit_rows(n: int, limit: int | None, seed: int) -> np.ndarray | None:
     if limit is None or limit >= n:
         return None
     return np.sort(np.random.default_rng(seed).choice(n, size=limit, replace=False))
+
+
+# how a generated task makes its splits (its `protocol` option): "held_out" draws distinct items into disjoint
+# train/val/test; "sampled" draws whole batches with replacement and cuts them train/test as the sources did, so
+# test items may also be training items, and the test split doubles as validation (the sources had none)
+PROTOCOLS = ("held_out", "sampled")
+
+
+def check_sampled(protocol: str, n_batches: int, batch_items: int, train_fraction: float) -> None:
+    """Refuse an unknown protocol, or sampled batches that leave a split empty."""
+    if protocol not in PROTOCOLS:
+        raise OptionError(f"protocol must be one of {', '.join(PROTOCOLS)}, got {protocol!r}")
+    if n_batches < 2 or batch_items < 1:
+        raise OptionError(f"n_batches must be at least 2 and batch_items at least 1, got {n_batches} and {batch_items}")
+    check_fraction("train_fraction", train_fraction)
+    if not 1 <= round(train_fraction * n_batches) < n_batches:
+        raise OptionError(f"train_fraction {train_fraction} of {n_batches} batches leaves a split without a batch")
+
+
+def sampled_split(n_batches: int, batch_items: int, train_fraction: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(train rows, test rows, batch of each train row) of `n_batches` consecutive batches: the first
+    `train_fraction` of the batches train, the rest test (the batches were drawn at random, so order is chance)."""
+    batch = np.arange(n_batches * batch_items) // batch_items
+    first_test = round(train_fraction * n_batches)
+    train, test = np.flatnonzero(batch < first_test), np.flatnonzero(batch >= first_test)
+    return train, test, batch[train].astype(np.int64)
+
+
+def share_seen(train_items: np.ndarray, test_items: np.ndarray) -> float:
+    """Share of the test items (rows) that also occur among the training items: how much a sampled test split
+    scores recall of seen items rather than generalisation."""
+    seen = {row.tobytes() for row in train_items.reshape(len(train_items), -1)}
+    return float(np.mean([row.tobytes() in seen for row in test_items.reshape(len(test_items), -1)]))

@@ -45,6 +45,9 @@ class Task:
     lengths_train: np.ndarray | None = None  # int64 (N,) valid steps; padding is at the END
     lengths_val: np.ndarray | None = None  # as lengths_train
     lengths_test: np.ndarray | None = None  # as lengths_train
+    # int64 (N,) batch group of each training sequence: a training batch then holds rows of one group only
+    # (a source that fed one sequence length per batch); None: a batch draws from every row
+    groups_train: np.ndarray | None = None
     vocab_size: int | None = None  # token tasks only: ids 0 (padding), 1 (out of vocabulary), 2.. words
     loss: str | None = None  # "cross_entropy" | "bce" | "mse" | "sigmoid_mse"; None: the default for `kind`
     metric: str | None = None  # "accuracy" | "bit_accuracy" | "mse"; None: the default for `kind`
@@ -99,6 +102,11 @@ def _check_task(task: Task) -> None:
     for split in SPLITS:
         x, y, lengths = task.split(split)
         _check_arrays(task, split, x, y, lengths, is_split=True)
+    groups = task.groups_train
+    if groups is not None and (not isinstance(groups, np.ndarray) or groups.dtype != np.int64
+                               or groups.shape != (len(task.y_train),)):
+        _fail(task, f"groups_train must be int64 ({len(task.y_train)},), got "
+                    f"{getattr(groups, 'dtype', type(groups))} {getattr(groups, 'shape', '')}")
     for name, arrays in task.extra_tests.items():
         if not (isinstance(arrays, tuple) and len(arrays) == 3):
             _fail(task, f"extra_tests[{name!r}] must be a tuple (x, y, lengths or None)")

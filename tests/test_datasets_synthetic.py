@@ -6,6 +6,7 @@ import pytest
 import datasets
 from datasets import OptionError
 from datasets.binary_addition import MAX_LENGTH
+from datasets.splits import share_seen
 
 SPLITS = ("train", "val", "test")
 
@@ -96,6 +97,37 @@ def test_recall_refuses_more_sequences_than_exist():
         datasets.load("recall", min_len=2, max_len=3, n_train=1000, n_val=100, n_test=1)
 
 
+def test_recall_sampled_protocol_draws_one_length_per_batch_with_replacement():
+    task = datasets.load("recall", protocol="sampled", n_batches=40, batch_items=25, train_fraction=0.75, seed=2)
+    assert task.sizes() == {"train": 750, "val": 250, "test": 250}
+    np.testing.assert_array_equal(task.x_val, task.x_test)  # the source had no validation split
+    groups = task.groups_train
+    assert groups.shape == (750,) and len(np.unique(groups)) == 30
+    for group in np.unique(groups):  # a generated batch is one length
+        assert len(np.unique(task.lengths_train[groups == group])) == 1
+    assert len(np.unique(task.lengths_test)) > 1
+    # drawn with replacement: the short sequences repeat, and the share of test items seen in training is counted
+    keys = {row.tobytes() for row in task.x_train}
+    seen = np.mean([row.tobytes() in keys for row in task.x_test])
+    assert task.info["test_seen_in_train"] == pytest.approx(seen)
+
+
+def test_sampled_test_items_are_counted_as_seen_when_they_repeat():
+    train = np.array([[1, 2], [3, 4], [1, 2]])
+    assert share_seen(train, np.array([[1, 2], [5, 6], [3, 4], [4, 3]])) == 0.5
+
+
+@pytest.mark.parametrize("task", ["recall", "binary_addition"])
+@pytest.mark.parametrize("options, message", [
+    ({"protocol": "bootstrap"}, "protocol must be one of held_out, sampled"),
+    ({"protocol": "sampled", "n_batches": 1}, "n_batches must be at least 2"),
+    ({"protocol": "sampled", "n_batches": 4, "train_fraction": 0.9}, "leaves a split without a batch"),
+])
+def test_sampled_protocol_bad_options(task, options, message):
+    with pytest.raises(OptionError, match=message):
+        datasets.load(task, **options)
+
+
 # ---- binary addition -----------------------------------------------------------------
 
 
@@ -122,6 +154,20 @@ def test_binary_addition_sum_bits_are_the_sum():
     # some sums need the carry step, and the top bit is not always zero
     assert task.y_train[:, -1].any() and not task.y_train[:, -1].all()
     assert _disjoint(task)
+
+
+def test_binary_addition_sampled_protocol_reuses_pairs_across_splits():
+    task = datasets.load("binary_addition", protocol="sampled", n_batches=50, batch_items=100, seed=4)
+    assert task.sizes() == {"train": 4000, "val": 1000, "test": 1000}
+    _check_sums(task.x_train, task.y_train, 5)
+    # 4,000 draws of 1,024 pairs: pairs repeat inside training, and most test pairs were trained on
+    assert len({row.tobytes() for row in task.x_train}) < 1024
+    assert task.info["test_seen_in_train"] > 0.9
+    assert task.groups_train is None  # every pair has the same length: batches need not be kept whole
+    # more pairs than exist at length 3 is fine when sampling, refused when holding out distinct ones
+    assert datasets.load("binary_addition", protocol="sampled", length=3, n_train=60).sizes()["train"] == 40_000
+    with pytest.raises(OptionError, match="only 4\\*\\*3 = 64 exist"):
+        datasets.load("binary_addition", length=3, n_train=60)
 
 
 def test_binary_addition_extra_tests_at_requested_lengths():

@@ -5,7 +5,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from bench.jobs import Job, freeze_options
 from bench.runners.batches import batch_order, eval_batches
+from bench.runners.common import first_train_batch, load_problem_and_task
 from bench.runners.metrics import Problem, epochs_to_target, score
 
 LOSS_TOL = 1e-6  # float64 NumPy against float64 torch
@@ -61,6 +63,29 @@ def test_batch_order_depends_on_seed_and_epoch_and_drops_the_remainder():
     assert not (np.concatenate(first) == np.concatenate(batch_order(103, 10, seed=4, epoch=1))).all()
     with pytest.raises(ValueError, match="fewer than one batch"):
         batch_order(5, 10, seed=0, epoch=1)
+
+
+def test_batch_order_with_groups_keeps_each_batch_in_one_group():
+    groups = np.repeat(np.arange(6), [10, 10, 10, 10, 13, 7])  # 2 batches of 5 each, then 2 (3 left), then 1
+    batches = batch_order(len(groups), 5, seed=1, epoch=0, groups=groups)
+    assert len(batches) == 11 and all(len(np.unique(groups[rows])) == 1 for rows in batches)
+    assert len(np.unique(np.concatenate(batches))) == 55  # each row at most once; remainders dropped
+    # the batches' order mixes the groups, and another epoch draws another order
+    assert len({int(groups[rows[0]]) for rows in batches[:4]}) > 1
+    again = batch_order(len(groups), 5, seed=1, epoch=1, groups=groups)
+    assert not (np.concatenate(batches) == np.concatenate(again)).all()
+    with pytest.raises(ValueError, match="no group of training sequences fills one batch"):
+        batch_order(len(groups), 20, seed=1, epoch=0, groups=groups)
+
+
+def test_training_batches_follow_the_task_groups():
+    """The runners batch a task with training groups (recall's sampled protocol) one group at a time."""
+    job = Job(cell="lstm_native", framework="torch", backend="torch", mode="eager", device="cpu", task="recall",
+              measure="train", hidden_size=4, batch_size=50, epochs=1, lr=1e-3, seed=5,
+              task_options=freeze_options({"protocol": "sampled", "n_batches": 20}))
+    problem, task = load_problem_and_task(job)
+    assert task.groups_train is not None
+    assert len(np.unique(first_train_batch(job, problem, task).lengths)) == 1
 
 
 def test_eval_batches_keep_one_shape_and_cover_each_row_once():

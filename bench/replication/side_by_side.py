@@ -292,7 +292,8 @@ def _none_if_missing(value: Any) -> Any:
 
 
 def length_curve_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
-    """Bit accuracy against input length: one row per (framework, loss, cell, hidden, epochs, seed, length)."""
+    """Bit accuracy against input length: one row per (framework, protocol, loss, cell, hidden, epochs, seed,
+    length)."""
     rows = []
     for record in records:
         ident, train = record["identity"], record["train"]
@@ -304,7 +305,8 @@ def length_curve_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
             if found:
                 points[int(found.group(1))] = result["metric"]
         for length, metric in points.items():
-            rows.append({"framework": ident["framework"], "loss": train.get("loss") or options.get("loss", "bce"),
+            rows.append({"framework": ident["framework"], "protocol": options.get("protocol", "held_out"),
+                         "loss": train.get("loss") or options.get("loss", "bce"),
                          "cell": ident["cell"], "hidden_size": ident["hidden_size"],
                          "epochs": ident["epochs"], "seed": ident["seed"], "length": length, "bit_accuracy": metric})
     return pd.DataFrame(rows)
@@ -320,6 +322,19 @@ def _run_summary(experiment: Experiment, every: list[dict[str, Any]]) -> str:
             + ", ".join(f"{n} {status}" for status, n in sorted(statuses.items()))
             + f"); {minutes:.1f} min of job time (the records' `duration_s` summed, process start-up included) on "
             + "; ".join(devices))
+
+
+def _seen_in_training(records: list[dict[str, Any]]) -> list[str]:
+    """A paragraph on the sampled protocol's test items that are also training items (none: no such runs)."""
+    shares = pd.Series([r["train"]["task_info"]["test_seen_in_train"] for r in records
+                        if "test_seen_in_train" in (r["train"].get("task_info") or {})], dtype=float)
+    if shares.empty:
+        return []
+    return ["## Sampled test items that are also training items", "",
+            f"Under the sampled protocol the test split is drawn like the training one, with replacement, so some "
+            f"test items are training items too: {_pct(shares.min())} to {_pct(shares.max())} of them across the "
+            f"{len(shares)} sampled runs (the records' `task_info.test_seen_in_train`). Their score mixes memory of "
+            "seen items with generalisation; the held-out rows score unseen items only.", ""]
 
 
 def _markdown(frame: pd.DataFrame) -> str:
@@ -356,6 +371,7 @@ def write_replication_report(experiment: Experiment, records_path: str | Path, o
                   + (" Where the source lists its trials, their range is shown, and whether our mean lies in it; "
                      "*published ± std* says which std the source printed, computed from its trials."
                      if "published trials (range)" in table.columns else ""), "", _markdown(table), ""]
+    lines += _seen_in_training(records)
     for claim in experiment.claims:
         claim_rows = claim_table(claim, frame, records, experiment.loss_curves)
         lines += ["## Published claim and our numbers", "", f"**{PUBLISHED_LABEL}** ({claim.source}): {claim.text}.",
@@ -365,7 +381,7 @@ def write_replication_report(experiment: Experiment, records_path: str | Path, o
         lines += [f"![training loss curves]({extra[-1].name})", ""]
     if experiment.length_curve and records:
         curve = length_curve_frame(records)
-        wide = curve.pivot_table(index=["framework", "loss", "cell", "hidden_size", "epochs"], columns="length",
+        wide = curve.pivot_table(index=["framework", "protocol", "loss", "cell", "hidden_size", "epochs"], columns="length",
                                  values="bit_accuracy", aggfunc="mean")
         wide.to_csv(out_dir / "bit_accuracy_vs_length.csv")
         extra += [out_dir / "bit_accuracy_vs_length.csv", length_plot(curve, out_dir)]

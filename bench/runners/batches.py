@@ -20,18 +20,32 @@ class Batch:
     weights: np.ndarray | None  # (B, T) step mask for per-step losses with lengths, else None
 
 
-def batch_order(n: int, batch_size: int, seed: int, epoch: int) -> list[np.ndarray]:
+def batch_order(n: int, batch_size: int, seed: int, epoch: int,
+                groups: np.ndarray | None = None) -> list[np.ndarray]:
     """Index batches of one epoch: a permutation from (seed, epoch), the last partial batch dropped.
 
     Both frameworks call this, so they see identical batches in identical order;
-    dropping the remainder keeps every step the same shape (no recompilation).
+    dropping the remainder keeps every step the same shape (no recompilation). With
+    `groups` (one int per row), each batch holds rows of one group only: every group is
+    cut into batches (its remainder dropped) and the batches of all groups are shuffled.
     """
     if n < batch_size:
         raise ValueError(f"the training split has {n} sequences, fewer than one batch of {batch_size}; "
                          "use a smaller --batch-size")
-    order = np.random.default_rng([seed, epoch]).permutation(n)
-    usable = (n // batch_size) * batch_size
-    return [order[i:i + batch_size] for i in range(0, usable, batch_size)]
+    rng = np.random.default_rng([seed, epoch])
+    order = rng.permutation(n)
+    if groups is None:
+        return _cut(order, batch_size)
+    by_group = [order[groups[order] == group] for group in np.unique(groups)]
+    batches = [batch for rows in by_group for batch in _cut(rows, batch_size)]
+    if not batches:
+        raise ValueError(f"no group of training sequences fills one batch of {batch_size}; use a smaller --batch-size")
+    return [batches[i] for i in rng.permutation(len(batches))]
+
+
+def _cut(rows: np.ndarray, batch_size: int) -> list[np.ndarray]:
+    usable = (len(rows) // batch_size) * batch_size
+    return [rows[i:i + batch_size] for i in range(0, usable, batch_size)]
 
 
 def make_batch(x: np.ndarray, y: np.ndarray, lengths: np.ndarray | None, rows: np.ndarray, kind: str) -> Batch:

@@ -173,7 +173,7 @@ def train(adapter: ModelAdapter, job: Job, problem: Problem, task, out: dict[str
     for epoch in range(1, job.epochs + 1):
         start = time.perf_counter()
         losses = []
-        for rows in batch_order(len(task.x_train), job.batch_size, job.seed, epoch):
+        for rows in batch_order(len(task.x_train), job.batch_size, job.seed, epoch, task.groups_train):
             loss = adapter.train_step(make_batch(task.x_train, task.y_train, task.lengths_train, rows, problem.kind))
             losses.append(loss)
             divergence = record["divergence"]
@@ -211,7 +211,7 @@ def _evaluate(adapter, x, y, lengths, job: Job, problem: Problem) -> tuple[float
 
 
 def first_train_batch(job: Job, problem: Problem, task) -> Batch:
-    rows = batch_order(len(task.x_train), job.batch_size, job.seed, 0)[0]
+    rows = batch_order(len(task.x_train), job.batch_size, job.seed, 0, task.groups_train)[0]
     return make_batch(task.x_train, task.y_train, task.lengths_train, rows, problem.kind)
 
 
