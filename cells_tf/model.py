@@ -73,7 +73,7 @@ class RecurrentModel(keras.Model):
         if directions == 2:
             # the backward direction has seen the whole sequence at original position 0
             last = ops.concatenate([last, x[:, 0, hidden:]], axis=-1)
-        return self.head(last)
+        return self.head(ops.relu(last) if config.head == "relu_last" else last)
 
     def _embed(self, x):
         dtype = keras.backend.standardize_dtype(x.dtype)

@@ -56,7 +56,7 @@ class RecurrentModel(nn.Module):
         if directions == 2:
             # the backward direction has seen the whole sequence at original position 0
             last = torch.cat([last, x[:, 0, hidden:]], dim=1)
-        return self.head(last)
+        return self.head(torch.relu(last) if config.head == "relu_last" else last)
 
     def _embed(self, x: Tensor) -> Tensor:
         if self.embedding is None:

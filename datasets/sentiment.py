@@ -25,6 +25,7 @@ SOURCES = {
     "amazon": "Multi-Domain Sentiment Dataset, sorted_data_acl labelled reviews (Blitzer, Dredze, Pereira, ACL 2007)",
     "uci": "Sentiment Labelled Sentences (Kotzias et al., KDD 2015), UCI, CC BY 4.0",
 }
+READOUTS = {"dense": None, "relu_dense": "relu_last"}  # the readout option -> Task.readout (None: a dense head)
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,8 @@ class SentimentOptions:
     max_len: int = 200  # tokens kept per text (its first ones)
     test_fraction: float = 0.2  # share of the texts held out for test
     val_fraction: float = 0.1  # share of the remaining texts held out for validation
+    # "dense": a dense layer reads the last valid step; "relu_dense": the same on its ReLU (a source's head)
+    readout: str = "dense"
 
     def __post_init__(self) -> None:
         if self.source not in CORPORA:
@@ -54,6 +57,8 @@ class SentimentOptions:
             raise OptionError(f"max_len must be at least 1, got {self.max_len}")
         check_fraction("test_fraction", self.test_fraction)
         check_fraction("val_fraction", self.val_fraction)
+        if self.readout not in READOUTS:
+            raise OptionError(f"readout must be one of {', '.join(READOUTS)}, got {self.readout!r}")
 
 
 @register("sentiment", SentimentOptions,
@@ -86,7 +91,8 @@ def load_sentiment(options: SentimentOptions, source: DataSource, seed: int) -> 
         "padding": "id 0 at the end; lengths give the valid steps",
     }
     return Task(name="sentiment", kind="classify", num_outputs=2, input_size=None, seq_len=None,
-                vocab_size=len(vocab), vocab=vocab, indices=split, info=info, **arrays)
+                vocab_size=len(vocab), vocab=vocab, indices=split, info=info, readout=READOUTS[options.readout],
+                **arrays)
 
 
 def _distinct_rows(docs: tuple[Document, ...], tokens: list[list[str]],

@@ -126,3 +126,19 @@ def test_a_state_readout_predicts_with_the_last_state_itself_in_both_frameworks(
     with pytest.raises(ValueError, match=r"head 'state' predicts with the last state itself, so num_outputs must "
                                          r"be its width 6 \(directions × hidden_size\), got 10"):
         cells_torch.make_model(name, 4, 6, head="state", num_outputs=10)
+
+
+def test_a_relu_head_reads_the_rectified_last_step_in_both_frameworks():
+    """head="relu_last" (the sentiment source's ReLU → Linear): the dense head on max(h_T, 0), same in both."""
+    kwargs = dict(head="relu_last", num_outputs=3, init="shared", seed=4)
+    torch_model, keras_model = cells_torch.make_model("mgu", 4, 6, **kwargs), cells_tf.make_model("mgu", 4, 6, **kwargs)
+    x = _rng("relu head").uniform(-1, 1, (5, 7, 4)).astype(np.float32)
+    with torch.no_grad():
+        torch_out = torch_model(torch.from_numpy(x)).numpy()
+        _, final = torch_model.recurrent_layers[0](torch.from_numpy(x))
+        want = torch_model.head(torch.relu(final)).numpy()
+        plain = torch_model.head(final).numpy()
+    assert (final.numpy() < 0).any()  # else the ReLU would change nothing and the test could not fail
+    np.testing.assert_allclose(torch_out, want, rtol=0, atol=PAIR_TOLERANCE.atol)
+    assert not np.allclose(torch_out, plain, rtol=0, atol=PAIR_TOLERANCE.atol)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(keras_model(x)), torch_out, rtol=0, atol=PAIR_TOLERANCE.atol)

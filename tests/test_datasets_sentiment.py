@@ -105,12 +105,15 @@ def test_uci_source_and_domains(uci_dir):
     assert abs(labels.mean() - 0.5) < 0.01
     yelp = datasets.load("sentiment", source="uci", data_dir=uci_dir, domains=["yelp"], max_len=16)
     assert yelp.info["texts_read"] == 1000 and yelp.x_train.shape[1] == 16
+    assert yelp.readout is None  # a dense head on the last step, unless a ReLU is asked for
+    assert datasets.load("sentiment", source="uci", data_dir=uci_dir, readout="relu_dense").readout == "relu_last"
 
 
 @pytest.mark.parametrize("options, message", [
     ({"source": "imdb"}, "source must be one of"),
     ({"domains": ["books"], "source": "uci"}, "domains of source 'uci' must be a non-empty subset"),
     ({"vocab_size": 2}, "vocab_size must be at least 3"),
+    ({"readout": "softmax"}, "readout must be one of dense, relu_dense"),
 ])
 def test_bad_options(options, message):
     with pytest.raises(OptionError, match=message):

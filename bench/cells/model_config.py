@@ -14,8 +14,10 @@ import numpy as np
 from bench.cells.spec import get_spec, glorot_uniform
 
 # "last": a dense layer on the last valid step; "per_step": on every step; "state": no dense layer, the last
-# step's state is the prediction (num_outputs = the state's width), as the random-noise source trained its cells
-HEADS = ("last", "per_step", "state")
+# step's state is the prediction (num_outputs = the state's width), as the random-noise source trained its cells;
+# "relu_last": the dense layer on the ReLU of the last valid step, as the sentiment source's ReLU → Linear →
+# LogSoftmax head (its LogSoftmax with NLL is our cross-entropy from logits)
+HEADS = ("last", "per_step", "state", "relu_last")
 INITS = ("framework", "shared")
 # "framework": each native layer trains what its framework stores; "canonical": it trains the canonical
 # parameters only, so torch's nn.RNN/nn.LSTM keep their second bias vector at zero (Keras's layers already do)
@@ -38,7 +40,7 @@ class ModelConfig:
     hidden_size: int  # H of every recurrent layer (and direction)
     num_layers: int = 1  # stacked layers; layer k>0 reads H (or 2H if bidirectional) features
     bidirectional: bool = False  # add a backward direction per layer, concatenated per step
-    head: str = "last"  # "last": (B, num_outputs) from the last step; "per_step": (B, T, num_outputs); "state": see HEADS
+    head: str = "last"  # "last": (B, num_outputs) from the last step; "per_step": (B, T, num_outputs); others: HEADS
     num_outputs: int = 10  # width of the dense head (logits or raw values, no softmax)
     vocab_size: int | None = None  # token-id input with an embedding (index 0 = padding) when set
     embedding_dim: int = 64  # embedding width, used only with vocab_size

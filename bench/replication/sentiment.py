@@ -10,9 +10,19 @@ SOURCE = "source quoted in issue 7 (Amazon product-review sentiment, word2vec in
 # reviews cut to their first 100 tokens: the 200-token default doubles every step on 2 cores
 SENTIMENT_OPTIONS = (("max_len", 100),)
 MODELS = (("gru4", 2, 0.8017, "GRU 2 × 100"), ("mgu", 1, 0.7995, "MGU 1 × 100"))  # cell, layers, published, label
+PUBLISHED = tuple((cell, value) for cell, _, value, _ in MODELS)
 LR_SOURCE, LR_BATCHED = 1e-4, 1e-3  # the source's lr (batch 1) and ours for batches of 64
-COMMON = dict(tasks=("sentiment",), measure="train", hidden_sizes=(100,), batch_sizes=(64,), epochs=5, seeds=(0, 1, 2),
+BATCH = 64
+SEEDS = (0, 1, 2)
+COMMON = dict(tasks=("sentiment",), measure="train", hidden_sizes=(100,), batch_sizes=(BATCH,), epochs=5, seeds=SEEDS,
               task_options=SENTIMENT_OPTIONS)
+# The source as coded: its MGU ("pmGRU") with no sigmoid on the forget gate and no tanh on the candidate, one
+# review at a time (batch 1), Adam 1e-4, ReLU → Linear → LogSoftmax on the last step
+PLUGIN = "examples/cells/pmgru_as_coded.py"
+AS_CODED_CELLS = (("pmgru_as_coded", 1, ("torch",)), ("mgu", 1, ("torch", "keras")), ("gru4", 2, ("torch", "keras")))
+AS_CODED = dict(tasks=("sentiment",), measure="train", hidden_sizes=(100,), batch_sizes=(1,), epochs=5,
+                lrs=(LR_SOURCE,), task_options=SENTIMENT_OPTIONS + (("readout", "relu_dense"),))
+FIRST_SEEDS = SEEDS[:1]  # seed 0 of every model first, torch (the source's framework) before Keras
 
 SUITE = Suite(
     name="repl-sentiment",
@@ -24,9 +34,29 @@ SUITE = Suite(
                 for framework in ("torch", "keras") for cell, layers, _, _ in MODELS),
     references=tuple(
         Reference(source=SOURCE, task="sentiment", cell=cell, metric="accuracy", value=value,
-                  setting=f"{label}, lr {lr:g}", where=(("num_layers", layers), ("lr", lr)),
+                  setting=f"{label}, batch {BATCH}, lr {lr:g}", where=(("num_layers", layers), ("lr", lr),
+                                                                      ("batch_size", BATCH)),
                   note="source: 25 categories × 400 reviews, word2vec 300-d, batch 1, lr 1e-4")
-        for cell, layers, value, label in MODELS for lr in (LR_BATCHED, LR_SOURCE)),
+        for cell, layers, value, label in MODELS for lr in (LR_BATCHED, LR_SOURCE)) + tuple(
+        Reference(source=SOURCE, task="sentiment", cell=cell, metric="accuracy", value=dict(PUBLISHED)[source_cell],
+                  setting=f"{label} as coded: batch 1, lr 1e-4, ReLU head",
+                  where=(("num_layers", layers), ("batch_size", 1)),
+                  note="the source's protocol and head; a learned 64-d embedding for its word2vec")
+        for cell, layers, source_cell, label in (("gru4", 2, "gru4", "GRU 2 × 100"),
+                                                  ("pmgru_as_coded", 1, "mgu", "pmGRU 1 × 100"),
+                                                  ("mgu", 1, "mgu", "MGU 1 × 100 (the paper's, for the pmGRU)"))),
+)
+
+AS_CODED_SUITE = Suite(
+    name="repl-sentiment-as-coded",
+    description="replication as the source coded it: Amazon reviews (first 100 tokens), its pmGRU as coded "
+                "(torch only) and mgu 1x100, gru4 2x100, batch 1, Adam 1e-4, 5 epochs, a ReLU before the dense head; "
+                "seed 0 first, then seeds 1-2",
+    device="cpu",
+    grids=tuple(Axes(cells=(cell,), num_layers=(layers,), frameworks=(framework,), seeds=seeds, **AS_CODED)
+                for seeds in (FIRST_SEEDS, SEEDS[1:]) for framework in ("torch", "keras")
+                for cell, layers, frameworks in AS_CODED_CELLS if framework in frameworks),
+    plugins=(PLUGIN,),
 )
 
 EXPERIMENT = Experiment(
@@ -34,14 +64,22 @@ EXPERIMENT = Experiment(
     title="Product-review sentiment, GRU vs MGU",
     suite=SUITE,
     source_setup="Amazon reviews, 25 categories × (200 positive + 200 negative), 80/20 split; 300-d word2vec "
-                 "inputs; GRU 2 layers × 100 units vs one MGU layer of 100; Adam 1e-4, batch 1, 5 epochs; accuracy",
+                 "inputs; torch.nn.GRU 2 layers × 100 units vs one layer of its own MGU (\"pmGRU\") of 100, coded "
+                 "with no sigmoid on the forget gate and no tanh on the candidate; ReLU → Linear → LogSoftmax on the "
+                 "last step; Adam 1e-4, batch 1, 5 epochs; accuracy",
     our_setup="task `sentiment`: the Blitzer et al. 4-domain set (books, dvd, electronics, kitchen; 7,852 distinct "
               "reviews: 5,654 / 628 / 1,570), vocabulary of 10,000 training words, each review cut to its first 100 "
               "tokens (`max_len=100`). No word2vec here: a learned 64-d embedding feeds the recurrent layers, and "
               "padded batches of 64 with lengths replace batch 1 (the label is read at the last valid step). "
               "`gru4` 2 × 100 vs `mgu` 1 × 100, 5 epochs, seeds 0/1/2, both frameworks. Learning rate: 1e-3 (with "
               "batches 64 times larger than the source's, 1e-4 makes 64 times fewer updates), and the source's "
-              "1e-4 to show what that does",
+              "1e-4 to show what that does. And as the source coded it (suite `repl-sentiment-as-coded`): its "
+              f"pmGRU as coded (`pmgru_as_coded`, `{PLUGIN}`, torch only as the source) beside `mgu` 1 × 100 and "
+              "`gru4` 2 × 100, one review a step (batch 1), Adam 1e-4, 5 epochs, a ReLU between the last step and "
+              "the dense head (`readout=relu_dense`; LogSoftmax with NLL is our cross-entropy from logits), still the "
+              "learned 64-d embedding (no word2vec here) and the first 100 tokens; seed 0 of every model, then "
+              "seeds 1-2 as far as they ran",
+    extra_suites=(AS_CODED_SUITE,),
     ablations=(shared_init_ablation(
         SUITE, "at the source's lr 1e-4 Keras trains and torch stays near chance: is it the initialiser (torch's "
                "embedding starts from N(0, 1), Keras's from U(-0.05, 0.05))? Both frameworks start from the same "
