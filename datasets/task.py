@@ -27,7 +27,8 @@ SplitArrays = tuple[np.ndarray, np.ndarray, "np.ndarray | None"]
 
 @dataclass
 class Task:
-    """One loaded task: three disjoint splits plus how to train and score on them."""
+    """One loaded task: three splits (disjoint unless a source's protocol scores test as validation) plus how to
+    train and score on them."""
 
     name: str  # registry key
     kind: str  # "classify": one label per sequence, read at the last valid step;

@@ -22,7 +22,7 @@ from bench.jobs import JOB_DEFAULTS, Axes, identity_value
 from bench.replication.catalog import MODULES, experiments, get_experiment
 from bench.replication.experiment import SETTING_FIELDS, Ablation, Claim, Experiment, Reference
 from bench.replication.side_by_side import (AGREE_PP, LOSS_DRIFT, NOT_RUN, PUBLISHED_LABEL, ablation_table,
-                                            claim_table, match_reference, own_runs, published_spread, rows_frame,
+                                            claim_table, failed_frame, match_reference, own_runs, published_spread, rows_frame,
                                             side_by_side_table, verdict, write_replication_report)
 from bench.suites import SUITES, Suite
 
@@ -238,11 +238,27 @@ def test_report_puts_the_side_by_side_on_top_of_the_harness_report(tmp_path):
     assert pd.read_csv(tmp_path / "side_by_side.csv").shape[0] == 4  # 2 references × 2 frameworks
 
 
+def test_a_published_number_whose_runs_all_failed_says_so_rather_than_not_run(harness_raw):
+    """The fixture's gru0 at hidden 32 diverged (lr 1e36): the row names the failure, the frameworks without runs
+    say "not run"."""
+    diverged = Reference(source="fixture", task="digits", cell="gru0", metric="accuracy", value=0.9, setting="H32",
+                         where=(("hidden_size", 32),))
+    experiment = dataclasses.replace(HARNESS_EXPERIMENT, suite=dataclasses.replace(HARNESS_EXPERIMENT.suite,
+                                                                                   references=(diverged,)))
+    ok = [r for r in harness_raw if r["status"] == "ok" and r["identity"]["measure"] == "train"]
+    table = side_by_side_table(experiment, rows_frame(ok), failed_frame(harness_raw)).set_index("framework")
+    assert table.loc["torch", "ours (mean ± std)"] == "no score: 1 diverged"
+    assert table.loc["keras", "ours (mean ± std)"] == NOT_RUN
+    assert (table.seeds == 0).all() and (table.verdict == "—").all()
+
+
 def test_an_ablations_runs_stay_out_of_the_side_by_side_and_get_their_own_section(tmp_path):
     """A fixture ablation that claims the seed-1 runs: the published-number rows then average seed 0 alone."""
     fixture_suite = HARNESS_EXPERIMENT.suite
+    # an ablation holds its own suite's jobs: the fixture's records ran with target 0.5
+    recorded = tuple(dataclasses.replace(grid, target=0.5) for grid in fixture_suite.grids)
     seed_one = Ablation(title="seed one", field="seed", value=1, question="fixture", suite=Suite(
-        name="repl-test-seed-one", description="test", device="cpu", grids=fixture_suite.grids))
+        name="repl-test-seed-one", description="test", device="cpu", grids=recorded))
     unrun = Ablation(title="never run", field="init", value="shared", question="fixture", suite=Suite(
         name="repl-test-unrun", description="test", device="cpu", grids=fixture_suite.grids))
     experiment = dataclasses.replace(HARNESS_EXPERIMENT, ablations=(seed_one, unrun))

@@ -8,11 +8,12 @@ so `Reference` adds a filter on job identity fields and the split the source sco
 from __future__ import annotations
 
 import dataclasses
+import functools
 from dataclasses import dataclass
 from typing import Any
 
 from bench.cells import get_spec, list_cells
-from bench.jobs import JOB_DEFAULTS, Axes, identity_value
+from bench.jobs import JOB_DEFAULTS, Axes, Job, identity_value
 from bench.knobs import KNOBS
 from bench.suites import PublishedReference, Suite
 
@@ -82,8 +83,15 @@ class Ablation:
         return _setting({**dict(self.base), self.field: JOB_DEFAULTS[self.field]})
 
     def holds(self, identity: dict[str, Any]) -> bool:
-        """Whether a record with this identity is one of the ablation's runs."""
-        return _matches(identity, self.setting)
+        """Whether a record with this identity is one of the ablation's runs: one of its suite's jobs.
+
+        (Two ablations can share a setting, e.g. init=shared, over different runs of one experiment.)
+        """
+        return _matches(identity, self.setting) and Job.from_identity(identity).job_id in self._job_ids
+
+    @functools.cached_property
+    def _job_ids(self) -> frozenset[str]:
+        return frozenset(job.job_id for job in self.suite.jobs())
 
     def copies(self, identity: dict[str, Any]) -> bool:
         """Whether a record with this identity is one of the runs the ablation sets its own beside."""

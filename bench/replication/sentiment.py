@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bench.jobs import Axes
-from bench.replication.experiment import Experiment, Reference, shared_init_ablation
+from bench.replication.experiment import Ablation, Experiment, Reference, shared_init_ablation
 from bench.suites import Suite
 
 SOURCE = "source quoted in issue 7 (Amazon product-review sentiment, word2vec inputs)"
@@ -59,6 +59,20 @@ AS_CODED_SUITE = Suite(
     plugins=(PLUGIN,),
 )
 
+# as coded, the pmGRU's state has nothing to bound it; from torch's N(0, 1) embedding it overflows in the first forward
+# pass, while the source fed it word2vec vectors of small norm. From Keras's recipe (an embedding of U(-0.05, 0.05))
+# its inputs are small too
+PMGRU_SMALL_INPUTS = Ablation(
+    title="the as-coded pmGRU from small inputs", field="init", value="shared",
+    question="as coded (no sigmoid, no tanh) the pmGRU diverges in its first step from torch's own initialiser, whose "
+             "embedding draws N(0, 1); does it train from small inputs, as the source's word2vec vectors are? Here "
+             "the whole model is drawn by Keras's recipe (`--init shared`: embedding U(-0.05, 0.05))",
+    suite=Suite(name="repl-sentiment-as-coded-shared-init", device="cpu",
+                description="ablation of repl-sentiment-as-coded: the pmGRU as coded from init=shared (small inputs)",
+                grids=(Axes(cells=("pmgru_as_coded",), num_layers=(1,), frameworks=("torch",), seeds=SEEDS,
+                            inits=("shared",), **AS_CODED),),
+                plugins=(PLUGIN,)))
+
 EXPERIMENT = Experiment(
     name="sentiment",
     title="Product-review sentiment, GRU vs MGU",
@@ -83,5 +97,5 @@ EXPERIMENT = Experiment(
     ablations=(shared_init_ablation(
         SUITE, "at the source's lr 1e-4 Keras trains and torch stays near chance: is it the initialiser (torch's "
                "embedding starts from N(0, 1), Keras's from U(-0.05, 0.05))? Both frameworks start from the same "
-               "model here, Keras's recipe drawn in NumPy, at lr 1e-4 only", lrs=(LR_SOURCE,)),),
+               "model here, Keras's recipe drawn in NumPy, at lr 1e-4 only", lrs=(LR_SOURCE,)), PMGRU_SMALL_INPUTS),
 )

@@ -107,8 +107,12 @@ def _mean_pm(mean: float, std: float, seeds: int) -> str:
     return f"{_pct(mean)} ± {100 * std:.2f}" if seeds > 1 else f"{_pct(mean)} ± —"
 
 
-def side_by_side_table(experiment: Experiment, frame: pd.DataFrame) -> pd.DataFrame:
-    """One row per published number and framework; "not run" where no record matches."""
+def side_by_side_table(experiment: Experiment, frame: pd.DataFrame, failed: pd.DataFrame | None = None) -> pd.DataFrame:
+    """One row per published number and framework; "not run" where no record matches.
+
+    `failed` (failed_frame) holds the runs that ended without a score: where they match a
+    published number they are counted beside ours, and named where no run scored.
+    """
     rows = []
     for ref in experiment.references:
         where = getattr(ref, "where", ())
@@ -116,15 +120,18 @@ def side_by_side_table(experiment: Experiment, frame: pd.DataFrame) -> pd.DataFr
         for framework in FRAMEWORKS:
             ours = match_reference(frame, ref.task, ref.cell, where)
             ours = ours[ours.framework == framework] if not ours.empty else ours
+            lost = _failures(failed, ref, framework)
             trials = getattr(ref, "trials", ())
             row = {"setting": getattr(ref, "setting", ""), "cell": ref.cell, "metric": f"{ref.metric} ({split})",
                    PUBLISHED_LABEL: _pct(ref.value), "framework": framework}
             if ours.empty:
-                row.update({"ours (mean ± std)": NOT_RUN, "seeds": 0, "ours − published": "—", "verdict": "—"})
+                row.update({"ours (mean ± std)": f"no score: {lost}" if lost else NOT_RUN, "seeds": 0,
+                            "ours − published": "—", "verdict": "—"})
                 mean = None
             else:
                 mean, std = _mean_std(ours[split])
-                row.update({"ours (mean ± std)": _mean_pm(mean, std, len(ours)), "seeds": len(ours),
+                row.update({"ours (mean ± std)": _mean_pm(mean, std, len(ours)) + (f"; {lost}" if lost else ""),
+                            "seeds": len(ours),
                             "ours − published": f"{100 * (mean - ref.value):+.2f} pp",
                             "verdict": verdict(mean - ref.value, std, len(ours))})
             if trials or getattr(ref, "published_std", None) is not None:
@@ -138,6 +145,24 @@ def side_by_side_table(experiment: Experiment, frame: pd.DataFrame) -> pd.DataFr
             rows.append(row)
     columns = list(dict.fromkeys(key for row in rows for key in row if key != "note")) + ["note"]
     return pd.DataFrame(rows, columns=columns if rows else None)
+
+
+def failed_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
+    """The training runs that ended without a score (diverged, error, timeout …): identity columns and status."""
+    flat = frame_of([r for r in records if r["status"] != "ok" and r["identity"]["measure"] in ("train", "both")])
+    if flat.empty:
+        return flat
+    identity = {key for record in records for key in record["identity"]} | set(SETTING_FIELDS)
+    return flat[[c for c in flat.columns if c in identity or c.startswith(TASK_OPTION_COLUMN)] + ["status"]]
+
+
+def _failures(failed: pd.DataFrame | None, ref: Any, framework: str) -> str:
+    """"2 diverged" for the failed runs that would have stood beside `ref` in `framework`; "" for none."""
+    if failed is None or failed.empty:
+        return ""
+    runs = match_reference(failed, ref.task, ref.cell, getattr(ref, "where", ()))
+    runs = runs[runs.framework == framework] if not runs.empty else runs
+    return ", ".join(f"{n} {status}" for status, n in sorted(runs.status.value_counts().items())) if len(runs) else ""
 
 
 def verdict(difference: float, std: float, seeds: int) -> str:
@@ -349,6 +374,7 @@ def write_replication_report(experiment: Experiment, records_path: str | Path, o
     every_run = _ok_train_records(latest)
     records = own_runs(experiment, every_run)
     frame = rows_frame(records)
+    failed = failed_frame(own_runs(experiment, latest))
     extra: list[Path] = []
     suites = ", ".join(f"`{suite.name}`" for suite in experiment.suites)
     lines = [f"# Replication: {experiment.title}", "",
@@ -359,13 +385,14 @@ def write_replication_report(experiment: Experiment, records_path: str | Path, o
              f"- **Source's setup:** {experiment.source_setup}.",
              f"- **Ours:** {experiment.our_setup}.",
              f"- **Ran:** {_run_summary(experiment, latest)}.", ""]
-    table = side_by_side_table(experiment, frame)
+    table = side_by_side_table(experiment, frame, failed)
     if not table.empty:
         table.to_csv(out_dir / "side_by_side.csv", index=False)
         extra.append(out_dir / "side_by_side.csv")
         lines += ["## Ours beside the published numbers", "",
                   "Percentages; *ours* is the mean ± standard deviation (percentage points) over seeds, "
-                  f"*{NOT_RUN}* marks a configuration we did not run. *verdict*: the published number agrees with "
+                  f"*{NOT_RUN}* marks a configuration we did not run, *no score* one whose runs all failed (the records say "
+                  "why). *verdict*: the published number agrees with "
                   f"ours when it is within {AGREE_SDS:g} of our standard deviations of our mean, or within "
                   f"{AGREE_PP:g} pp of it; the brackets give the gap in our standard deviations and in points."
                   + (" Where the source lists its trials, their range is shown, and whether our mean lies in it; "
@@ -422,4 +449,4 @@ def write_replication_report(experiment: Experiment, records_path: str | Path, o
 
 
 __all__ = ["write_replication_report", "match_reference", "side_by_side_table", "claim_table", "ablation_table",
-           "verdict", "published_spread", "own_runs", "rows_frame", "length_curve_frame", "PUBLISHED_LABEL", "NOT_RUN"]
+           "verdict", "published_spread", "own_runs", "rows_frame", "failed_frame", "length_curve_frame", "PUBLISHED_LABEL", "NOT_RUN"]
