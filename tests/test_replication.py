@@ -178,6 +178,7 @@ def test_a_published_number_agrees_within_two_of_our_sds_or_one_point():
     assert verdict(0.03, 0.01, seeds=3).startswith("differs (3.0 sd")
     assert verdict(0.5 * AGREE_PP / 100, 0.0001, seeds=3).startswith("agrees (50.0 sd")  # within a point
     assert verdict(0.02, 0.0, seeds=1) == "differs (2.00 pp, one seed)"
+    assert verdict(0.042, 0.0, seeds=3) == "differs (4.20 pp, no spread over 3 seeds)"  # every seed scored the same
 
 
 def test_a_sources_trials_give_its_range_and_say_which_std_it_printed(harness_raw):

@@ -172,7 +172,8 @@ def verdict(difference: float, std: float, seeds: int) -> str:
         within = abs(difference) / std
         agrees = within <= AGREE_SDS or gap_pp <= AGREE_PP
         return f"{'agrees' if agrees else 'differs'} ({within:.1f} sd, {gap_pp:.2f} pp)"
-    return f"{'agrees' if gap_pp <= AGREE_PP else 'differs'} ({gap_pp:.2f} pp, one seed)"
+    spread = "one seed" if seeds <= 1 else f"no spread over {seeds} seeds"
+    return f"{'agrees' if gap_pp <= AGREE_PP else 'differs'} ({gap_pp:.2f} pp, {spread})"
 
 
 def published_spread(ref: Any) -> str:
