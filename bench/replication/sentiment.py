@@ -69,7 +69,7 @@ PMGRU_SMALL_INPUTS = Ablation(
              "the whole model is drawn by Keras's recipe (`--init shared`: embedding U(-0.05, 0.05))",
     suite=Suite(name="repl-sentiment-as-coded-shared-init", device="cpu",
                 description="ablation of repl-sentiment-as-coded: the pmGRU as coded from init=shared (small inputs)",
-                grids=(Axes(cells=("pmgru_as_coded",), num_layers=(1,), frameworks=("torch",), seeds=SEEDS,
+                grids=(Axes(cells=("pmgru_as_coded",), num_layers=(1,), frameworks=("torch",), seeds=FIRST_SEEDS,
                             inits=("shared",), **AS_CODED),),
                 plugins=(PLUGIN,)))
 
