@@ -207,7 +207,9 @@ def concrete_modes(framework: str, backend: str, modes: tuple[str, ...], device:
 def expand(axes: Axes) -> list[Job]:
     """Every job of the cross product of `axes`, in a stable order, without duplicates."""
     _check_modes_exist(axes)
-    cells = axes.cells or tuple(list_cells())
+    # every registered cell the asked frameworks implement (a plugin may bring a cell of one framework only);
+    # a cell named explicitly must exist in one of them
+    cells = axes.cells or tuple(cell for cell in list_cells() if set(implemented_in(cell)) & set(axes.frameworks))
     for cell in cells:
         get_spec(cell)  # an unknown name raises UnknownCellError listing the registered ones
         if not set(implemented_in(cell)) & set(axes.frameworks):

@@ -238,23 +238,27 @@ REPLICATION = Path(__file__).parents[1] / "reports" / "replication"
 
 
 def test_a_task_option_splits_rows_and_lines_rather_than_pooling_them():
-    """recall trains each size on 5,000 and on 50,000 sequences (task option n_train), 3 seeds each."""
+    """recall trains each size on 5,000 and on 50,000 held-out sequences and on the source's sampled batches
+    (task options n_train and protocol), 3 seeds each."""
     path = REPLICATION / "recall" / "records.jsonl"
     records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
     table = accuracy_table(load_frame(path)[0])
-    assert len(table) == 12 and (table.seeds == 3).all()  # 3 sizes × 2 frameworks × 2 training-set sizes
-    assert set(table["other settings"]) == {"n_train=50000", "n_train=default"}
+    assert len(table) == 18 and (table.seeds == 3).all()  # 3 sizes × 2 frameworks × 3 data settings
+    variants = {"n_train=50000, protocol=default": (50000, None), "n_train=default, protocol=default": (None, None),
+                "n_train=default, protocol=sampled": (None, "sampled")}
+    assert set(table["other settings"]) == set(variants)
     for row in table.to_dict("records"):
         wanted = [r["train"]["test_metric"] for r in records
                   if r["identity"]["framework"] == row["framework"] and row["model"].startswith(
                       f"L1 H{r['identity']['hidden_size']} ")
-                  and (r["identity"]["task_options"].get("n_train") == 50000) == (row["other settings"] == "n_train=50000")]
+                  and (r["identity"]["task_options"].get("n_train"), r["identity"]["task_options"].get("protocol"))
+                  == variants[row["other settings"]]]
         assert len(wanted) == 3
         assert abs(float(row["test (mean ± std)"].split(" ± ")[0]) - np.mean(wanted)) < PRINTED_TOL
     curves, _ = convergence_curves(records)
     lines = {line: runs for panel in curves["recall"].values() for line, runs in panel.items()}
-    assert len(lines) == 6 and all(len(runs) == 3 for runs in lines.values())
-    assert {variant for _, _, variant in lines} == {"n_train=50000", "n_train=default"}
+    assert len(lines) == 9 and all(len(runs) == 3 for runs in lines.values())
+    assert {variant for _, _, variant in lines} == set(variants)
 
 
 def test_settings_labels_name_only_what_differs():

@@ -166,6 +166,14 @@ def test_a_run_of_a_cell_that_one_framework_lacks_says_which_to_use(tmp_path, ca
     assert "add --frameworks torch" in done.stderr
     both = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
     assert both.returncode == 0 and "p_torch_only/torch-eager" in both.stdout and "keras" not in both.stdout
+    # a run over every registered cell in Keras leaves the torch-only cell out rather than refusing
+    every = script.replace('"--cells", "p_torch_only", ', "")
+    keras_only = subprocess.run([sys.executable, "-c", every, "--frameworks", "keras", "--cells", "gru0", "p_torch_only"],
+                                capture_output=True, text=True, timeout=300)
+    assert keras_only.returncode == 2 and "implemented in torch only" in keras_only.stderr
+    all_cells = subprocess.run([sys.executable, "-c", every, "--frameworks", "keras"], capture_output=True, text=True,
+                               timeout=300)
+    assert all_cells.returncode == 0 and "gru0/keras" in all_cells.stdout and "p_torch_only" not in all_cells.stdout
 
 
 
