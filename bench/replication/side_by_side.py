@@ -356,10 +356,11 @@ def _seen_in_training(records: list[dict[str, Any]]) -> list[str]:
                         if "test_seen_in_train" in (r["train"].get("task_info") or {})], dtype=float)
     if shares.empty:
         return []
+    share = (f"{_pct(shares.min())} of them in each of the {len(shares)} sampled runs" if shares.min() == shares.max()
+             else f"{_pct(shares.min())} to {_pct(shares.max())} of them across the {len(shares)} sampled runs")
     return ["## Sampled test items that are also training items", "",
             f"Under the sampled protocol the test split is drawn like the training one, with replacement, so some "
-            f"test items are training items too: {_pct(shares.min())} to {_pct(shares.max())} of them across the "
-            f"{len(shares)} sampled runs (the records' `task_info.test_seen_in_train`). Their score mixes memory of "
+            f"test items are training items too: {share} (the records' `task_info.test_seen_in_train`). Their score mixes memory of "
             "seen items with generalisation; the held-out rows score unseen items only.", ""]
 
 
