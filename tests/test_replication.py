@@ -253,6 +253,20 @@ def test_a_published_number_whose_runs_all_failed_says_so_rather_than_not_run(ha
     assert (table.seeds == 0).all() and (table.verdict == "—").all()
 
 
+def test_an_ablation_side_whose_runs_all_failed_says_so(harness_raw):
+    """The fixture's torch gru0 runs, made to have diverged, are the copied side of an init ablation."""
+    ok = [r for r in harness_raw if r["status"] == "ok" and r["identity"]["measure"] == "train"
+          and r["identity"]["cell"] == "gru0"]
+    lost = [{**r, "status": "diverged"} for r in ok if r["identity"]["framework"] == "torch"]
+    ablated = rows_frame(ok).assign(init="shared")
+    ablation = Ablation(title="t", field="init", value="shared", question="fixture",
+                        suite=Suite(name="repl-test-t", description="test", device="cpu", grids=()))
+    row = ablation_table(ablation, rows_frame([]), ablated, failed_frame(lost)).iloc[0]
+    assert row["torch, init=as run"] == "no score: 2 diverged"
+    assert row["keras, init=as run"] == NOT_RUN
+    assert "%" in row["torch, init=shared"] and "%" in row["keras, init=shared"]  # the ablated runs scored
+
+
 def test_an_ablations_runs_stay_out_of_the_side_by_side_and_get_their_own_section(tmp_path):
     """A fixture ablation that claims the seed-1 runs: the published-number rows then average seed 0 alone."""
     fixture_suite = HARNESS_EXPERIMENT.suite

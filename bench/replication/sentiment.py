@@ -60,12 +60,12 @@ AS_CODED_SUITE = Suite(
 )
 
 # as coded, the pmGRU's state has nothing to bound it; from torch's N(0, 1) embedding it overflows in the first forward
-# pass, while the source fed it word2vec vectors of small norm. From Keras's recipe (an embedding of U(-0.05, 0.05))
-# its inputs are small too
+# pass. The source fed it pretrained word2vec vectors, whose components are typically far below 1; Keras's recipe (an
+# embedding of U(-0.05, 0.05)) gives small inputs too
 PMGRU_SMALL_INPUTS = Ablation(
     title="the as-coded pmGRU from small inputs", field="init", value="shared",
     question="as coded (no sigmoid, no tanh) the pmGRU diverges in its first step from torch's own initialiser, whose "
-             "embedding draws N(0, 1); does it train from small inputs, as the source's word2vec vectors are? Here "
+             "embedding draws N(0, 1); does it train from small inputs, as word2vec's components typically are? Here "
              "the whole model is drawn by Keras's recipe (`--init shared`: embedding U(-0.05, 0.05))",
     suite=Suite(name="repl-sentiment-as-coded-shared-init", device="cpu",
                 description="ablation of repl-sentiment-as-coded: the pmGRU as coded from init=shared (small inputs)",

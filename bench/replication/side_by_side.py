@@ -230,11 +230,13 @@ def claim_table(claim: Claim, frame: pd.DataFrame, records: list[dict[str, Any]]
     return pd.DataFrame(rows, columns=list(dict.fromkeys([key for row in ours + rows for key in row])))
 
 
-def ablation_table(ablation: Ablation, copied: pd.DataFrame, ablated: pd.DataFrame) -> pd.DataFrame:
+def ablation_table(ablation: Ablation, copied: pd.DataFrame, ablated: pd.DataFrame,
+                   failed: pd.DataFrame | None = None) -> pd.DataFrame:
     """Per ablated model: each framework's test score in the runs the ablation copies and in the ablation's.
 
     `copied` holds the copied runs (`ablation.copies`: the experiment's own, or another ablation's),
-    `ablated` the ablation's (`ablation.holds`), rows_frame of each; a model is every identity column
+    `ablated` the ablation's (`ablation.holds`), rows_frame of each; `failed` (failed_frame) the runs on
+    either side that ended without a score, named where a side has none; a model is every identity column
     but the seed, the framework's own fields and the ablated field. *keras − torch* is the gap between
     the frameworks' means on each side.
     """
@@ -255,13 +257,19 @@ def ablation_table(ablation: Ablation, copied: pd.DataFrame, ablated: pd.DataFra
         row = {"model": f"{model['cell']} {model['num_layers']}×{model['hidden_size']}"
                         + (" bidirectional" if model.get("bidirectional") else "")
                         + (f", {differing}" if differing else "")}
-        for setting, runs in ((f"{ablation.field}={copied_setting}", _same_model(copied, model)),
-                              (f"{ablation.field}={ablation.value}", _same_model(ablated, model))):
+        for setting, runs, runs_value in (
+                (f"{ablation.field}={copied_setting}", _same_model(copied, model), ablation.base_setting[ablation.field]),
+                (f"{ablation.field}={ablation.value}", _same_model(ablated, model), ablation.value)):
             means = {}
             for framework in FRAMEWORKS:
-                scores = runs[runs.framework == framework].test
+                scores = runs[runs.framework == framework].test if not runs.empty else pd.Series(dtype=float)
                 if scores.empty:
-                    row[f"{framework}, {setting}"] = NOT_RUN
+                    lost = _same_model(failed, model) if failed is not None and not failed.empty else pd.DataFrame()
+                    lost = lost[(lost.framework == framework) & (lost[ablation.field] == runs_value)] \
+                        if not lost.empty else lost
+                    row[f"{framework}, {setting}"] = (
+                        "no score: " + ", ".join(f"{n} {s}" for s, n in sorted(lost.status.value_counts().items()))
+                        if len(lost) else NOT_RUN)
                     continue
                 mean, std = _mean_std(scores)
                 means[framework] = mean
@@ -376,6 +384,7 @@ def write_replication_report(experiment: Experiment, records_path: str | Path, o
     every_run = _ok_train_records(latest)
     records = own_runs(experiment, every_run)
     frame = rows_frame(records)
+    every_failure = failed_frame(latest)
     failed = failed_frame(own_runs(experiment, latest))
     extra: list[Path] = []
     suites = ", ".join(f"`{suite.name}`" for suite in experiment.suites)
@@ -422,7 +431,7 @@ def write_replication_report(experiment: Experiment, records_path: str | Path, o
         copied = rows_frame([r for r in every_run if ablation.copies(r["identity"])])
         ablated_runs = [r for r in every_run if ablation.holds(r["identity"])]
         ablated = rows_frame(ablated_runs)  # read by the table and by the claims below
-        table_of_ablation = ablation_table(ablation, copied, ablated)
+        table_of_ablation = ablation_table(ablation, copied, ablated, every_failure)
         lines += [f"## Ablation: {ablation.title}", "", f"Suite `{ablation.suite.name}`: {ablation.question}. "
                   f"The test score per framework and model over the same seeds, with `{ablation.field}` as in "
                   f"{ablation.base_label} and set to `{ablation.value}`; *keras − torch* is the gap between the "
