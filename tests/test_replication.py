@@ -267,6 +267,19 @@ def test_an_ablation_side_whose_runs_all_failed_says_so(harness_raw):
     assert "%" in row["torch, init=shared"] and "%" in row["keras, init=shared"]  # the ablated runs scored
 
 
+def test_an_ablation_whose_every_run_failed_says_why_rather_than_not_run(tmp_path):
+    """The fixture's gru0 at lr 1e36 diverged: as an ablation's only run its section gives the record's reason."""
+    runaway = Ablation(title="runaway lr", field="lr", value=1e36, question="fixture", suite=Suite(
+        name="repl-test-runaway", description="test", device="cpu",
+        grids=(Axes(tasks=("digits",), measure="train", cells=("gru0",), frameworks=("torch",), hidden_sizes=(32,),
+                    batch_sizes=(64,), epochs=1, lrs=(1e36,), seeds=(0,)),)))
+    experiment = dataclasses.replace(HARNESS_EXPERIMENT, ablations=(runaway,))
+    text = write_replication_report(experiment, HARNESS_RECORDS, tmp_path)["summary"].read_text()
+    section = text.split("## Ablation: runaway lr", 1)[1].split("#", 1)[0]
+    assert "No run of it scored: 1 diverged. The records say why: gru0 (torch, seed 0): Diverged" in section
+    assert NOT_RUN not in section
+
+
 def test_an_ablations_runs_stay_out_of_the_side_by_side_and_get_their_own_section(tmp_path):
     """A fixture ablation that claims the seed-1 runs: the published-number rows then average seed 0 alone."""
     fixture_suite = HARNESS_EXPERIMENT.suite
@@ -309,7 +322,10 @@ def test_committed_report_matches_its_records(name):
     experiment = get_experiment(name)
     assert {r["job_id"] for r in raw} <= {j.job_id for s in experiment.suites for j in s.jobs()}  # its suites' jobs
     if committed is not None:
-        fresh = side_by_side_table(experiment, rows_frame(own_runs(experiment, ok)))
+        # a job run again (--retry-failed) counts by its latest record, as the report reads them
+        latest = list({r["job_id"]: r for r in raw}.values())
+        fresh = side_by_side_table(experiment, rows_frame(own_runs(experiment, ok)),
+                                   failed_frame(own_runs(experiment, latest)))
         assert fresh.fillna("").astype(str).values.tolist() == committed.fillna("").astype(str).values.tolist()
     summary = (folder / "summary.md").read_text()
     assert summary.startswith(f"# Replication: {experiment.title}") and "# The harness report" in summary

@@ -372,6 +372,15 @@ def _seen_in_training(records: list[dict[str, Any]]) -> list[str]:
             "seen items with generalisation; the held-out rows score unseen items only.", ""]
 
 
+def _no_scores(failed: list[dict[str, Any]]) -> str:
+    """Runs that all ended without a score, in words: how many of each status, and each one's message."""
+    counts = pd.Series([r["status"] for r in failed]).value_counts()
+    messages = "; ".join(f"{r['identity']['cell']} ({r['identity']['framework']}, seed {r['identity']['seed']}): "
+                         f"{str(r.get('error') or r['status']).splitlines()[0]}" for r in failed)
+    return (f"No run of it scored: {', '.join(f'{n} {status}' for status, n in counts.items())}. The records say "
+            f"why: {messages}.")
+
+
 def _markdown(frame: pd.DataFrame) -> str:
     return tabulate(frame.fillna("").values.tolist(), headers=list(frame.columns), tablefmt="github")
 
@@ -443,7 +452,9 @@ def write_replication_report(experiment: Experiment, records_path: str | Path, o
                      "first and in the last epoch: a gap that starts tiny and grows is rounding amplified by training"
                      if any(c.startswith(LOSS_DRIFT) for c in table_of_ablation.columns) else "") + ".", ""]
         if table_of_ablation.empty:
-            lines += [f"{NOT_RUN}: `python -m bench replicate {experiment.name}` runs it.", ""]
+            lost = [r for r in latest if r["status"] != "ok" and ablation.holds(r["identity"])]
+            lines += [_no_scores(lost) if lost else f"{NOT_RUN}: `python -m bench replicate {experiment.name}` runs it.",
+                      ""]
             continue
         csv = out_dir / f"ablation_{number}_{ablation.field}.csv"
         table_of_ablation.to_csv(csv, index=False)
