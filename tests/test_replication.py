@@ -19,6 +19,7 @@ from bench.cells import list_cells
 from bench.cli import main
 from bench.config import ConfigError
 from bench.jobs import JOB_DEFAULTS, Axes, identity_value
+from bench.records import RecordStore, latest_by_job
 from bench.replication.catalog import MODULES, experiments, get_experiment
 from bench.replication.experiment import SETTING_FIELDS, Ablation, Claim, Experiment, Reference
 from bench.replication.side_by_side import (AGREE_PP, LOSS_DRIFT, NOT_RUN, PUBLISHED_LABEL, ablation_table,
@@ -228,6 +229,27 @@ def test_claim_table_shows_differences_to_the_baseline(harness_raw):
     assert abs(float(row["− gru4"].split()[0]) - 100 * expected) < PCT_TOL
 
 
+
+def test_a_claim_per_grid_size_compares_the_cells_within_each_size_and_marks_a_size_one_framework_missed():
+    rng = np.random.default_rng(7)
+    scores = {(framework, layers, cell): rng.uniform(0.8, 0.95, size=3)
+              for framework in ("torch", "keras") for layers in (1, 3) for cell in ("gru0", "mgu")
+              if (framework, layers) != ("torch", 3)}
+    frame = pd.DataFrame([{"framework": framework, "cell": cell, "num_layers": layers, "hidden_size": 50,
+                           "metric": "accuracy", "test": score}
+                          for (framework, layers, cell), values in scores.items() for score in values])
+    claim = Claim(source="fixture", text="the gap narrows", cells=("gru0", "mgu"), baseline="gru0",
+                  per=("num_layers", "hidden_size"))
+    table = claim_table(claim, frame, [], loss_curves=False)
+    assert list(zip(table.framework, table.num_layers, table.cell)) == [
+        (framework, layers, cell) for framework in ("torch", "keras") for layers in (1, 3) for cell in ("gru0", "mgu")]
+    for (framework, layers, cell), values in scores.items():
+        row = table[(table.framework == framework) & (table.num_layers == layers) & (table.cell == cell)].iloc[0]
+        gap = values.mean() - scores[(framework, layers, "gru0")].mean()
+        assert abs(float(row["− gru0"].split()[0]) - 100 * gap) < PCT_TOL
+    missed = table[(table.framework == "torch") & (table.num_layers == 3)]
+    assert set(missed["ours (mean ± std)"]) == {NOT_RUN}
+
 def test_report_puts_the_side_by_side_on_top_of_the_harness_report(tmp_path):
     written = write_replication_report(HARNESS_EXPERIMENT, HARNESS_RECORDS, tmp_path)
     text = written["summary"].read_text()
@@ -356,7 +378,16 @@ def test_ablation_table_sets_each_frameworks_runs_beside_the_ablated_ones(name, 
     _, ok = _committed_records(name)
     experiment = get_experiment(name)
     if not any(ablation.holds(r["identity"]) for r in ok):
-        pytest.skip(f"no records of {ablation.suite.name} yet: python -m bench replicate {name}")
+        latest = latest_by_job(RecordStore(REPLICATION_DIR / name / "records.jsonl").load()).values()
+        lost = [r for r in latest if r["status"] != "ok" and ablation.holds(r["identity"])]
+        if not lost:
+            pytest.skip(f"no records of {ablation.suite.name} yet: python -m bench replicate {name}")
+        # every run of it failed: the report says so, with each run's status and message
+        section = (REPLICATION_DIR / name / "summary.md").read_text().split(f"Suite `{ablation.suite.name}`")[1]
+        assert section.split("\n## ")[0].count("No run of it scored: ") == 1
+        for run in lost:
+            assert str(run["error"] or run["status"]).splitlines()[0] in section.split("\n## ")[0], run["identity"]
+        return
     assert not any(experiment.in_ablation(r["identity"]) for r in own_runs(experiment, ok))
     table = ablation_table(ablation, rows_frame([r for r in ok if ablation.copies(r["identity"])]),
                            rows_frame([r for r in ok if ablation.holds(r["identity"])]))

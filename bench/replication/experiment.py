@@ -49,6 +49,8 @@ class Claim:
     # the source's own numbers at epochs, as (which cells, ((epoch, value as printed), ...)) rows
     epochs: tuple[int, ...] = ()
     published_losses: tuple[tuple[str, tuple[tuple[int, str], ...]], ...] = ()
+    # identity fields that split our numbers into one row per value (a grid's layers and units); () = pooled
+    per: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

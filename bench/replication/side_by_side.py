@@ -192,42 +192,65 @@ def claim_table(claim: Claim, frame: pd.DataFrame, records: list[dict[str, Any]]
     rows = [{"framework": "published (source)", "cell": cells, **{f"epoch {e}": value for e, value in values}}
             for cells, values in claim.published_losses]
     for framework in FRAMEWORKS:
+        if not loss_curves:
+            rows += _claim_score_rows(claim, frame, framework)
+            continue
         for cell in claim.cells:
-            if loss_curves:
-                curves = [[e["train_loss"] for e in r["train"]["epochs"]] for r in records
-                          if r["identity"]["cell"] == cell and r["identity"]["framework"] == framework]
-                if not curves:
-                    rows.append({"framework": framework, "cell": cell, "train loss, epoch 1": NOT_RUN})
-                    continue
-                curve = np.mean([c[:min(map(len, curves))] for c in curves], axis=0)
-                if claim.epochs:  # the epochs the source reported, e.g. 20 and 50
-                    row = {"framework": framework, "cell": cell, "train loss, epoch 1": f"{curve[0]:.4f}"}
-                    row.update({f"epoch {e}": f"{curve[e - 1]:.4f}" if e <= len(curve) else NOT_RUN
-                                for e in claim.epochs})
-                    first, last = claim.epochs[0], min(claim.epochs[-1], len(curve))
-                    row[f"drop, epoch {first} → {last}"] = f"{100 * (1 - curve[last - 1] / curve[first - 1]):.1f}%"
-                    rows.append({**row, "seeds": len(curves)})
-                    continue
-                third = max(1, len(curve) // 3)
-                rows.append({"framework": framework, "cell": cell, "train loss, epoch 1": f"{curve[0]:.4f}",
-                             f"epoch {len(curve) - third}": f"{curve[-third - 1]:.4f}",
-                             f"epoch {len(curve)}": f"{curve[-1]:.4f}",
-                             "drop over the last third": f"{100 * (1 - curve[-1] / curve[-third - 1]):.1f}%",
-                             "seeds": len(curves)})
-            else:
-                ours = frame[(frame.cell == cell) & (frame.framework == framework)] if not frame.empty else frame
-                if ours.empty:
-                    rows.append({"framework": framework, "cell": cell, "ours (mean ± std)": NOT_RUN})
-                    continue
-                mean, std = _mean_std(ours.test)
-                row = {"framework": framework, "cell": cell, "metric": f"{ours.metric.iloc[0]} (test)",
-                       "ours (mean ± std)": _mean_pm(mean, std, len(ours)), "seeds": len(ours)}
-                base = frame[(frame.cell == claim.baseline) & (frame.framework == framework)]
-                if claim.baseline and not base.empty:
-                    row[f"− {claim.baseline}"] = f"{100 * (mean - base.test.astype(float).mean()):+.2f} pp"
-                rows.append(row)
+            curves = [[e["train_loss"] for e in r["train"]["epochs"]] for r in records
+                      if r["identity"]["cell"] == cell and r["identity"]["framework"] == framework]
+            if not curves:
+                rows.append({"framework": framework, "cell": cell, "train loss, epoch 1": NOT_RUN})
+                continue
+            curve = np.mean([c[:min(map(len, curves))] for c in curves], axis=0)
+            if claim.epochs:  # the epochs the source reported, e.g. 20 and 50
+                row = {"framework": framework, "cell": cell, "train loss, epoch 1": f"{curve[0]:.4f}"}
+                row.update({f"epoch {e}": f"{curve[e - 1]:.4f}" if e <= len(curve) else NOT_RUN
+                            for e in claim.epochs})
+                first, last = claim.epochs[0], min(claim.epochs[-1], len(curve))
+                row[f"drop, epoch {first} → {last}"] = f"{100 * (1 - curve[last - 1] / curve[first - 1]):.1f}%"
+                rows.append({**row, "seeds": len(curves)})
+                continue
+            third = max(1, len(curve) // 3)
+            rows.append({"framework": framework, "cell": cell, "train loss, epoch 1": f"{curve[0]:.4f}",
+                         f"epoch {len(curve) - third}": f"{curve[-third - 1]:.4f}",
+                         f"epoch {len(curve)}": f"{curve[-1]:.4f}",
+                         "drop over the last third": f"{100 * (1 - curve[-1] / curve[-third - 1]):.1f}%",
+                         "seeds": len(curves)})
     ours = rows[len(claim.published_losses):]  # the columns in our rows' order; the published rows fill some
     return pd.DataFrame(rows, columns=list(dict.fromkeys([key for row in ours + rows for key in row])))
+
+
+def _claim_groups(claim: Claim, frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """The values of `claim.per` our rows hold, each a row group, in order; one pooled group without `per`."""
+    if not claim.per or frame.empty or not set(claim.per) <= set(frame.columns):
+        return [{}]
+    values = frame[list(claim.per)].drop_duplicates().sort_values(list(claim.per))
+    return [dict(zip(claim.per, row)) for row in values.itertuples(index=False)]
+
+
+def _claim_score_rows(claim: Claim, frame: pd.DataFrame, framework: str) -> list[dict[str, Any]]:
+    """Per group of `claim.per`, per cell: its test score in one framework, and its gap to the baseline's."""
+    rows = []
+    for group in _claim_groups(claim, frame):
+        inside = frame
+        if not frame.empty:
+            mask = frame.framework == framework
+            for key, value in group.items():
+                mask &= frame[key] == value
+            inside = frame[mask]
+        for cell in claim.cells:
+            ours = inside[inside.cell == cell] if not inside.empty else inside
+            if ours.empty:
+                rows.append({"framework": framework, **group, "cell": cell, "ours (mean ± std)": NOT_RUN})
+                continue
+            mean, std = _mean_std(ours.test)
+            row = {"framework": framework, **group, "cell": cell, "metric": f"{ours.metric.iloc[0]} (test)",
+                   "ours (mean ± std)": _mean_pm(mean, std, len(ours)), "seeds": len(ours)}
+            base = inside[inside.cell == claim.baseline]
+            if claim.baseline and not base.empty:
+                row[f"− {claim.baseline}"] = f"{100 * (mean - base.test.astype(float).mean()):+.2f} pp"
+            rows.append(row)
+    return rows
 
 
 def ablation_table(ablation: Ablation, copied: pd.DataFrame, ablated: pd.DataFrame,
