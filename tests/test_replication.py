@@ -9,6 +9,7 @@ import dataclasses
 import json
 import re
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -20,6 +21,7 @@ from bench.cli import main
 from bench.config import ConfigError
 from bench.jobs import JOB_DEFAULTS, Axes, identity_value
 from bench.records import RecordStore, latest_by_job
+from bench.replication.command import adopt_shared_records
 from bench.replication.catalog import MODULES, experiments, get_experiment
 from bench.replication.experiment import SETTING_FIELDS, Ablation, Claim, Experiment, Reference
 from bench.replication.side_by_side import (AGREE_PP, LOSS_DRIFT, NOT_RUN, PUBLISHED_LABEL, ablation_table,
@@ -130,6 +132,21 @@ def test_failed_jobs_still_get_their_report_and_the_exit_status_says_so(tmp_path
     else:
         assert len(runs) == 1 and not (folder / "summary.md").exists()
 
+
+
+def test_a_job_another_experiment_already_ran_is_copied_not_rerun_and_only_its_success(tmp_path):
+    raw = [json.loads(line) for line in HARNESS_RECORDS.read_text().splitlines() if line.strip()]
+    ok = [r for r in raw if r["status"] == "ok"]
+    failed = next(r for r in raw if r["status"] != "ok")
+    shared, own, elsewhere_only = ok[0], ok[1], ok[2]
+    for folder, records in (("other", [shared, failed, elsewhere_only]), ("mine", [own])):
+        for record in records:
+            RecordStore(tmp_path / folder / "records.jsonl").append(record)
+    suite = SimpleNamespace(jobs=lambda: [SimpleNamespace(job_id=r["job_id"]) for r in (shared, own, failed)])
+    mine = tmp_path / "mine" / "records.jsonl"
+    assert adopt_shared_records(suite, mine, tmp_path) == 1
+    assert RecordStore(mine).load() == [own, shared]  # verbatim; the failure is not adopted: the job runs here
+    assert adopt_shared_records(suite, mine, tmp_path) == 0
 
 # -- the side-by-side report from the harness's own committed records --------------------------
 

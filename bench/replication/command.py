@@ -12,6 +12,7 @@ import argparse
 from pathlib import Path
 
 from bench.config import ConfigError, DEFAULT_JOB_TIMEOUT_S
+from bench.records import RecordStore, latest_by_job
 from bench.sweep import EXIT_JOBS_FAILED, run_suite
 
 RECORDS_NAME = "records.jsonl"  # the records file inside each experiment folder
@@ -59,6 +60,10 @@ def handle(args: argparse.Namespace) -> int:
                 # the jobs get the run's settings (--data-dir, the plugins loaded) as `bench run`'s do
                 executor = LocalExecutor(timeout_s=args.timeout or suite.timeout_s, threads=args.threads,
                                          settings=job_settings(argparse.Namespace(profile=False, data_dir=args.data_dir)))
+                adopted = adopt_shared_records(suite, records, root)
+                if adopted:
+                    print(f"{suite.name}: {adopted} jobs already ran for another experiment (the same job ids); "
+                          f"their records were copied into {records}", flush=True)
                 result = run_suite(suite, records, executor, progress=not args.no_progress)
                 # failed jobs are records like any other: the other suites and the report still get written
                 jobs_failed |= bool(result.failed)
@@ -68,6 +73,31 @@ def handle(args: argparse.Namespace) -> int:
         written = write_replication_report(experiment, records, folder)
         print(f"{experiment.name}: report written to {written['summary'].resolve()}")
     return EXIT_JOBS_FAILED if jobs_failed else 0
+
+
+def adopt_shared_records(suite, records: Path, root: Path) -> int:
+    """Copy into `records` the successful records other experiments' folders under `root` hold for `suite`'s jobs.
+
+    Two experiments can plan the very same job (one grid's corner is another's row); a job id names the whole
+    identity, so its record stands for both, and the job is not run twice. Only jobs `records` has no record
+    of are copied, each verbatim (its environment still names the code and machine that ran it). Returns how many.
+    """
+    store = RecordStore(records)
+    have = set(latest_by_job(store.load()))
+    wanted = {job.job_id for job in suite.jobs()} - have
+    if not wanted:
+        return 0
+    copied = 0
+    with store.held():
+        for other in sorted(root.glob(f"*/{RECORDS_NAME}")):
+            if other.resolve() == records.resolve():
+                continue
+            for job_id, record in latest_by_job(RecordStore(other).load()).items():
+                if job_id in wanted and record["status"] == "ok":
+                    store.append(record)
+                    wanted.discard(job_id)
+                    copied += 1
+    return copied
 
 
 def _cuda_available() -> bool:
