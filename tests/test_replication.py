@@ -21,8 +21,8 @@ from bench.cli import main
 from bench.config import ConfigError
 from bench.jobs import JOB_DEFAULTS, Axes, identity_value
 from bench.records import RecordStore, latest_by_job
-from bench.replication.command import adopt_shared_records
 from bench.replication.catalog import MODULES, experiments, get_experiment
+from bench.replication.command import adopt_shared_records
 from bench.replication.experiment import SETTING_FIELDS, Ablation, Claim, Experiment, Reference
 from bench.replication.side_by_side import (AGREE_PP, LOSS_DRIFT, NOT_RUN, PUBLISHED_LABEL, ablation_table,
                                             claim_table, failed_frame, match_reference, own_runs, published_spread, rows_frame,
@@ -133,7 +133,6 @@ def test_failed_jobs_still_get_their_report_and_the_exit_status_says_so(tmp_path
         assert len(runs) == 1 and not (folder / "summary.md").exists()
 
 
-
 def test_a_job_another_experiment_already_ran_is_copied_not_rerun_and_only_its_success(tmp_path):
     raw = [json.loads(line) for line in HARNESS_RECORDS.read_text().splitlines() if line.strip()]
     ok = [r for r in raw if r["status"] == "ok"]
@@ -147,6 +146,7 @@ def test_a_job_another_experiment_already_ran_is_copied_not_rerun_and_only_its_s
     assert adopt_shared_records(suite, mine, tmp_path) == 1
     assert RecordStore(mine).load() == [own, shared]  # verbatim; the failure is not adopted: the job runs here
     assert adopt_shared_records(suite, mine, tmp_path) == 0
+
 
 # -- the side-by-side report from the harness's own committed records --------------------------
 
@@ -246,7 +246,6 @@ def test_claim_table_shows_differences_to_the_baseline(harness_raw):
     assert abs(float(row["− gru4"].split()[0]) - 100 * expected) < PCT_TOL
 
 
-
 def test_a_claim_per_grid_size_compares_the_cells_within_each_size_and_marks_a_size_one_framework_missed():
     rng = np.random.default_rng(7)
     scores = {(framework, layers, cell): rng.uniform(0.8, 0.95, size=3)
@@ -266,6 +265,7 @@ def test_a_claim_per_grid_size_compares_the_cells_within_each_size_and_marks_a_s
         assert abs(float(row["− gru0"].split()[0]) - 100 * gap) < PCT_TOL
     missed = table[(table.framework == "torch") & (table.num_layers == 3)]
     assert set(missed["ours (mean ± std)"]) == {NOT_RUN}
+
 
 def test_report_puts_the_side_by_side_on_top_of_the_harness_report(tmp_path):
     written = write_replication_report(HARNESS_EXPERIMENT, HARNESS_RECORDS, tmp_path)
@@ -400,10 +400,11 @@ def test_ablation_table_sets_each_frameworks_runs_beside_the_ablated_ones(name, 
         if not lost:
             pytest.skip(f"no records of {ablation.suite.name} yet: python -m bench replicate {name}")
         # every run of it failed: the report says so, with each run's status and message
-        section = (REPLICATION_DIR / name / "summary.md").read_text().split(f"Suite `{ablation.suite.name}`")[1]
-        assert section.split("\n## ")[0].count("No run of it scored: ") == 1
+        summary = (REPLICATION_DIR / name / "summary.md").read_text()
+        section = summary.split(f"Suite `{ablation.suite.name}`")[1].split("\n## ")[0]
+        assert section.count("No run of it scored: ") == 1
         for run in lost:
-            assert str(run["error"] or run["status"]).splitlines()[0] in section.split("\n## ")[0], run["identity"]
+            assert str(run["error"] or run["status"]).splitlines()[0] in section, run["identity"]
         return
     assert not any(experiment.in_ablation(r["identity"]) for r in own_runs(experiment, ok))
     table = ablation_table(ablation, rows_frame([r for r in ok if ablation.copies(r["identity"])]),

@@ -83,12 +83,11 @@ def adopt_shared_records(suite, records: Path, root: Path) -> int:
     of are copied, each verbatim (its environment still names the code and machine that ran it). Returns how many.
     """
     store = RecordStore(records)
-    have = set(latest_by_job(store.load()))
-    wanted = {job.job_id for job in suite.jobs()} - have
-    if not wanted:
-        return 0
     copied = 0
-    with store.held():
+    with store.held():  # read and appended under one lock: no sweep adds a record between the two
+        wanted = {job.job_id for job in suite.jobs()} - set(latest_by_job(store.load()))
+        if not wanted:
+            return 0
         for other in sorted(root.glob(f"*/{RECORDS_NAME}")):
             if other.resolve() == records.resolve():
                 continue
