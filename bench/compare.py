@@ -32,6 +32,7 @@ from bench.tolerances import FIELDS, Tolerance, resolve_tolerances
 
 EXIT_PASS, EXIT_REGRESSION = 0, 1  # bad input raises ConfigError (exit 2 from the CLI)
 SPEED_POLICIES = ("auto", "always", "never")  # judge speed when comparable / regardless / not at all
+OMIT_SPEED = "omit"  # no ratio rows at all: the A/B gate (bench.gate.ab) judges speed its own way
 TIMING_KINDS = {"train_step": "train_ratio", "inference_step": "infer_ratio"}  # record key -> tolerance field
 CHECK_LABELS = {"train_ratio": "train × native", "infer_ratio": "infer × native"}
 CHECK_PHRASES = {"train_ratio": "training-step time relative to the native layer",
@@ -216,7 +217,7 @@ def _speed_skip(bgroup: TimingGroup, cgroup: TimingGroup, speed: str) -> str | N
     """Why speed is not judged for this pair of groups, or None when it is."""
     if speed == "never":
         return "not judged: --speed never"
-    if speed == "always":
+    if speed in ("always", OMIT_SPEED):
         return None
     if bgroup.identity.get("backend") != cgroup.identity.get("backend"):
         return (f"not judged: backend differs ({bgroup.identity.get('backend')} in the baseline, "
@@ -242,7 +243,7 @@ def _judge_group(bgroups, cgroups, bgroup: TimingGroup, cgroup: TimingGroup | No
         else:
             rows.append(Row(label, "native kernel", before, now, "changed", REGRESSION,
                             f"{label}: the native layer ran {before} in the baseline and now runs {now}"))
-    for kind, field_name in TIMING_KINDS.items():
+    for kind, field_name in TIMING_KINDS.items() if speed != OMIT_SPEED else ():
         bratio, cratio = ratio(bgroups, bgroup, kind), ratio(cgroups, cgroup, kind)
         if bratio is None:
             continue  # a native layer, or no native timing in the baseline: nothing to compare with
@@ -272,7 +273,7 @@ def _judge_group(bgroups, cgroups, bgroup: TimingGroup, cgroup: TimingGroup | No
 def compare(baseline: list[dict[str, Any]], current: list[dict[str, Any]],
             tolerances: dict[str, Tolerance] | None = None, speed: str = "auto") -> Comparison:
     """Judge `current` records against `baseline` records (both as read from JSONL)."""
-    if speed not in SPEED_POLICIES:
+    if speed not in (*SPEED_POLICIES, OMIT_SPEED):
         raise ConfigError(f"speed policy {speed!r} is not one of {', '.join(SPEED_POLICIES)}")
     tolerances = tolerances if tolerances is not None else resolve_tolerances()
     base = list(latest_by_job(baseline).values())

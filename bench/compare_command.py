@@ -1,6 +1,9 @@
-"""`python -m bench compare BASELINE CURRENT`: the regression gate's command line and its markdown table.
+"""`python -m bench compare`: the regression gate's command line, in its two modes.
 
-The judging is bench.compare; this module reads the two files, prints and writes the verdict.
+- A/B (`--against [REV]`): REV and the working tree run the suite here, now, rounds alternating
+  (bench.gate.ab); without REV, the commit reports/baseline/ab-base.txt names.
+- Stored baseline (`--baseline FILE CURRENT`): records of a run held against committed records
+  (bench.compare), for users without the project's history (a pip install).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from tabulate import tabulate
 
 from bench.compare import EXIT_PASS, EXIT_REGRESSION, SPEED_POLICIES, Comparison, compare
 from bench.config import ConfigError
+from bench.gate import ab_options, ab_report
 from bench.records import RecordStore
 from bench.tolerances import DEFAULT_TOLERANCES, FIELDS, Tolerance, resolve_tolerances
 
@@ -31,6 +35,8 @@ def render(comparison: Comparison, baseline_path: Path, current_path: Path,
     lines = [
         "# rnnbench regression gate", "",
         f"{verdict} — `{current_path}` against the baseline `{baseline_path}`.", "",
+        "Mode: stored baseline (records measured elsewhere, possibly on another machine; `--against` runs both "
+        "sides here instead).", "",
         "Tolerances: " + ", ".join(f"`{t.spelled()}`" for t in tolerances.values()) + ".", "",
         *[f"- {note}" for note in comparison.notes], "",
     ]
@@ -55,8 +61,9 @@ def _load(path: Path, what: str) -> list[dict[str, Any]]:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of `bench compare`."""
-    parser.add_argument("current", type=Path, help="records JSONL of the run to judge")
-    parser.add_argument("--baseline", type=Path, required=True, help="records JSONL to judge it against")
+    parser.add_argument("current", type=Path, nargs="?", help="stored-baseline mode: records JSONL of the run to judge")
+    parser.add_argument("--baseline", type=Path, help="stored-baseline mode: records JSONL to judge CURRENT against")
+    ab_options.add_arguments(parser)
     parser.add_argument("--tolerance", action="append", default=[], metavar="FIELD:THRESHOLD",
                         help="allowed change in the bad direction, absolute (accuracy:0.02) or relative to the "
                              f"baseline (ratio:15%%); fields: {', '.join(FIELDS)}, ratio (both ratios); "
@@ -75,18 +82,32 @@ def run(args: argparse.Namespace) -> int:
     if args.markdown is not None and args.markdown.is_dir():
         raise ConfigError(f"--markdown {args.markdown} is a folder; give the file to write the table to, "
                           f"e.g. {args.markdown / 'regress-gate.md'}")
+    if args.against is not None:
+        if args.baseline is not None or args.current is not None:
+            raise ConfigError("--against runs both sides here; it takes no --baseline or CURRENT records file. "
+                              "Use one mode: --against [REV], or --baseline FILE CURRENT")
+        result = ab_options.run(args, tolerances)
+        _publish(ab_report.render(result), args.markdown)
+        return EXIT_REGRESSION if result.failed else EXIT_PASS
+    if args.baseline is None or args.current is None:
+        raise ConfigError("say what to compare: --against [REV] (A/B: REV and the working tree run the suite here; "
+                          "REV defaults to the commit reports/baseline/ab-base.txt names), or --baseline FILE "
+                          "CURRENT (stored baseline: a records file against committed records)")
     baseline, current = _load(args.baseline, "baseline"), _load(args.current, "current")
     comparison = compare(baseline, current, tolerances, args.speed)
-    text = render(comparison, args.baseline, args.current, tolerances)
+    _publish(render(comparison, args.baseline, args.current, tolerances), args.markdown)
+    return EXIT_PASS if comparison.passed else EXIT_REGRESSION
+
+
+def _publish(text: str, markdown: Path | None) -> None:
+    """Print the report; write it to --markdown, or append it to $GITHUB_STEP_SUMMARY where that is set."""
     print(text)
-    summary = args.markdown or (Path(os.environ["GITHUB_STEP_SUMMARY"]) if os.environ.get("GITHUB_STEP_SUMMARY")
-                                else None)
+    summary = markdown or (Path(os.environ["GITHUB_STEP_SUMMARY"]) if os.environ.get("GITHUB_STEP_SUMMARY") else None)
     if summary is not None:
         summary.parent.mkdir(parents=True, exist_ok=True)
-        mode = "w" if args.markdown else "a"  # a CI summary file collects several steps' output
+        mode = "w" if markdown else "a"  # a CI summary file collects several steps' output
         with summary.open(mode, encoding="utf-8") as fh:
             fh.write(text + "\n")
-    return EXIT_PASS if comparison.passed else EXIT_REGRESSION
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -56,6 +56,7 @@ class PairedRatio:
     q1: Optional[float] = doc("first quartile", ABSENT)
     q3: Optional[float] = doc("third quartile", ABSENT)
     n: int = doc("pairs", ABSENT)
+    ratios: list = doc("every pair's ratio, in timing order (the A/B gate resamples them; absent before it)", ABSENT)
 
 
 @dataclass

@@ -10,7 +10,7 @@ a TensorFlow value back, JAX block_until_ready).
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any, Callable
 
 import numpy as np
@@ -78,6 +78,9 @@ def timed_call(step: Callable[[], Any], clock: Callable[[], float] = time.perf_c
     return clock() - start
 
 
+RATIO_DIGITS = 5  # significant digits kept of each per-pair ratio: far below the pairs' own spread
+
+
 @dataclass(frozen=True)
 class RatioStats:
     """Per-pair ratios custom_i / native_i of an interleaved measurement."""
@@ -87,6 +90,8 @@ class RatioStats:
     q3: float  # 75th percentile
     iqr: float  # q3 - q1
     n: int  # timed pairs
+    # every pair's ratio in timing order, to RATIO_DIGITS significant digits: the A/B gate resamples them
+    ratios: list[float] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -145,5 +150,7 @@ def ratio_stats(times_a: list[float], times_b: list[float]) -> RatioStats | None
         raise ValueError(f"need the same positive number of a and b times, got {a.size} and {b.size}")
     if (b <= 0).any():
         return None
-    q1, median, q3 = (float(v) for v in np.percentile(a / b, [25, 50, 75]))
-    return RatioStats(median=median, q1=q1, q3=q3, iqr=q3 - q1, n=int(a.size))
+    ratios = a / b
+    q1, median, q3 = (float(v) for v in np.percentile(ratios, [25, 50, 75]))
+    return RatioStats(median=median, q1=q1, q3=q3, iqr=q3 - q1, n=int(a.size),
+                      ratios=[float(f"{r:.{RATIO_DIGITS}g}") for r in ratios])
