@@ -82,6 +82,14 @@ SUBCOMMANDS.append(("replicate", "run a replication suite (reports/replication/N
                     "report", _replicate.add_arguments, _replicate.handle))
 
 
+# `history` (issue 30): results over commits, the backfill, the page.
+from bench import history_command as _history  # noqa: E402
+
+SUBCOMMANDS.append(("history", "results over commits: backfill a range of commits, add A/B runs or records, write "
+                    "the page (HTML and markdown) and github-action-benchmark JSON", _history.add_arguments,
+                    _history.handle))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bench",
                                      description="Benchmark recurrent cells against native layers in Keras and PyTorch.")

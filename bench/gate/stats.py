@@ -85,15 +85,30 @@ def quotient_interval(base: Sequence[Round], head: Sequence[Round], confidence: 
     if not base or not head:
         raise ValueError(f"need rounds on both sides, got {len(base)} base and {len(head)} head")
     rng = np.random.default_rng(seed)
-    estimate = float(np.mean(np.log([r.median for r in head])) - np.mean(np.log([r.median for r in base])))
+    estimate = _log_mean(head) - _log_mean(base)
     draws = _side_draws(head, resamples, rng) - _side_draws(base, resamples, rng)
-    tail = (1 - confidence) / 2
-    low, high = np.quantile(draws, [tail, 1 - tail])
-    widen = math.sqrt(max(_small_sample(len(base)), _small_sample(len(head))))
-    low, high = estimate - (estimate - low) * widen, estimate + (high - estimate) * widen
+    low, high = _ends(estimate, draws, confidence, min(len(base), len(head)))
     return Interval(math.exp(estimate), math.exp(low), math.exp(high), len(base), len(head))
 
 
-def _small_sample(rounds: int) -> float:
-    """R / (R - 1): the variance of a bootstrapped mean over R rounds falls short by its inverse."""
-    return rounds / (rounds - 1) if rounds > 1 else 1.0
+def ratio_interval(rounds: Sequence[Round], confidence: float = CONFIDENCE, resamples: int = RESAMPLES,
+                   seed: int = BOOTSTRAP_SEED) -> tuple[float, float, float]:
+    """One side's paired ratio (geometric mean over rounds) with its interval, drawn as quotient_interval draws."""
+    if not rounds:
+        raise ValueError("need at least one round")
+    estimate = _log_mean(rounds)
+    low, high = _ends(estimate, _side_draws(rounds, resamples, np.random.default_rng(seed)), confidence, len(rounds))
+    return math.exp(estimate), math.exp(low), math.exp(high)
+
+
+def _log_mean(rounds: Sequence[Round]) -> float:
+    return float(np.mean(np.log([r.median for r in rounds])))
+
+
+def _ends(estimate: float, draws: np.ndarray, confidence: float, rounds: int) -> tuple[float, float]:
+    """The draws' percentile interval (log scale), widened about the estimate by sqrt(R / (R - 1)): the variance
+    of a bootstrapped mean over R rounds falls short by (R - 1) / R (two sides: R of the side with fewer)."""
+    tail = (1 - confidence) / 2
+    low, high = np.quantile(draws, [tail, 1 - tail])
+    widen = math.sqrt(rounds / (rounds - 1)) if rounds > 1 else 1.0
+    return estimate - (estimate - low) * widen, estimate + (high - estimate) * widen
