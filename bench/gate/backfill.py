@@ -61,6 +61,7 @@ def backfill(span: str, records_dir: Path, threads: int = 1, say: Callable[[str]
     commits = commits_in(span)
     if not commits:
         raise ConfigError(f"no commit of {span} touched {', '.join(BACKFILL_PATHS)}: nothing to backfill")
+    records_dir = records_dir.resolve()  # each commit's run works in its own worktree
     records_dir.mkdir(parents=True, exist_ok=True)
     points = []
     for number, commit in enumerate(commits, 1):
