@@ -54,12 +54,30 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- gate-quality -----------------------------------------------------------------------------
+
+def _add_gate_quality(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("runs", type=Path, help="a folder of A/B runs, one sub-folder each (bench compare --out)")
+    parser.add_argument("--out", type=Path, required=True, help="folder for summary.md and runs.csv")
+
+
+def _cmd_gate_quality(args: argparse.Namespace) -> int:
+    from bench.gate.quality import write_quality_report
+
+    check_folder("--out", args.out)
+    written = write_quality_report(args.runs, args.out)
+    print(f"gate-quality report written to {args.out.resolve()}: " + ", ".join(p.name for p in written))
+    return 0
+
+
 Handler = Callable[[argparse.Namespace], int]
 SUBCOMMANDS: list[tuple[str, str, Callable[[argparse.ArgumentParser], None], Handler]] = [
     ("list", "cells, tasks, suites, execution modes and devices", _add_list, _cmd_list),
     ("run", "run a suite or explicit axes; append one record per job", run_command.add_arguments,
      run_command.handle),
     ("report", "write summary.md, results.csv and plots from a records file", _add_report, _cmd_report),
+    ("gate-quality", "the A/B gate's false alarms, catches and wall time from its runs' gate.json files",
+     _add_gate_quality, _cmd_gate_quality),
 ]
 
 # `compare` (issue 5): the regression gate against a baseline records file.

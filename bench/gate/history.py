@@ -82,6 +82,7 @@ class History:
         columns = ", ".join(f"{name} {kind}" for name, kind in COLUMNS.items())
         db.execute(f"CREATE TABLE IF NOT EXISTS results ({columns}, "
                    "UNIQUE (source, run_id, side, job_key) ON CONFLICT REPLACE)")
+        db.commit()
         return db
 
     def check_writable(self) -> None:

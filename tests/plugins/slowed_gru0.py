@@ -1,9 +1,10 @@
 """`gru0_slowed`: gru0 with needless, value-neutral work in its forward pass, for the A/B gate's power runs.
 
 With RNNBENCH_EXTRA_WORK=N (read when the layer is built, in the job's process) the layer's
-outputs go N times through `outputs + 0 * tanh(outputs @ W)`, W a fixed (H, H) matrix that is
-no parameter, whenever gradients are being recorded: the training step does the work, forward
-and backward, and the inference step (under no_grad) does not. The values, and so the accuracy
+outputs go N times through `outputs + 0 * tanh(outputs)` whenever gradients are being recorded:
+the training step does the work, forward and backward, and the inference step (under no_grad)
+does not. One unit is a few small operations, so N sets the slowdown in steps of a few percent
+at the regress suite's shape. The values, and so the accuracy
 and every correctness check, are exactly gru0's. An A/B run whose head alone has
 `--head-env RNNBENCH_EXTRA_WORK=N` is therefore a branch that makes one custom cell slower and
 nothing else; how much slower each N makes the training step is measured in
@@ -27,8 +28,8 @@ from cells_torch.gated import GRU0
 EXTRA_WORK_ENV = "RNNBENCH_EXTRA_WORK"
 
 register_cell(dataclasses.replace(get_spec("gru0"), name="gru0_slowed", equivalent=None,
-                                  description=f"gru0 plus ${EXTRA_WORK_ENV} needless (matmul, tanh) pairs on its "
-                                              "outputs, multiplied by zero (the A/B gate's power runs)"))
+                                  description=f"gru0 plus ${EXTRA_WORK_ENV} needless tanh's of its outputs, multiplied "
+                                              "by zero, in training (the A/B gate's power runs)"))
 
 
 @register("gru0_slowed")
@@ -40,13 +41,9 @@ class SlowedGRU0(GRU0):
         self.uses_input, self.uses_state, self.uses_bias = (layout.terms.uses_input, layout.terms.uses_state,
                                                             layout.terms.uses_bias)
         self.extra_work = int(os.environ.get(EXTRA_WORK_ENV, "0"))
-        size = self.hidden_size
-        # fixed values, no random draw: the weights of every layer built after this one stay gru0's
-        waste = torch.linspace(-1.0, 1.0, size * size).reshape(size, size)
-        self.register_buffer("waste", waste.to(self.kernel), persistent=False)
 
     def sequence(self, x_proj, state, consts):
         outputs, state = super().sequence(x_proj, state, consts)
         for _ in range(self.extra_work if torch.is_grad_enabled() else 0):
-            outputs = outputs + 0.0 * torch.tanh(outputs @ self.waste)
+            outputs = outputs + 0.0 * torch.tanh(outputs)
         return outputs, state
