@@ -88,6 +88,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                      "else a cluster started here with `ray start`, else a fresh local Ray)")
     how.add_argument("--report-dir", type=Path, help="report folder (default reports/local/DEVICE-SUITE, untracked)")
     how.add_argument("--no-report", action="store_true", help="do not write the report after the run")
+    how.add_argument("--history", type=Path, metavar="FILE",
+                     help="also add the run's records to this history file (bench history; e.g. "
+                          "results/history.sqlite)")
     how.add_argument("--no-progress", action="store_true", help="no progress bar")
     how.add_argument("--dry-run", action="store_true", help="print the jobs and exit")
 
@@ -195,6 +198,10 @@ def handle(args: argparse.Namespace) -> int:
         recorded = sum(job.job_id in done for job in jobs)
         print(f"{len(jobs)} jobs" + (f"; {recorded} already recorded, {len(jobs) - recorded} to run" if done else ""))
         return 0
+    if args.history is not None:
+        from bench.gate.history import History
+
+        History(args.history).check_writable()  # a newer schema fails before the run, not after it
     config = RunConfig(output=output, resume=args.resume,
                        retry_failed=args.retry_failed, timeout_s=timeout_s, threads=args.threads,
                        progress=not args.no_progress, parallel=args.parallel, reuse_processes=reuse)
@@ -209,6 +216,11 @@ def handle(args: argparse.Namespace) -> int:
                            progress=config.progress)
     counts = ", ".join(f"{n} {status}" for status, n in sorted(result.statuses.items())) or "nothing to run"
     print(f"ran {result.ran} ({counts}); {result.skipped} already recorded; records in {config.output.resolve()}")
+    if args.history is not None:
+        from bench.gate.history import History
+
+        added = History(args.history).add_records(config.output, source="run", run_id=str(config.output.resolve()))
+        print(f"{added} rows added to the history {args.history}")
     if not args.no_report:
         from bench.report import write_report
 

@@ -4,6 +4,7 @@ and one real A/B run of a one-cell suite (structure only: no speed is asserted i
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -145,3 +146,46 @@ def test_an_ab_run_of_one_cell_judges_from_both_sides_records(tmp_path):
              for line in (tmp_path / "ab" / f"{name}.jsonl").read_text().splitlines()]
     assert len({record["train"]["test_metric"] for record in first}) == 1  # same seed, same machine: exact
     assert "accuracy" in out.stdout and "| ok" in out.stdout
+
+
+def test_the_base_runs_with_this_interpreter_when_its_pins_are_the_same(tmp_path):
+    from bench.gate.sides import PINS_FILE, interpreter_for
+
+    shutil.copy(REPO_ROOT / PINS_FILE, tmp_path / PINS_FILE)
+    python, why = interpreter_for(tmp_path)
+    assert python == sys.executable and "same pins" in why
+
+
+def test_a_base_with_other_pins_gets_its_own_environment_and_a_failed_install_is_quoted(tmp_path, monkeypatch):
+    """Other pins build an environment from the base's own pins; one that cannot install says why, quoting pip."""
+    from bench.config import ConfigError
+    from bench.gate import sides
+
+    monkeypatch.setattr(sides, "ENV_CACHE", tmp_path / "envs")
+    base = tmp_path / "base"
+    base.mkdir()
+    (base / sides.PINS_FILE).write_text("no-such-package-rnnbench-test==0.0.1\n")
+    (base / "pyproject.toml").write_text("[project]\nname = 'x'\nversion = '0'\n"
+                                         "dependencies = ['no-such-package-rnnbench-test']\n")
+    with pytest.raises(ConfigError) as err:
+        sides.interpreter_for(base)
+    assert "could not build the base's environment" in str(err.value)
+    assert "no-such-package-rnnbench-test" in str(err.value)  # pip's own words, quoted
+    assert not any((tmp_path / "envs").glob("*/.ready"))  # nothing half-built is kept as ready
+
+
+def test_a_base_that_cannot_import_the_harness_is_quoted(tmp_path):
+    from bench.config import ConfigError
+    from bench.gate.ab import ABSettings, run_side
+    from bench.gate.sides import Side
+    from bench.tolerances import resolve_tolerances
+
+    (tmp_path / "bench").mkdir()
+    (tmp_path / "bench" / "__init__.py").write_text("raise ImportError('this base is broken')\n")
+    side = Side("base", tmp_path, sys.executable, "0" * 40, "a broken checkout")
+    assert side.environ()["PYTHONPATH"].split(os.pathsep)[0] == str(tmp_path)  # its own code comes first
+    settings = ABSettings(suite="regress", threshold=THRESHOLD, tolerances=resolve_tolerances(), min_rounds=2,
+                          max_rounds=2, threads=1, out_dir=tmp_path)
+    with pytest.raises(ConfigError, match="could not run `bench run --suite regress`") as err:
+        run_side(side, settings, tmp_path / "r.jsonl")
+    assert "this base is broken" in str(err.value)
