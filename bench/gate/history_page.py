@@ -120,8 +120,14 @@ def steps(series: Series) -> list[Step]:
 def _svg(series: Series, found: list[Step]) -> str:
     commits = series.commits()
     labels = [label for label, _, _ in commits]
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(max(6.0, 0.28 * len(labels) + 2), 4.6), sharex=True,
-                                      gridspec_kw={"height_ratios": [3, 2]})
+    timed = any(r[f"{kind}_ratio"] for r in series.rows for kind, _ in KINDS)
+    width = max(6.0, 0.28 * len(labels) + 2)
+    if timed:
+        fig, (top, bottom) = plt.subplots(2, 1, figsize=(width, 4.6), sharex=True,
+                                          gridspec_kw={"height_ratios": [3, 2]})
+    else:  # a native layer: no ratio of its own, its accuracy alone
+        fig, bottom = plt.subplots(1, 1, figsize=(width, 2.6))
+        top = None
     for (kind, name), color, shift in zip(KINDS, ("tab:blue", "tab:orange"), (-0.12, 0.12)):
         xs, ys, lo, hi = [], [], [], []
         for i, (_, _, rows) in enumerate(commits):
@@ -133,11 +139,11 @@ def _svg(series: Series, found: list[Step]) -> str:
                     hi.append((row[f"{kind}_high"] or row[f"{kind}_ratio"]) - row[f"{kind}_ratio"])
         if xs:
             top.errorbar(xs, ys, yerr=[lo, hi], fmt="o", ms=3, color=color, label=name, capsize=2, lw=1)
-    for step in found:
-        top.axvline(labels.index(step.commit) - 0.5, color="tab:red", ls="--", lw=1)
-    top.axhline(1.0, color="grey", lw=0.6)
-    top.set_ylabel("custom ÷ native")
-    if top.get_legend_handles_labels()[0]:
+    if top is not None:
+        for step in found:
+            top.axvline(labels.index(step.commit) - 0.5, color="tab:red", ls="--", lw=1)
+        top.axhline(1.0, color="grey", lw=0.6)
+        top.set_ylabel("custom ÷ native")
         top.legend(fontsize=7, loc="upper left")
     xs = [i for i, (_, _, rows) in enumerate(commits) for r in rows if r["metric_value"] is not None]
     ys = [r["metric_value"] for _, _, rows in commits for r in rows if r["metric_value"] is not None]
@@ -147,7 +153,7 @@ def _svg(series: Series, found: list[Step]) -> str:
     for i in failed:
         bottom.axvline(i, color="tab:red", lw=4, alpha=0.25)
     bottom.set_xticks(range(len(labels)), labels, rotation=90, fontsize=6, family="monospace")
-    top.set_title(series.job, fontsize=9)
+    (top or bottom).set_title(series.job, fontsize=9)
     fig.tight_layout()
     buffer = io.StringIO()
     fig.savefig(buffer, format="svg")
@@ -177,7 +183,8 @@ def write_page(history: History, out: Path) -> list[Path]:
     intro = (f"{len(every)} series over {len(commits)} commits, from {len(rows)} rows of the history store. A series "
              "is one job on one machine class and software stack. Ratios are the custom cell's step time over its "
              "native layer's, timed paired in the same job; bars are 95% bootstrap intervals over the run's rounds "
-             "and pairs (one round: over pairs only, which leaves out how job processes differ). Red dashed lines "
+             "and pairs (one round: over its pairs only, which leaves out how job processes differ; records from "
+             "before every pair's ratio was kept have no bar). Red dashed lines "
              f"are steps. Step rule: {STEP_RULE}. Red bands under the accuracy mark a failed job.")
     sections, markdown = [], ["# History of the regress suite", "", intro, ""]
     for series in every:
