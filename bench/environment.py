@@ -68,7 +68,11 @@ def available_cores() -> int:
 
 
 def git_commit() -> dict[str, Any]:
-    """HEAD commit and whether the tree has uncommitted changes (None outside a git checkout)."""
+    """HEAD commit and whether the code differs from it (None outside a git checkout).
+
+    "Dirty" looks at CODE_PATHS only: a sweep appending to a committed records file under reports/
+    changes the checkout but not the code that made the record.
+    """
     def git(*args: str) -> str | None:
         try:
             out = subprocess.run(["git", *args], cwd=REPO_ROOT, capture_output=True, text=True, timeout=10)
@@ -76,11 +80,13 @@ def git_commit() -> dict[str, Any]:
             return None
         return out.stdout.strip() if out.returncode == 0 else None
     commit = git("rev-parse", "HEAD")
-    status = git("status", "--porcelain", "--untracked-files=no")
+    status = git("status", "--porcelain", "--untracked-files=no", "--", *CODE_PATHS)
     return {"commit": commit, "dirty": bool(status) if status is not None else None}
 
 
 SOURCE_PACKAGES = ("bench", "cells_torch", "cells_tf", "datasets")  # the code whose version a record names
+# what a record's `dirty` looks at: the code, and the files that say how it is installed
+CODE_PATHS = (*SOURCE_PACKAGES, "pyproject.toml", "constraints.txt", "examples")
 
 
 @functools.lru_cache(maxsize=4)

@@ -122,7 +122,11 @@ def test_a_dirty_tree_is_refused_where_a_clean_head_is_asked_for(tmp_path):
     subprocess.run(["git", "add", "-A"], cwd=clone, check=True)
     subprocess.run(["git", "-c", "user.name=test", "-c", "user.email=test@example.org", "commit", "--quiet",
                     "--allow-empty", "-m", "the code under test"], cwd=clone, check=True)
-    (clone / "README.md").write_text("edited\n")
+    (clone / "README.md").write_text("edited\n")  # not code: the head is still the commit
+    out = _bench("compare", "--against", "no-such-revision-xyz", "--clean", cwd=clone)
+    assert out.returncode == 2 and "no revision" in out.stderr
+    with (clone / "bench" / "__init__.py").open("a") as fh:
+        fh.write("# an uncommitted change to the code\n")
     out = _bench("compare", "--against", "HEAD", "--clean", cwd=clone)
     assert out.returncode == 2 and "uncommitted changes" in out.stderr
 

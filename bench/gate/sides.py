@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Iterator
 
 from bench.config import REPO_ROOT, ConfigError
+from bench.environment import CODE_PATHS
 
 PINS_FILE = "constraints.txt"  # the exact stack a checkout installs with (tox.ini's PIP_CONSTRAINT)
 ENV_CACHE = Path(os.environ.get("RNNBENCH_ENV_CACHE", Path.home() / ".cache" / "rnnbench" / "envs"))
@@ -82,8 +83,8 @@ def subject(commit: str) -> str:
 
 
 def is_dirty() -> bool:
-    """Whether the checkout has uncommitted changes to tracked files."""
-    return bool(git("status", "--porcelain", "--untracked-files=no"))
+    """Whether the code differs from HEAD (the rule a record's `dirty` follows: bench.environment.CODE_PATHS)."""
+    return bool(git("status", "--porcelain", "--untracked-files=no", "--", *CODE_PATHS))
 
 
 def short(commit: str) -> str:
