@@ -28,10 +28,12 @@ from tabulate import tabulate  # noqa: E402
 
 from bench.gate.history import History  # noqa: E402
 
-STEP_MIN = 0.03  # a step must move the ratio by more than this (the A/B gate's default threshold)
+# Chosen after seeing this project's backfill (reports/history/README.md): one round per commit scatters
+# by 2-3% (more for the Keras LSTM), and with 2-commit segments and a 3% move, pairs of odd commits made steps.
+STEP_MIN = 0.05  # a step must move the ratio by more than this
 SIGMA_FLOOR = 0.005  # noise below 0.5% is not trusted: it would make every wiggle a step
 PENALTY = 3.0  # PELT's penalty per step, in units of sigma² · ln(points)
-MIN_SEGMENT = 2  # commits on each side of a step: a single odd commit is noise until the next confirms it
+MIN_SEGMENT = 3  # commits on each side of a step: odd commits are noise until more confirm them
 STEP_RULE = (f"per series and step kind, the per-commit ratios (the median of the runs at a commit) in commit "
              f"order, on a log scale, are segmented by PELT (ruptures, least-squares cost, at least {MIN_SEGMENT} "
              f"commits a segment) with a penalty of {PENALTY:g}·σ²·ln n, σ the noise of the series estimated from "
