@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import math
 import os
 import subprocess
 import time
@@ -29,7 +28,7 @@ from bench.compare import OMIT_SPEED, Comparison, compare, job_label, machine_cl
 from bench.config import ConfigError
 from bench.environment import source_digest
 from bench.gate.sides import Side
-from bench.gate.stats import FAIL, INCONCLUSIVE, Interval, Round, quotient_interval
+from bench.gate.stats import FAIL, INCONCLUSIVE, Interval, Round, geometric_mean, quotient_interval
 from bench.ratios import TIMING_KINDS, rounds_key
 from bench.records import RecordStore
 from bench.tolerances import Tolerance
@@ -182,13 +181,9 @@ def judge_speed(base: dict[str, list[dict[str, Any]]], head: dict[str, list[dict
                 continue
             interval = quotient_interval(b, h)
             rows.append(SpeedRow(key, job_label(identity).rsplit("/seed", 1)[0], identity["cell"],
-                                 identity["framework"], kind, _geomean(b), _geomean(h), interval,
+                                 identity["framework"], kind, geometric_mean(b), geometric_mean(h), interval,
                                  interval.verdict(threshold), interval.smallest_detectable(threshold)))
     return rows
-
-
-def _geomean(rounds: list[Round]) -> float:
-    return math.exp(sum(math.log(r.median) for r in rounds) / len(rounds))
 
 
 def _narrow(keys: set[str], groups: dict[str, list[dict[str, Any]]]) -> list[tuple[str, ...]]:

@@ -105,6 +105,11 @@ def _log_mean(rounds: Sequence[Round]) -> float:
     return float(np.mean(np.log([r.median for r in rounds])))
 
 
+def geometric_mean(rounds: Sequence[Round]) -> float:
+    """A side's paired ratio over its rounds: the geometric mean of the rounds' medians."""
+    return math.exp(_log_mean(rounds))
+
+
 def _ends(estimate: float, draws: np.ndarray, confidence: float, rounds: int) -> tuple[float, float]:
     """The draws' percentile interval (log scale), widened about the estimate by sqrt(R / (R - 1)): the variance
     of a bootstrapped mean over R rounds falls short by (R - 1) / R (two sides: R of the side with fewer)."""
