@@ -22,6 +22,7 @@ TEMPLATES = REPO_ROOT / "reports" / "baseline" / "regress.jsonl"  # real regress
 COMMITS = 8  # points of the synthetic history
 JUMP = 1.25  # the slowdown put in at the middle commit: well above STEP_MIN
 NOISE = 0.01  # per-pair spread of the synthetic ratios
+BACKFILLED = "3274a60..2c38dca"  # the range reports/history/ was backfilled over
 
 
 def _real_commits(count: int) -> list[str]:
@@ -152,3 +153,20 @@ def test_the_committed_page_has_a_plot_per_series_and_its_screenshot():
     assert len(set(parser.series)) == len(parser.series)
     assert (folder / "screenshot.png").stat().st_size > 10_000
     assert len({p.stem for p in (folder / "records").glob("*.jsonl")}) >= 30
+
+
+def test_the_committed_page_regenerates_from_its_records(tmp_path):
+    """The history page is generated from the committed per-commit records alone (the README's command)."""
+    folder = REPO_ROOT / "reports" / "history"
+    if not (folder / "index.html").is_file():
+        pytest.skip("no committed history page yet")
+    from bench.gate.backfill import backfill
+
+    store = History(tmp_path / "history.sqlite")
+    for point in backfill(BACKFILLED, folder / "records", say=lambda text: None):
+        assert not point.ran, f"{point.commit} has no records file: the backfill would have run it"
+        store.add_backfill(point.commit, point.records)
+    write_page(store, tmp_path / "page")
+    for name in ("index.html", "history.md"):
+        assert (tmp_path / "page" / name).read_text() == (folder / name).read_text(), (
+            f"reports/history/{name} differs from its records; rerun the commands in reports/history/README.md")

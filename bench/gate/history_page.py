@@ -21,6 +21,7 @@ from typing import Any
 import matplotlib
 
 matplotlib.use("Agg")
+matplotlib.rcParams["svg.hashsalt"] = "rnnbench-history"  # fixed ids: the same history gives the same page
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import ruptures  # noqa: E402
@@ -158,17 +159,19 @@ def _svg(series: Series, found: list[Step]) -> str:
     (top or bottom).set_title(series.job, fontsize=9)
     fig.tight_layout()
     buffer = io.StringIO()
-    fig.savefig(buffer, format="svg")
+    fig.savefig(buffer, format="svg", metadata={"Date": None})
     plt.close(fig)
     text = buffer.getvalue()
     return text[text.index("<svg"):]
 
 
 def _fmt(row: dict[str, Any], kind: str) -> str:
-    value = row[f"{kind}_ratio"]
+    value, low, high = row[f"{kind}_ratio"], row[f"{kind}_low"], row[f"{kind}_high"]
     if not value:
         return "—"
-    return f"{value:.3f} [{row[f'{kind}_low']:.3f}, {row[f'{kind}_high']:.3f}]"
+    if low == high:  # one round without its pairs' ratios (records from before they were kept): no interval
+        return f"{value:.3f}"
+    return f"{value:.3f} [{low:.3f}, {high:.3f}]"
 
 
 def _step_lines(found: list[Step]) -> list[str]:
