@@ -8,7 +8,6 @@ import sqlite3
 import subprocess
 import sys
 from html.parser import HTMLParser
-from pathlib import Path
 
 import numpy as np
 import pytest

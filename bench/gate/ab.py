@@ -28,8 +28,8 @@ from bench.compare import OMIT_SPEED, Comparison, compare, job_label, machine_cl
 from bench.config import ConfigError
 from bench.environment import source_digest
 from bench.gate.sides import Side
-from bench.gate.stats import FAIL, INCONCLUSIVE, Interval, Round, geometric_mean, quotient_interval
-from bench.ratios import TIMING_KINDS, rounds_key
+from bench.gate.stats import FAIL, INCONCLUSIVE, Interval, geometric_mean, quotient_interval, rounds_of
+from bench.ratios import TIMING_KINDS, timed_rounds
 from bench.records import RecordStore
 from bench.tolerances import Tolerance
 
@@ -115,10 +115,6 @@ class ABResult:
                 "speed": [row.as_dict() for row in self.speed]}
 
 
-def records_of(path: Path) -> list[dict[str, Any]]:
-    return RecordStore(path).load() if path.is_file() else []
-
-
 def run_side(side: Side, settings: ABSettings, output: Path, narrow: tuple[str, ...] = ()) -> list[dict[str, Any]]:
     """One round of one side: its own `bench run` of the suite into `output`; its records."""
     args = ("run", "--suite", settings.suite, "--threads", str(settings.threads), "--reuse-processes",
@@ -135,7 +131,7 @@ def run_side(side: Side, settings: ABSettings, output: Path, narrow: tuple[str, 
         tail = (out.stdout + out.stderr).strip()[-STDERR_TAIL_CHARS:]
         raise ConfigError(f"the {side.name} ({side.label}) could not run `bench run --suite {settings.suite}` "
                           f"(exit {out.returncode} after {time.monotonic() - started:.0f} s):\n{tail}")
-    records = records_of(output)
+    records = RecordStore(output).load()
     _check_code(side, records)
     return records
 
@@ -152,21 +148,7 @@ def _check_code(side: Side, records: list[dict[str, Any]]) -> None:
 
 def _custom_timing(records: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
     """Paired timing records of custom cells, by rounds_key."""
-    groups: dict[str, list[dict[str, Any]]] = {}
-    for record in records:
-        timing = record.get("timing") or {}
-        if record["status"] == "ok" and timing.get("paired"):
-            groups.setdefault(rounds_key(record["identity"]), []).append(record)
-    return groups
-
-
-def _rounds(records: list[dict[str, Any]], kind: str) -> list[Round]:
-    out = []
-    for record in records:
-        stats = (record["timing"].get("paired_ratio") or {}).get(kind) or {}
-        if (stats.get("median") or 0) > 0:
-            out.append(Round(stats["median"], tuple(stats.get("ratios") or ())))
-    return out
+    return {key: group for key, group in timed_rounds(records).items() if group[0]["timing"].get("paired")}
 
 
 def judge_speed(base: dict[str, list[dict[str, Any]]], head: dict[str, list[dict[str, Any]]],
@@ -176,7 +158,7 @@ def judge_speed(base: dict[str, list[dict[str, Any]]], head: dict[str, list[dict
     for key in sorted(set(base) & set(head), key=lambda k: job_label(head[k][0]["identity"])):
         identity = head[key][0]["identity"]
         for kind in TIMING_KINDS:
-            b, h = _rounds(base[key], kind), _rounds(head[key], kind)
+            b, h = rounds_of(base[key], kind), rounds_of(head[key], kind)
             if not b or not h:
                 continue
             interval = quotient_interval(b, h)

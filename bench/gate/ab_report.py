@@ -44,7 +44,7 @@ def render(result: ABResult) -> str:
         f"- Base interpreter: {result.base.note}."
         + (f" Head's own variables: {' '.join(f'{k}={v}' for k, v in result.head.env.items())}."
            if result.head.env else ""),
-        f"- Status, accuracy and native kernel: round 1 of each side, tolerances "
+        "- Status, accuracy and native kernel: round 1 of each side, tolerances "
         + ", ".join(f"`{t.spelled()}`" for name, t in settings.tolerances.items() if not name.endswith("_ratio"))
         + ".",
         *[f"- {note}" for note in result.comparison.notes], "",

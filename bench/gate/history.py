@@ -22,8 +22,8 @@ from bench.compare import job_label, machine_class
 from bench.config import ConfigError
 from bench.gate import sides
 from bench.gate.backfill import failure_file
-from bench.gate.stats import Round, ratio_interval
-from bench.ratios import TIMING_KINDS, rounds_key
+from bench.gate.stats import ratio_interval, rounds_of
+from bench.ratios import rounds_key
 from bench.records import RecordStore
 
 SCHEMA_VERSION = 1
@@ -155,8 +155,7 @@ class History:
                        if ((r["timing"].get("native") or {}).get(kind) or {}).get("median_s")]
             row[f"{prefix}_median_s"] = statistics.median(medians) if medians else None
             row[f"native_{prefix}_median_s"] = statistics.median(natives) if natives else None
-            rounds = [Round(s["median"], tuple(s.get("ratios") or ())) for r in ok
-                      if (s := ((r["timing"].get("paired_ratio") or {}).get(kind) or {})).get("median")]
+            rounds = rounds_of(ok, kind)
             if rounds:
                 row[f"{prefix}_ratio"], row[f"{prefix}_low"], row[f"{prefix}_high"] = ratio_interval(rounds)
         return row

@@ -87,7 +87,6 @@ def summary_markdown(runs: list[dict[str, Any]], table: pd.DataFrame) -> str:
         verdicts.append([f"+{nominal}% slowdown caught (measured {_pct(realized)})", f"{caught} of {len(power)}",
                          f"at least {need} of {RUNS_GOAL}" if need else "—",
                          _met(caught >= need and len(power) >= RUNS_GOAL) if need else "—"])
-    walls = table.wall_s
     verdicts.append(["the gate's wall time (regress suite, A/A runs)",
                      f"median {statistics.median(aa.wall_s) if len(aa) else float('nan'):.0f} s, "
                      f"max {aa.wall_s.max() if len(aa) else float('nan'):.0f} s", f"under {WALL_GOAL_S:.0f} s",

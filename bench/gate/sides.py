@@ -82,6 +82,11 @@ def subject(commit: str) -> str:
     return git("log", "-1", "--format=%s", commit)
 
 
+def label(commit: str) -> str:
+    """How reports name a commit: its short id and the start of its subject."""
+    return f"{short(commit)} ({subject(commit)[:60]})"
+
+
 def is_dirty() -> bool:
     """Whether the code differs from HEAD (the rule a record's `dirty` follows: bench.environment.CODE_PATHS)."""
     return bool(git("status", "--porcelain", "--untracked-files=no", "--", *CODE_PATHS))
@@ -155,11 +160,11 @@ def head_side(env: dict[str, str]) -> Side:
     """The working tree, with this interpreter."""
     dirty = is_dirty()
     commit = None if dirty else git("rev-parse", "HEAD")
-    label = "working tree (uncommitted changes)" if dirty else f"{short(commit)} ({subject(commit)[:60]})"
-    return Side("head", REPO_ROOT, sys.executable, commit, label, env, "this interpreter")
+    name = "working tree (uncommitted changes)" if dirty else label(commit)
+    return Side("head", REPO_ROOT, sys.executable, commit, name, env, "this interpreter")
 
 
 def base_side(commit: str, root: Path, env: dict[str, str]) -> Side:
     """`commit` checked out at `root`, with the interpreter its pins call for."""
     python, note = interpreter_for(root)
-    return Side("base", root, python, commit, f"{short(commit)} ({subject(commit)[:60]})", env, note)
+    return Side("base", root, python, commit, label(commit), env, note)

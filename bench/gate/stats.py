@@ -22,6 +22,8 @@ from typing import Sequence
 
 import numpy as np
 
+from bench.ratios import paired_ratio
+
 CONFIDENCE = 0.95  # two-sided level of the interval
 RESAMPLES = 4000  # bootstrap draws: the interval's ends move by well under 0.1% between seeds at this count
 BOOTSTRAP_SEED = 20261206  # fixed, so a verdict is reproducible from its records
@@ -57,6 +59,12 @@ class Interval:
     def smallest_detectable(self, threshold: float) -> float:
         """The slowdown this run's spread would have failed: its interval's lower end just above 1 + threshold."""
         return (1 + threshold) * self.estimate / self.low - 1
+
+
+def rounds_of(records: Sequence[dict], kind: str) -> list[Round]:
+    """The paired timings of `kind` in `records` (one job process each), as Rounds; unpaired records give none."""
+    return [Round(stats["median"], tuple(stats.get("ratios") or ()))
+            for stats in (paired_ratio(record, kind) for record in records) if stats is not None]
 
 
 def _pair_medians(rounds: Sequence[Round], draws: int, rng: np.random.Generator) -> np.ndarray:
