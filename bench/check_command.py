@@ -21,6 +21,7 @@ from bench.config import DEFAULT_RESULTS_DIR, ConfigError, TimingConfig
 from bench.correctness import CheckRow, check_cell
 from bench.correctness.frameworks import installed
 from bench.correctness.rows import FAIL, HEADERS, INFO, NOT_APPLICABLE
+from bench.ratios import TIMING_KINDS, ratio
 
 EXIT_INCORRECT = 1
 TRAIN_TASK = "digits"  # small, no download: a learning signal in seconds
@@ -188,8 +189,9 @@ def _timing_row(name: str, framework: str, job, records) -> CheckRow:
     if reason is not None:
         failed = _failed_in_harness([reason])
         return CheckRow(name, check, framework, FAIL if failed else INFO, reason, correctness=failed)
-    ratio = record["timing"]["paired_ratio"]
-    figure = (f"training step ×{ratio['train_step']['median']:.2f}, inference step "
-              f"×{ratio['inference_step']['median']:.2f} (paired medians, {job.mode}; "
+    train, infer = (ratio([record], None, kind) for kind in TIMING_KINDS)  # paired in its job: no native rounds needed
+    if train is None or infer is None:
+        return CheckRow(name, check, framework, INFO, "timed, but not paired with its native layer", correctness=False)
+    figure = (f"training step ×{train.value:.2f}, inference step ×{infer.value:.2f} (paired medians, {job.mode}; "
               f"{record['timing']['train_step']['median_s'] * 1e3:.1f} ms per training step)")
     return CheckRow(name, check, f"{framework}", INFO, figure, correctness=False)

@@ -1,6 +1,6 @@
 """Typed settings shared by the CLI, the executors and the runners.
 
-Frameworks, backends and modes are spelled here once so that a typo on the command
+Frameworks, backends and devices are spelled here once so that a typo on the command
 line is caught before any job starts, with a message naming the valid choices.
 """
 
@@ -14,41 +14,7 @@ from bench.cells.spec import FRAMEWORKS  # noqa: F401  (re-exported: the harness
 
 # Which backends each framework can run on; a Keras record always names its backend.
 BACKENDS = {"torch": ("torch",), "keras": ("tensorflow", "jax")}
-# Execution modes per backend, each with what it runs (`bench list` and every report print
-# these). Keras "graph" is tf.function without XLA, which only exists on TensorFlow; on JAX
-# the default is already XLA (jax.jit).
-MODES = {
-    "torch": {
-        "eager": "the module as written, op by op",
-        "compiled": "torch.compile (Inductor) of the model; the loss and Adam run eagerly",
-        "compiled_scan": "torch.compile of the model with each hand-written cell's time loop as torch's scan "
-                         "operator (torch._higher_order_ops.scan, a prototype), compiled once whatever the sequence "
-                         "length; native layers as in compiled",
-        "compiled_cudagraphs": 'torch.compile(mode="reduce-overhead"): the compiled forward and backward '
-                               "replayed as CUDA graphs; the loss and Adam run eagerly",
-        "compiled_step_graph": "torch.compile of the model, and the whole training step (loss and a capturable "
-                               "Adam included) captured as one CUDA graph: the host launches one graph per step",
-    },
-    "tensorflow": {
-        "graph": "Keras on TensorFlow, each step a tf.function",
-        "xla": "Keras on TensorFlow, each step XLA-compiled (jit_compile=True)",
-        "eager": "Keras on TensorFlow, run_eagerly=True",
-    },
-    "jax": {
-        "xla": "Keras on JAX, each step jitted (jax.jit, Keras's default on JAX)",
-        "eager": "Keras on JAX, run_eagerly=True",
-    },
-}
-# What "default" and "compiled" mean per backend, so suites can ask for both in
-# framework-neutral words.
-MODE_ALIASES = {
-    "torch": {"default": "eager", "compiled": "compiled"},
-    "tensorflow": {"default": "graph", "compiled": "xla"},
-    "jax": {"default": "xla", "compiled": "xla"},
-}
-CUDA_ONLY_MODES = {"compiled_cudagraphs", "compiled_step_graph"}  # CUDA graphs need a CUDA device
-# Modes that replay one captured step on one fixed batch: they time a step, they do not train a model
-TIMING_ONLY_MODES = {"compiled_step_graph"}
+# Execution modes are declared in bench.modes.
 DEVICES = ("cpu", "cuda")
 MEASURES = ("train", "timing", "both")
 REPO_ROOT = Path(__file__).resolve().parents[1]  # the checkout: job processes run here, suites' plugins live here
@@ -103,25 +69,6 @@ def default_keras_backend() -> str:
             return backend
     raise ConfigError("Keras needs TensorFlow or JAX installed; neither was found. "
                       "Install tensorflow-cpu (see pyproject.toml) or jax, or run --frameworks torch.")
-
-
-def resolve_mode(framework: str, backend: str, mode: str, device: str) -> str:
-    """Turn a requested mode (maybe an alias) into the concrete mode name, or explain why not."""
-    mode = MODE_ALIASES[backend].get(mode, mode) if backend in MODE_ALIASES else mode
-    valid = MODES.get(backend, {})
-    if mode not in valid:
-        raise ConfigError(f"mode {mode!r} does not exist for {framework} on {backend}; "
-                          f"choose from {', '.join(valid)} (or the aliases default, compiled)")
-    if mode in CUDA_ONLY_MODES and device != "cuda":
-        raise ConfigError(f"mode {mode!r} needs --device cuda (CUDA graphs), got device {device!r}")
-    return mode
-
-
-def mode_meaning(backend: str, mode: str) -> str:
-    """What `mode` runs on `backend`, with where it can run."""
-    limits = [limit for limit, modes in (("CUDA only", CUDA_ONLY_MODES), ("timing only", TIMING_ONLY_MODES))
-              if mode in modes]
-    return MODES[backend][mode] + (f" ({', '.join(limits)})" if limits else "")
 
 
 def check_choice(label: str, value: str, choices: tuple[str, ...]) -> str:

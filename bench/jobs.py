@@ -14,9 +14,10 @@ from dataclasses import MISSING, asdict, dataclass, field, fields, make_dataclas
 from typing import Any
 
 from bench.cells import get_spec, implemented_in, list_cells
-from bench.config import (BACKENDS, DEVICES, FRAMEWORKS, MEASURES, TIMING_ONLY_MODES, ConfigError, TimingConfig,
-                          check_choice, default_keras_backend, resolve_mode)
+from bench.config import (BACKENDS, DEVICES, FRAMEWORKS, MEASURES, ConfigError, TimingConfig, check_choice,
+                          default_keras_backend)
 from bench.knobs import KNOBS
+from bench.modes import Mode, get_mode, resolve_mode
 from bench.shapes import get_shape
 
 JOB_ID_LENGTH = 16  # hex digits of sha256: collisions are negligible for any sweep
@@ -68,7 +69,7 @@ class _JobCore:
         for label in ("num_layers", "hidden_size", "batch_size"):
             if getattr(self, label) < 1:
                 raise ConfigError(f"{label} must be >= 1, got {getattr(self, label)}")
-        if self.mode in TIMING_ONLY_MODES and self.measure != "timing":
+        if self.execution.timing_only and self.measure != "timing":
             raise ConfigError(f"mode {self.mode!r} replays one captured step on one fixed batch, so it times "
                               f"steps but cannot train; use it with --measure timing, or train in "
                               f"compiled_cudagraphs mode (got --measure {self.measure})")
@@ -81,10 +82,15 @@ class _JobCore:
         if self.paired and (self.measure == "train" or get_spec(self.cell).native):
             raise ConfigError(f"only timing jobs of custom cells can be paired with a native layer; "
                               f"{self.cell} ({self.measure}) cannot")
-        if getattr(self, "adam_epsilon") != "framework" and self.mode in TIMING_ONLY_MODES:
+        if getattr(self, "adam_epsilon") != "framework" and self.execution.captures_step:
             raise ConfigError(f"adam_epsilon {getattr(self, 'adam_epsilon')!r} sets torch's Adam epsilon before "
                               f"every step, which a step captured once as a CUDA graph ({self.mode}) cannot do; "
                               "time compiled_cudagraphs instead, or leave --adam-epsilon at framework")
+
+    @property
+    def execution(self) -> Mode:
+        """The declared mode this job runs in (bench.modes)."""
+        return get_mode(self.backend, self.mode)
 
     @property
     def options(self) -> dict[str, Any]:

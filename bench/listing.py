@@ -11,7 +11,8 @@ import sys
 from tabulate import tabulate
 
 from bench.cells import cell_origin, get_spec, list_cells
-from bench.config import MODES, default_keras_backend, mode_meaning
+from bench.config import default_keras_backend
+from bench.modes import list_modes
 from bench.shapes import TIMING_SHAPES
 from bench.suites import SUITES
 
@@ -68,7 +69,7 @@ def modes_table() -> str:
         keras_backend = default_keras_backend()
     except ValueError as err:
         keras_backend = f"none ({err})"
-    rows = [[backend, mode, mode_meaning(backend, mode)] for backend, modes in MODES.items() for mode in modes]
+    rows = [[mode.backend, mode.name, mode.meaning()] for mode in list_modes()]
     return (tabulate(rows, headers=["backend", "mode", "what it runs"], maxcolwidths=[None, None, 80])
             + f"\nKeras backend used by default here: {keras_backend}")
 

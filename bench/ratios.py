@@ -87,6 +87,21 @@ def ratio(custom: list[dict[str, Any]], native: list[dict[str, Any]] | None, kin
     return Ratio(mine / theirs, CROSS_JOB)
 
 
+def ratio_to_usual(groups: dict[str, list[dict[str, Any]]], key: str, baseline: str | None, usual_mode: str,
+                   kind: str) -> Ratio | None:
+    """Configuration `key` over cell `baseline` in `usual_mode`, the mode users run the native layer in.
+
+    Cross-job whatever the records hold: a paired ratio is against the native layer in the cell's own mode.
+    None when `key` already runs in `usual_mode` (its ratio_in is that figure) or there is nothing to divide by.
+    """
+    custom = groups.get(key, [])
+    if not custom or baseline is None or custom[0]["identity"]["mode"] == usual_mode:
+        return None
+    mine = fastest(custom, kind)
+    theirs = fastest(groups.get(rounds_key(custom[0]["identity"], cell=baseline, mode=usual_mode), []), kind)
+    return Ratio(mine / theirs, CROSS_JOB) if mine is not None and theirs is not None else None
+
+
 def ratio_in(groups: dict[str, list[dict[str, Any]]], key: str, baseline: str | None, kind: str) -> Ratio | None:
     """The ratio of configuration `key` in `groups` (timed_rounds) to the same configuration of cell `baseline`."""
     custom = groups.get(key, [])

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from tabulate import tabulate
 
-from bench.config import mode_meaning
+from bench.modes import UnknownModeError, get_mode
 from bench.jobs import JOB_DEFAULTS, identity_value
 from bench.report_frame import load_frame
 from bench.report_lengths import compile_by_length, goal_table, length_studies, ratio_by_length, untimed_in
@@ -53,8 +53,8 @@ def modes_markdown(records: list[dict[str, Any]]) -> str:
     lines = ["The modes in these records:", ""]
     for framework, backend, mode in sorted({(i["framework"], i["backend"], i["mode"]) for i in identities}):
         try:
-            meaning = mode_meaning(backend, mode)
-        except KeyError:  # a record from a version of the suite that had this mode
+            meaning = get_mode(backend, mode).meaning()
+        except UnknownModeError:  # a record from a version of the suite that had this mode
             meaning = "a mode this version of the suite does not have"
         lines.append(f"- {framework} ({backend}) `{mode}`: {meaning}.")
     if any(identity_value(i, "float32") != JOB_DEFAULTS["float32"] for i in identities):

@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 
 from bench import run_settings
-from bench.config import MODE_ALIASES
-from bench.ratios import ratio_in, rounds_key, timed_rounds
+from bench.modes import UnknownModeError, usual_mode
+from bench.ratios import ratio_in, ratio_to_usual, rounds_key, timed_rounds
 from bench.report_frame import baseline_of, is_native, mode_label
 from bench.runners.measure import PHASES, STEP_KINDS
 
@@ -121,15 +121,18 @@ def timing_table(flat: pd.DataFrame) -> pd.DataFrame:
         summary[column] = summary[column] * 1e3
     groups = timed_rounds(ok["_record"])
     columns: dict[str, list] = {"train_ratio": [], "infer_ratio": [], "train_ratio_iqr": [], "infer_ratio_iqr": [],
-                                "method": []}
+                                "method": [], "train_ratio_to_usual": []}
     for _, row in summary.iterrows():
+        usual = _usual_mode_name(row.backend)
+        to_usual = usual and ratio_to_usual(groups, row["_rounds"], baseline_of(row.cell), usual, "train_step")
+        columns["train_ratio_to_usual"].append(to_usual.value if to_usual else None)
         found = {kind: ratio_in(groups, row["_rounds"], baseline_of(row.cell), step)
                  for kind, step in (("train", "train_step"), ("infer", "inference_step"))}
         for kind, ratio in found.items():  # bench.ratios: the number the gate judges
             columns[f"{kind}_ratio"].append(ratio.value if ratio else None)
             columns[f"{kind}_ratio_iqr"].append(ratio.iqr if ratio else None)
         columns["method"].append(found["train"].method if found["train"] else "")
-    for name in ("train_ratio", "infer_ratio", "train_ratio_iqr", "infer_ratio_iqr"):
+    for name in ("train_ratio", "infer_ratio", "train_ratio_iqr", "infer_ratio_iqr", "train_ratio_to_usual"):
         summary[name] = columns[name]
     summary["native"] = summary.cell.map(is_native)
     summary["ratio_method"] = [m if not native else "" for m, native in zip(columns["method"], summary.native)]
@@ -208,26 +211,28 @@ def default_mode_pivots(summary: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]
     """Custom cells in a non-default mode against the native layer in its default mode (cross-job).
 
     The question "can compiling my cell beat the framework's own layer as people run it?":
-    e.g. torch `compiled_cudagraphs` custom cells ÷ eager `nn.GRU` (cuDNN). The two medians
-    come from different jobs, so these ratios carry the load differences between them.
+    e.g. torch `compiled_cudagraphs` custom cells ÷ eager `nn.GRU` (cuDNN). The figure is
+    timing_table's `train_ratio_to_usual` (bench.ratios.ratio_to_usual): the two come from different
+    jobs, so these ratios carry the load differences between them.
     """
     out = []
     keys = ["framework", "backend", "device"]
-    for key, group in summary.groupby(keys, sort=True):
-        default = MODE_ALIASES.get(key[1], {}).get("default")
-        natives = group[group.native & (group["mode"] == default)]
-        if natives.empty:
-            continue
-        natives = natives[SHAPE_COLUMNS + ["cell", "train_ms"]].rename(columns={"cell": "baseline",
-                                                                               "train_ms": "native_ms"})
-        custom = group[~group.native & (group["mode"] != default)]
-        custom = custom.assign(baseline=custom.cell.map(baseline_of)).merge(natives, on=SHAPE_COLUMNS + ["baseline"])
-        custom["ratio"] = custom.train_ms / custom.native_ms
-        for mode, part in custom.groupby("mode", sort=True):
+    custom = summary[~summary.native & summary.train_ratio_to_usual.notna()] if len(summary) else summary
+    for key, group in custom.groupby(keys, sort=True):
+        default = _usual_mode_name(key[1])
+        for mode, part in group.assign(ratio=group.train_ratio_to_usual).groupby("mode", sort=True):
             title = (f"{key[0]} ({key[1]}) · {mode} cells ÷ {default} native layer · {key[2]}: train step, "
                      f"cross-job — {int((part.ratio <= 1.0).sum())} of {len(part)} at most 1.0")
             out.append((title, _cells_by_shape(part, "ratio")))
     return out
+
+
+def _usual_mode_name(backend: str) -> str | None:
+    """The mode users run `backend`'s native layer in; None for a backend this version of the suite lacks."""
+    try:
+        return usual_mode(backend).name
+    except UnknownModeError:
+        return None
 
 
 def _cells_by_shape(rows: pd.DataFrame, column: str) -> pd.DataFrame:

@@ -11,8 +11,9 @@ from typing import Any
 
 from bench.cli_options import add_cells_argument, add_plugin_argument, check_folder, job_settings
 from bench.config import (BACKENDS, DEFAULT_JOB_TIMEOUT_S, DEFAULT_REPORTS_DIR, DEFAULT_RESULTS_DIR, DEVICES,
-                          FRAMEWORKS, MEASURES, MODES, ConfigError, RunConfig, TimingConfig)
+                          FRAMEWORKS, MEASURES, ConfigError, RunConfig, TimingConfig)
 from bench.knobs import KNOBS
+from bench.modes import list_modes
 from bench.records import RecordStore
 from bench.sweep import EXIT_JOBS_FAILED, check_tasks
 
@@ -25,8 +26,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     what.add_argument("--suite", help="named suite (see `bench list`); default quick when no axis is given")
     add_cells_argument(what, "cell names (default: every registered cell)")
     what.add_argument("--frameworks", nargs="+", choices=FRAMEWORKS, help="default: both")
-    keras_modes = dict.fromkeys(mode for backend in BACKENDS["keras"] for mode in MODES[backend])
-    what.add_argument("--modes", nargs="+", help=f"{' '.join(MODES['torch'])} (torch), {' '.join(keras_modes)} "
+    keras_modes = dict.fromkeys(mode.name for backend in BACKENDS["keras"] for mode in list_modes(backend))
+    torch_modes = " ".join(mode.name for mode in list_modes("torch"))
+    what.add_argument("--modes", nargs="+", help=f"{torch_modes} (torch), {' '.join(keras_modes)} "
                       "(Keras), or the aliases default/compiled; modes a framework lacks are skipped for it")
     what.add_argument("--tasks", nargs="+", help="datasets to train on (or timing shape labels with --measure timing)")
     what.add_argument("--measure", choices=MEASURES, help="train (accuracy), timing (step time) or both; default train")

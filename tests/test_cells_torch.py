@@ -413,10 +413,11 @@ def test_the_scan_time_loop_compiled_matches_the_reference_forward_and_backward(
 def test_the_compiled_scan_gate_refuses_a_cell_the_compiler_gets_wrong_at_the_jobs_own_sizes():
     """gru1 passes the reference at the checker's shape even compiled, but not at I3 H4: never timed there."""
     from bench.correctness import IncorrectCell, require_correct
+    from bench.modes import get_mode
 
     with pytest.raises(IncorrectCell, match=r"gru1 in torch compiled_scan mode is not timed: .*compiled scan vs "
                                             r"float64 loop B2 I3 H4 T5, normwise: max \|Δ\| [0-9.]+ .* at d weight"):
-        require_correct("gru1", "torch", "compiled_scan", sizes=(2, 3, 4, 5))
+        require_correct("gru1", "torch", get_mode("torch", "compiled_scan"), sizes=(2, 3, 4, 5))
 
 
 @pytest.mark.slow

@@ -213,7 +213,7 @@ def test_compiled_cells_are_set_against_the_native_layer_in_its_default_mode():
 
 
 def test_the_report_says_what_each_mode_in_its_records_runs():
-    from bench.config import MODES, mode_meaning
+    from bench.modes import get_mode
     from bench.report import modes_markdown
 
     def record(framework, backend, mode, **more):
@@ -222,14 +222,14 @@ def test_the_report_says_what_each_mode_in_its_records_runs():
     records = [record("torch", "torch", "compiled_step_graph"), record("torch", "torch", "eager"),
                record("keras", "jax", "xla"), record("torch", "torch", "eager")]
     text = modes_markdown(records)
-    assert f"- torch (torch) `compiled_step_graph`: {mode_meaning('torch', 'compiled_step_graph')}." in text
-    assert "(CUDA only, timing only)" in text and MODES["jax"]["xla"] in text
+    assert f"- torch (torch) `compiled_step_graph`: {get_mode('torch', 'compiled_step_graph').meaning()}." in text
+    assert "(CUDA only, timing only)" in text and get_mode("jax", "xla").runs in text
     assert text.count("\n- ") == 3 and "·tf32" not in text  # one line per mode present, once each
     retired = modes_markdown([record("torch", "torch", "warp")])
     assert "`warp`: a mode this version of the suite does not have" in retired
     # a chosen precision is a suffix of the report's mode column, not another mode
     precise = modes_markdown([record("torch", "torch", "eager", float32="tf32")])
-    assert f"`eager`: {mode_meaning('torch', 'eager')}." in precise and "`MODE·tf32`" in precise
+    assert f"`eager`: {get_mode('torch', 'eager').meaning()}." in precise and "`MODE·tf32`" in precise
 
 
 # -- runs that differ only in a setting are told apart, never averaged as seeds ------------------

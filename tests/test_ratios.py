@@ -83,3 +83,30 @@ def test_records_on_which_the_old_rules_disagreed_give_one_number(tmp_path):
     row = _report_rows(path)[key]
     assert (gate.value, gate.method) == (0.5, ratios.CROSS_JOB)
     assert (row["train_ratio"], row["ratio_method"]) == (0.5, ratios.CROSS_JOB)
+
+
+def test_a_compiled_cell_against_the_native_layer_as_users_run_it_is_the_cross_job_rule(tmp_path):
+    """The report's cross-mode table divides by bench.ratios too: fastest round over fastest round, never medians."""
+    from bench.report_tables import default_mode_pivots
+
+    base = [r for r in RecordStore(ROOT / "reports/baseline/regress.jsonl").load()
+            if r["status"] == "ok" and r.get("timing") and r["identity"]["framework"] == "torch"]
+    template = next(r for r in base if r["identity"]["cell"] == "gru4")
+    compiled = copy.deepcopy(template)
+    compiled["identity"]["mode"] = "compiled"
+    # the compiled custom cell at 10 and 30 ms; eager nn.GRU at 20 and 22 ms (medians over seeds: 20 / 21 = 0.952)
+    records = (_rounds(compiled, "gru0", [10.0, 30.0], paired=False)
+               + _rounds(template, "gru4", [20.0, 22.0], paired=False))
+    path = tmp_path / "modes.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    summary = timing_table(load_frame(path)[0])
+    row = summary[summary.cell == "gru0"].iloc[0]
+    groups = ratios.timed_rounds(records)
+    expected = ratios.ratio_to_usual(groups, row["_rounds"], "gru4", "eager", "train_step")
+    assert (expected.value, expected.method) == (0.5, ratios.CROSS_JOB)
+    assert row["train_ratio_to_usual"] == expected.value
+    [(title, pivot)] = default_mode_pivots(summary)
+    assert "compiled cells ÷ eager native layer" in title and pivot.loc["gru0"].iloc[0] == 0.5
+    # a cell already in the usual mode has its own ratio_in; there is no second figure for it
+    assert ratios.ratio_to_usual(groups, ratios.rounds_key(records[2]["identity"], cell="gru0"), "gru4", "eager",
+                                 "train_step") is None

@@ -16,6 +16,7 @@ from bench.correctness.deviation import (FORWARD_TOLERANCE, GRADIENT_TOLERANCE, 
                                          deviation, where_in_input, where_in_sequence)
 from bench.correctness.frameworks import LayerRun, installed, run_layer, run_torch_float64
 from bench.correctness.rows import FAIL, NOT_APPLICABLE, PASS, CheckRow
+from bench.modes import Mode
 
 # (batch, time, input, hidden): input below hidden, then above it
 SHAPES = ((3, 5, 4, 6), (2, 4, 7, 5))
@@ -85,38 +86,41 @@ def _shapes_for(spec: CellSpec) -> tuple[tuple[int, int, int, int], ...]:
     raise ValueError(f"{spec.name}: its spec refuses every shape the checker tries ({raise_shapes})")
 
 
-def require_correct(name: str, framework: str, mode: str | None = None,
+def require_correct(name: str, framework: str, mode: Mode | None = None,
                     sizes: tuple[int, int, int, int] | None = None) -> None:
     """The timing gate: raise IncorrectCell unless `name` matches its reference in `framework`.
 
-    In torch's compiled_scan mode a hand-written cell runs its time loop as the scan operator under
-    torch.compile, and that is what is checked: the scanned layer against the reference at the checker's
-    shape, and against the eager loop (held to the reference) at the job's own `sizes` (batch, input, hidden,
-    steps), since a compiler can get a gradient wrong at one shape and right at another (torch 2.13's Inductor
-    does: gru0's recurrent-kernel gradient is wrong at T 64 and right at T 28 and 256).
+    In a mode that `checks_job_sizes` (compiled_scan: a hand-written torch cell's time loop as the scan
+    operator under torch.compile) that is what is checked: the layer compiled as the mode compiles it against
+    the reference at the checker's shape, and against the eager loop (held to the reference) at the job's own
+    `sizes` (batch, input, hidden, steps), since a compiler can get a gradient wrong at one shape and right at
+    another (torch 2.13's Inductor does: gru0's recurrent-kernel gradient is wrong at T 64 and right at T 28
+    and 256).
     """
     spec = get_spec(name)
-    scan = framework == "torch" and mode == "compiled_scan" and uses_scan_loop(name)
+    scan = mode is not None and mode.checks_job_sizes and framework == "torch" and uses_scan_loop(name)
+    compiled = mode if scan else None
     rows: list[CheckRow] = []
     for shape in SHAPES + (SQUARE_SHAPE,):
         case, problem = _case(spec, shape)
         if case is not None:
-            rows += _framework_rows(spec, framework, case, {}, scan=scan)
+            rows += _framework_rows(spec, framework, case, {}, compiled=compiled)
             break
-    if scan and sizes is not None and not any(row.failed for row in rows):
-        rows.append(_scan_against_loop(spec, *sizes))
+    if compiled is not None and sizes is not None and not any(row.failed for row in rows):
+        rows.append(_compiled_against_loop(spec, compiled, *sizes))
     failed = [row for row in rows if row.failed]
     if not rows or failed:
         what = "; ".join(f"{r.check}: {r.figure}" + (f" at {r.where}" if r.where else "") for r in failed) or \
             "no shape of the checker's fits the cell"
-        where = f"{framework} {mode} mode" if scan else framework
+        where = f"{framework} {mode.name} mode" if compiled is not None else framework
         against = "its NumPy reference, or compiled its checked eager loop" if scan else "its NumPy reference"
         raise IncorrectCell(f"{name} in {where} is not timed: it does not match {against} ({what}). "
                             f"`python -m bench check` shows every check")
 
 
-def _scan_against_loop(spec: CellSpec, batch: int, input_size: int, hidden: int, steps: int) -> CheckRow:
-    """The compiled scan at a job's own sizes against the float64 eager loop, normwise.
+def _compiled_against_loop(spec: CellSpec, mode: Mode, batch: int, input_size: int, hidden: int,
+                           steps: int) -> CheckRow:
+    """The layer compiled as `mode` compiles it, at a job's own sizes, against the float64 eager loop, normwise.
 
     At a long sequence a gradient sums B·T float32 terms that largely cancel, so its rounding error scales
     with the terms, not with the sum (mgu at B16 T1024: 6e-4 on a bias gradient element near zero, where
@@ -131,7 +135,7 @@ def _scan_against_loop(spec: CellSpec, batch: int, input_size: int, hidden: int,
     check = f"compiled scan vs float64 loop B{batch} I{input_size} H{hidden} T{steps}, normwise"
     try:
         exact = run_torch_float64(spec.name, weights, x, d_outputs)
-        scan = run_layer("torch", spec.name, weights, x, d_outputs, scan=True)
+        scan = run_layer("torch", spec.name, weights, x, d_outputs, compiled=mode)
     except Exception as err:  # noqa: BLE001 - the operator refusing a cell is that cell's result in this mode
         return CheckRow(spec.name, check, "torch", FAIL, f"raised {type(err).__name__}: {err}")
     outputs = deviation(scan.outputs, exact.outputs, _normwise(exact.outputs, PAIR_TOLERANCE))
@@ -148,7 +152,7 @@ def _normwise(want: np.ndarray, tolerance: Tolerance) -> Tolerance:
 
 
 def uses_scan_loop(name: str) -> bool:
-    """Whether torch's compiled_scan mode changes how `name` runs: a hand-written cell on the default `sequence`."""
+    """Whether a torch mode's time loop changes how `name` runs: a hand-written cell on the default `sequence`."""
     import cells_torch
     from cells_torch import CustomRecurrent
 
@@ -200,10 +204,11 @@ def _reference_rows(spec: CellSpec, case: _Case, first: bool) -> list[CheckRow]:
 # -- one framework ------------------------------------------------------------------------------
 
 def _framework_rows(spec: CellSpec, framework: str, case: _Case, runs: dict[str, LayerRun],
-                    scan: bool = False) -> list[CheckRow]:
+                    compiled: Mode | None = None) -> list[CheckRow]:
     try:
-        run = run_layer(framework, spec.name, case.weights, case.x, case.d_outputs, scan=scan)
-        from_state = run_layer(framework, spec.name, case.weights, case.x, initial_state=case.initial_state, scan=scan)
+        run = run_layer(framework, spec.name, case.weights, case.x, case.d_outputs, compiled=compiled)
+        from_state = run_layer(framework, spec.name, case.weights, case.x, initial_state=case.initial_state,
+                               compiled=compiled)
     except Exception as err:  # noqa: BLE001 - an implementation that raises fails its row, the check goes on
         return [CheckRow(spec.name, f"forward {case.label}", framework, FAIL, f"raised {type(err).__name__}: {err}")]
     runs[framework] = run

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from bench.modes import Mode
 
 FRAMEWORK_PACKAGES = {"torch": "torch", "keras": "keras"}  # what must be installed for each framework
 
@@ -38,15 +39,15 @@ def installed(framework: str) -> bool:
 
 def run_layer(framework: str, name: str, weights: dict[str, np.ndarray], x: np.ndarray,
               d_outputs: np.ndarray | None = None, initial_state: tuple[np.ndarray, ...] | None = None,
-              scan: bool = False) -> LayerRun:
+              compiled: Mode | None = None) -> LayerRun:
     """Build cell `name` in `framework`, load `weights`, run `x` (float32); gradients when d_outputs is given.
 
-    `scan` (torch, hand-written cells): run the layer as the compiled_scan mode does, its time loop as the scan
-    operator under torch.compile, so what is checked is what that mode times.
+    `compiled` (a torch mode, hand-written cells): run the layer as that mode does, its time loop and
+    torch.compile's arguments the mode's, so what is checked is what the mode times.
     """
     hidden = d_outputs.shape[2] if d_outputs is not None else None
-    if scan:
-        return _run_torch_scan(name, weights, x.astype(np.float32), d_outputs, initial_state, hidden)
+    if compiled is not None:
+        return _run_torch_compiled(name, weights, x.astype(np.float32), d_outputs, initial_state, hidden, compiled)
     runner = _run_torch if framework == "torch" else _run_keras
     return runner(name, weights, x.astype(np.float32), d_outputs, initial_state, hidden)
 
@@ -90,8 +91,8 @@ def _run_torch(name, weights, x, d_outputs, initial_state, hidden, dtype=np.floa
                     param_count=sum(p.numel() for p in layer.parameters()))
 
 
-def _run_torch_scan(name, weights, x, d_outputs, initial_state, hidden) -> LayerRun:
-    """The layer as torch's compiled_scan mode runs it, compiled static and from a clean slate.
+def _run_torch_compiled(name, weights, x, d_outputs, initial_state, hidden, mode: Mode) -> LayerRun:
+    """The layer as torch's `mode` runs it (compiled_scan: its loop as the scan operator), static and from a clean slate.
 
     Dynamo remembers each shape a function was compiled for: the next compile turns shape-generic, whose scan
     lowering in torch 2.13 computes wrong gradients (garbage input gradients at T 1024 after a compile at the
@@ -106,18 +107,18 @@ def _run_torch_scan(name, weights, x, d_outputs, initial_state, hidden) -> Layer
     torch._dynamo.reset()
     try:
         with fresh_cache():
-            return _scan_run(name, weights, x, d_outputs, initial_state, hidden)
+            return _compiled_run(name, weights, x, d_outputs, initial_state, hidden, mode)
     finally:
         torch._dynamo.reset()
         clear_caches()
 
 
-def _scan_run(name, weights, x, d_outputs, initial_state, hidden) -> LayerRun:
+def _compiled_run(name, weights, x, d_outputs, initial_state, hidden, mode: Mode) -> LayerRun:
     import torch
 
     layer, hidden, initial = _torch_layer(name, weights, x, initial_state, hidden)
-    layer.time_loop = "scan"  # a hand-written cell's parameters are its canonical weights: plain backward suffices
-    compiled = torch.compile(layer, fullgraph=True, dynamic=False)
+    layer.time_loop = mode.time_loop  # a hand-written cell's parameters are its canonical weights: plain backward
+    compiled = torch.compile(layer, **{"fullgraph": True, **mode.torch_compile_kwargs()})
     x_t = torch.from_numpy(x).requires_grad_(d_outputs is not None)
     outputs, final = compiled(x_t, initial)
     final = (final,) if isinstance(final, torch.Tensor) else tuple(final)

@@ -243,7 +243,7 @@ def run_job(job: Job, make_adapter: Callable[[Job, Problem], ModelAdapter], out:
         from bench.correctness import require_correct
 
         input_size = EMBEDDING_DIM if problem.vocab_size else problem.input_size
-        require_correct(job.cell, job.framework, job.mode,
+        require_correct(job.cell, job.framework, job.execution,
                         sizes=(job.batch_size, input_size, job.hidden_size, int(timing_batch.x.shape[1])))
     adapter = make_adapter(job, problem)
     probe = timing_batch or first_train_batch(job, problem, task)

@@ -117,7 +117,8 @@ class KerasAdapter:
                 if len(weight.shape) >= 2:
                     weight.regularizer = keras.regularizers.L2(job.weight_decay)
         self.model.compile(optimizer=make_optimizer(job), loss=_loss(problem.loss),
-                           jit_compile=job.mode == "xla", run_eagerly=job.mode == "eager")
+                           jit_compile=job.execution.compiler == "xla",
+                           run_eagerly=job.execution.compiler == "none")
 
     def _inputs(self, batch: Batch, on_device: bool = False):
         convert = keras.ops.convert_to_tensor if on_device else (lambda a: a)

@@ -1,13 +1,11 @@
 """The PyTorch runner: a `ModelAdapter` around cells_torch.make_model and torch.optim.Adam.
 
-Modes: "eager" runs the module as is; "compiled" wraps it in torch.compile;
-"compiled_cudagraphs" uses torch.compile(mode="reduce-overhead") (CUDA graphs); "compiled_scan"
-compiles the model with the hand-written cells' time loop as torch's scan operator. In these
-the loss and the optimizer step stay outside the compiled module, so they differ only in
-how the model's forward and backward run. "compiled_step_graph" (timing only) captures the
-whole step of the torch.compile'd model, loss and Adam included, as one CUDA graph
-(bench.runners.step_graph). Every compile is static (`dynamic=False`): a job runs one shape, and
-torch 2.13's shape-generic scan lowering computes wrong gradients (bench.correctness.frameworks).
+The job's mode (bench.modes) says how the model runs: as written, or through torch.compile with the
+mode's arguments and time loop. The loss and the optimizer step stay outside the compiled module, so
+the modes differ only in how the model's forward and backward run, except a mode that captures the
+whole step, loss and Adam included, as one CUDA graph (bench.runners.step_graph). Every compile is
+static (`dynamic=False`): a job runs one shape, and torch 2.13's shape-generic scan lowering computes
+wrong gradients (bench.correctness.frameworks).
 """
 
 from __future__ import annotations
@@ -25,6 +23,7 @@ from cells_torch import CustomRecurrent
 from bench.cells import get_spec
 from bench.environment import torch_environment
 from bench.jobs import Job
+from bench.modes import Mode
 from bench.runners.batches import Batch
 from bench.runners.common import EMBEDDING_DIM, peak_rss, run_job
 from bench.runners.measure import PHASES
@@ -47,6 +46,22 @@ def setup(job: Job, threads: int) -> dict[str, Any]:
         raise RuntimeError("the job asks for --device cuda but torch sees no CUDA device "
                            f"(torch {torch.__version__}, built for CUDA {torch.version.cuda})")
     return torch_environment(job.device)
+
+
+def compiled_forward(model: torch.nn.Module, mode: Mode) -> Callable[..., Any]:
+    """The model's forward as `mode` runs it: as written, or through torch.compile with the mode's arguments."""
+    if mode.compiler == "none":
+        return model
+    kwargs = mode.torch_compile_kwargs()
+    if mode.time_loop != "python":
+        layers = [layer for layer in model.recurrent_layers if isinstance(layer, CustomRecurrent)]
+        for layer in layers:  # a cell with its own `sequence` keeps it
+            layer.time_loop = mode.time_loop
+        # a scan compiles as one whole graph: compiled in pieces, torch 2.13's Inductor fails to lower it
+        # (DataDependentOutputException in decompose_scan_to_while_loop); the native layers, which
+        # Dynamo does not trace (nn.GRU/LSTM/RNN), compile as in `compiled`
+        kwargs.setdefault("fullgraph", bool(layers))
+    return torch.compile(own_forward(model), **kwargs)
 
 
 def make_optimizer(parameters, job: Job, capturable: bool = False) -> torch.optim.Optimizer:
@@ -84,25 +99,11 @@ class TorchAdapter:
             num_layers=job.num_layers, bidirectional=job.bidirectional, head=problem.head,
             num_outputs=problem.num_outputs, vocab_size=problem.vocab_size, embedding_dim=EMBEDDING_DIM,
             init=job.init, seed=job.seed, native_bias=job.native_bias).to(self.device)
-        self.step_graph = job.mode == "compiled_step_graph"
+        self.mode = job.execution
+        self.step_graph = self.mode.captures_step
         # a captured Adam step keeps its step count on the device and never reads it back to the host
         self.optimizer = make_optimizer(self.model.parameters(), job, capturable=self.step_graph)
-        if job.mode == "eager":
-            self.forward = self.model
-        elif job.mode in ("compiled", "compiled_step_graph"):
-            self.forward = torch.compile(own_forward(self.model), dynamic=False)
-        elif job.mode == "compiled_scan":
-            scanned = [layer for layer in self.model.recurrent_layers if isinstance(layer, CustomRecurrent)]
-            for layer in scanned:  # a cell with its own `sequence` keeps it
-                layer.time_loop = "scan"
-            # a scan compiles as one whole graph: compiled in pieces, torch 2.13's Inductor fails to lower it
-            # (DataDependentOutputException in decompose_scan_to_while_loop); the native layers, which
-            # Dynamo does not trace (nn.GRU/LSTM/RNN), compile as in `compiled`
-            self.forward = torch.compile(own_forward(self.model), dynamic=False, fullgraph=bool(scanned))
-        elif job.mode == "compiled_cudagraphs":
-            self.forward = torch.compile(own_forward(self.model), mode="reduce-overhead", dynamic=False)
-        else:
-            raise ValueError(f"torch has no mode {job.mode!r}")
+        self.forward = compiled_forward(self.model, self.mode)
         if self.device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(self.device)
 
@@ -139,7 +140,7 @@ class TorchAdapter:
 
     def _step_fn(self, x, y, lengths, weights, marks: list[float] | None = None) -> Callable[[], torch.Tensor]:
         """The training step; with `marks`, it appends the host clock after each phase but the last (phase_times)."""
-        mark = self.job.mode == "compiled_cudagraphs"
+        mark = self.mode.marks_cudagraph_steps
         tick = (lambda: marks.append(time.perf_counter())) if marks is not None else _no_tick
 
         def step() -> torch.Tensor:
@@ -158,7 +159,7 @@ class TorchAdapter:
         return step
 
     def _infer_fn(self, x, lengths) -> Callable[[], torch.Tensor]:
-        mark = self.job.mode == "compiled_cudagraphs"
+        mark = self.mode.marks_cudagraph_steps
 
         def infer() -> torch.Tensor:
             # the module stays in training mode: the models have no dropout or batch norm, so both
