@@ -144,7 +144,6 @@ def _length_section(flat: pd.DataFrame, studies: list[tuple[str, pd.DataFrame]])
     lines: list[str] = []
     for title, rows in studies:
         untimed = untimed_in(flat, rows)
-        steps, goal = goal_table(rows, untimed)
         lines += [f"### Against sequence length, {title}", "",
                   "Compile time in seconds at each sequence length T, per framework and mode: the custom cells' "
                   "median (range), the native layer's, and the jobs that were not timed (a `timeout` ran past the "
@@ -154,11 +153,20 @@ def _length_section(flat: pd.DataFrame, studies: list[tuple[str, pd.DataFrame]])
                   "Training step ÷ the native layer's (paired, in one job), at each T: the custom cells' median "
                   "(range) and how many are at most 1.", "",
                   _frame_markdown(ratio_by_length(rows, untimed), numparse=False), ""]
+    return lines
+
+
+def _goal_section(flat: pd.DataFrame, studies: list[tuple[str, pd.DataFrame]]) -> list[str]:
+    """The long suite's verdicts: at the longest T of each length study, which cells meet the goal."""
+    lines: list[str] = []
+    for title, rows in studies:
+        steps, goal = goal_table(rows, untimed_in(flat, rows))
         if not goal.empty:
-            lines += [f"The goal at T {steps}: each custom cell in {LONG_GOAL.framework} `{LONG_GOAL.mode}` compiles "
-                      f"in under {LONG_GOAL.compile_s:g} s and trains at most {LONG_GOAL.ratio:g}× its native layer "
-                      "per step (paired ratio); every other mode beside it, with the reason where a job was not "
-                      "timed.", "", _frame_markdown(goal, numparse=False), ""]
+            lines += [f"### The goal at T {steps}, {title}", "",
+                      f"Each custom cell in {LONG_GOAL.framework} `{LONG_GOAL.mode}` compiles in under "
+                      f"{LONG_GOAL.compile_s:g} s and trains at most {LONG_GOAL.ratio:g}× its native layer per step "
+                      "(paired ratio); every other mode beside it, with the reason where a job was not timed.", "",
+                      _frame_markdown(goal, numparse=False), ""]
     return lines
 
 
@@ -180,29 +188,31 @@ def write_report(records_path: str | Path, out_dir: str | Path) -> dict[str, Any
 
     statuses = flat.status.value_counts().to_dict()
     started = sorted(flat.started_at)
+    failed = int((flat.status != "ok").sum())
     lines = [
         "# rnnbench report", "",
         f"Records: `{records_path.name}` ({len(flat)} jobs, {started[0]} to {started[-1]} UTC). "
-        "Status: " + ", ".join(f"{n} {s}" for s, n in sorted(statuses.items())) + ".",
-        "", NOTES, modes_markdown(records), "",
+        "Status: " + ", ".join(f"{n} {s}" for s, n in sorted(statuses.items())) + "."
+        + (f" The {failed} jobs not ok are listed under *Failed jobs* and left out of the tables." if failed else ""),
+        "",
     ]
-    if not accuracy.empty:
-        lines += ["## Accuracy", "", _accuracy_markdown(accuracy), ""]
     if not timing.empty:
         overview, costs = overview_table(timing), cost_table(timing)
         lines += ["## At a glance: custom cells against their native layer", ""]
         if not overview.empty:
-            lines += ["Each custom cell's step time ÷ its native layer's (the *× native* column of the step-time "
-                      "table below), summarised per framework, mode, device and step: how many of the cell × shape "
-                      "ratios are at most 1.0, their median and range, and the median per hidden size where several "
-                      "were timed. *step IQR ÷ median* is how much the custom cells' timed steps varied (their "
-                      "interquartile range over their median, the median over the jobs); *ratio IQR* the same for "
-                      "the paired ratios. Where those are large, read the ratios as within the noise.", "",
+            lines += ["Each custom cell's step time ÷ its native layer's, per framework, mode, device and step: how "
+                      "many cell × shape ratios are at most 1.0, their median and range. Where *step IQR ÷ median* "
+                      "or *ratio IQR* is large, read the ratios as within the noise.", "",
                       _frame_markdown(overview, numparse=False), ""]
-        lines += _length_section(flat, studies)
-        lines += ["Compile time (a step's first call minus its steady-state median) and peak memory, the median "
+        lines += _goal_section(flat, studies)
+    if not accuracy.empty:
+        lines += ["## Accuracy", "", _accuracy_markdown(accuracy), ""]
+    if not timing.empty:
+        lines += ["## Compile time and memory", "",
+                  "Compile time (a step's first call minus its steady-state median) and peak memory, the median "
                   "over the jobs: the custom cells beside the native layers.", "",
                   _frame_markdown(costs, numparse=False), ""]
+        lines += _length_section(flat, studies)
         lines += ["## Step time", "", "Milliseconds per step (median, IQR in brackets).", "",
                   _timing_markdown(timing), ""]
         lines += _pivot_section(
@@ -214,8 +224,8 @@ def write_report(records_path: str | Path, out_dir: str | Path) -> dict[str, Any
         lines += _pivot_section(
             "## Compiled cells against the native layer as it usually runs",
             "Each custom cell in a compiled mode divided by its native layer in the framework's default mode "
-            "(torch: eager `nn.GRU`/`LSTM`/`RNN`, cuDNN on a GPU), same shape. The two medians come from "
-            "different jobs, timed at different moments, so these ratios are noisier than the paired ones above.",
+            "(torch: eager `nn.GRU`/`LSTM`/`RNN`, cuDNN on a GPU), same shape: the fastest round of each, "
+            "from different jobs timed at different moments, so these ratios are noisier than the paired ones above.",
             default_mode_pivots(timing))
     profiles = profile_table(records)
     if not profiles.empty:
@@ -245,6 +255,7 @@ def write_report(records_path: str | Path, out_dir: str | Path) -> dict[str, Any
     if plugins:
         lines += ["## Plugins", "", "Cells registered from files outside the project (`--plugin`), as each record names "
                   "them: a changed file has another digest.", "", plugins, ""]
+    lines += [NOTES, modes_markdown(records), ""]
     lines += ["## Environment", "", environment_table(flat), ""]
     summary_path = out_dir / "summary.md"
     summary_path.write_text("\n".join(lines))

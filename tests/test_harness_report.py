@@ -58,12 +58,22 @@ def test_summary_has_every_section_cell_and_failure(report, raw):
     text = report[1]["summary"].read_text()
     for heading in ("## Accuracy", "## Step time", "## Failed jobs", "## Environment"):
         assert heading in text
-    assert "hoist the input projection" in text
+    assert "input projection for all steps in one product" in text
     for cell in {r["identity"]["cell"] for r in raw}:
         assert f"| {cell} " in text
     diverged = [r for r in raw if r["status"] == "diverged"]
     assert diverged and all(f"| {r['job_id']} |" in text for r in diverged)
     assert "| diverged |" in text
+
+
+def test_the_summary_opens_with_its_results_and_the_reading_notes_follow_the_tables(report):
+    text = report[1]["summary"].read_text()
+    headings = [line for line in text.splitlines() if line.startswith("## ")]
+    assert headings[0] == "## At a glance: custom cells against their native layer"
+    assert headings.index("## How to read this report") > headings.index("## Step time")
+    assert headings[-1] == "## Environment"
+    first_table = text.index("\n|")
+    assert text.index("## How to read this report") > first_table and first_table < 1000  # results on the first screen
 
 
 def test_accuracy_is_mean_and_std_over_seeds(report, raw):
