@@ -33,3 +33,62 @@ def test_the_contract_breaks_on_an_upward_import(monkeypatch, tmp_path):
     monkeypatch.chdir(ROOT)
     assert lint_imports(config_filename=str(strict), no_cache=True, no_logo=True) == BROKEN
 
+
+
+PACKAGES = ("bench", "cells_torch", "cells_tf", "datasets")
+MAX_MODULE_LINES = 400  # a module longer than this does more than one job: split it
+
+
+def _import_circles(graph) -> list[list[str]]:
+    """Strongly connected groups of more than one module (Tarjan), type-only imports included."""
+    edges = {module: graph.find_modules_directly_imported_by(module) for module in graph.modules}
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    circles: list[list[str]] = []
+
+    def visit(module: str) -> None:
+        index[module] = low[module] = len(index)
+        stack.append(module)
+        for other in edges[module]:
+            if other not in index:
+                visit(other)
+                low[module] = min(low[module], low[other])
+            elif other in stack:
+                low[module] = min(low[module], index[other])
+        if low[module] == index[module]:
+            group = []
+            while True:
+                member = stack.pop()
+                group.append(member)
+                if member == module:
+                    break
+            if len(group) > 1:
+                circles.append(sorted(group))
+
+    for module in sorted(edges):
+        if module not in index:
+            visit(module)
+    return circles
+
+
+def test_no_import_circle_not_even_a_type_only_one():
+    import grimp
+
+    graph = grimp.build_graph(*PACKAGES)  # TYPE_CHECKING imports count: grimp includes them by default
+    assert _import_circles(graph) == []
+
+
+def test_the_circle_finder_finds_a_circle():
+    import grimp
+
+    graph = grimp.ImportGraph()
+    for importer, imported in (("a.x", "a.y"), ("a.y", "a.z"), ("a.z", "a.x"), ("a.z", "a.w")):
+        graph.add_import(importer=importer, imported=imported)
+    assert _import_circles(graph) == [["a.x", "a.y", "a.z"]]
+
+
+def test_no_module_is_over_the_line_limit():
+    long = {str(path.relative_to(ROOT)): n for package in PACKAGES for path in sorted((ROOT / package).rglob("*.py"))
+            if (n := len(path.read_text().splitlines())) > MAX_MODULE_LINES}
+    assert long == {}

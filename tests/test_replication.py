@@ -24,9 +24,9 @@ from bench.records import RecordStore, latest_by_job
 from bench.replication.catalog import MODULES, experiments, get_experiment
 from bench.replication.command import adopt_shared_records
 from bench.replication.experiment import SETTING_FIELDS, Ablation, Claim, Experiment, Reference
-from bench.replication.side_by_side import (AGREE_PP, LOSS_DRIFT, NOT_RUN, PUBLISHED_LABEL, ablation_table,
-                                            claim_table, failed_frame, match_reference, own_runs, published_spread, rows_frame,
-                                            side_by_side_table, verdict, write_replication_report)
+from bench.replication.claims import LOSS_DRIFT, NOT_RUN, ablation_table, claim_table, match_reference
+from bench.replication.side_by_side import (AGREE_PP, PUBLISHED_LABEL, failed_frame, own_runs, published_spread,
+                                            rows_frame, side_by_side_table, verdict, write_replication_report)
 from bench.suites import SUITES, Suite
 
 ROOT = Path(__file__).resolve().parents[1]

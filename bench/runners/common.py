@@ -14,12 +14,13 @@ import resource
 import sys
 import time
 from pathlib import Path
-from typing import Any, Callable, Protocol
+from typing import Any, Callable
 
 import numpy as np
 
 from bench.cells import get_spec
 from bench.jobs import Job
+from bench.runners.adapter import ModelAdapter
 from bench.runners.batches import Batch, batch_order, eval_batches, make_batch, random_batch
 from bench.runners.measure import measure_steps, native_job
 from bench.runners.metrics import HIGHER_IS_BETTER, Problem, epochs_to_target, score
@@ -37,38 +38,6 @@ DIVERGENCE_FACTOR = 100.0
 class Diverged(RuntimeError):
     """The training loss became NaN or infinite, or grew past DIVERGENCE_FACTOR × the untrained loss; the job
     stops and keeps its partial record."""
-
-
-class ModelAdapter(Protocol):
-    """One framework's model, optimizer and steps for one job."""
-
-    def train_step(self, batch: Batch) -> float:
-        """One optimizer step on `batch`; the loss as a Python float."""
-
-    def predict(self, batch: Batch) -> np.ndarray:
-        """Raw outputs (logits or values) of a forward pass, as NumPy."""
-
-    def timed_train_step(self, batch: Batch) -> Callable[[], Any]:
-        """A zero-argument training step on `batch` already moved to the device."""
-
-    def timed_infer_step(self, batch: Batch) -> Callable[[], Any]:
-        """A zero-argument forward pass without gradients on `batch` on the device."""
-
-    def sync(self, result: Any) -> None:
-        """Block until the device has finished `result` (and everything queued before)."""
-
-    def param_counts(self) -> dict[str, Any]:
-        """{"framework": all model parameters, "trainable": those the optimizer updates, "recurrent": recurrent
-        layers' parameters, "per_layer": [...]}."""
-
-    def optimizer_facts(self) -> dict[str, Any]:
-        """{"class", "lr", "betas", "epsilon", "epsilon_added_to"}: the Adam that trains the model."""
-
-    def native_path(self, batch: Batch) -> str | None:
-        """For a native cell: which kernel ran; None for custom cells."""
-
-    def peak_memory(self) -> dict[str, Any]:
-        """{"peak_bytes": int, "kind": how it was measured}."""
 
 
 def seed_host(seed: int) -> None:

@@ -10,16 +10,14 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any, Callable
 
 from bench.cells import get_spec
 from bench.device_lock import LOCK_DIR_ENV, PARALLEL_ENV, device_lock, timing_cores
 from bench.jobs import Job
+from bench.runners.adapter import ModelAdapter
 from bench.runners.batches import Batch
 from bench.timing import StepStats, time_pair, time_steps, timed_call
-
-if TYPE_CHECKING:  # bench.runners.common imports this module
-    from bench.runners.common import ModelAdapter
 
 STEP_KINDS = ("train_step", "inference_step")  # what is timed, in this order
 PROFILE_ENV = "RNNBENCH_PROFILE"  # set (by `bench run --profile`): profile each timed step after timing it
