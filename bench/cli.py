@@ -13,11 +13,11 @@ import threading
 from pathlib import Path
 from typing import Callable, Sequence
 
-from bench import run_command
+from bench.commands import run as run_command
 from bench.cells import UnknownCellError
-from bench.cli_options import add_plugin_argument, check_folder
-from bench.config import ConfigError
-from bench.records import RecordsBusyError
+from bench.commands.options import add_plugin_argument, check_folder
+from bench.plan.config import ConfigError
+from bench.records.store import RecordsBusyError
 
 
 # -- list --------------------------------------------------------------------------------------
@@ -29,7 +29,7 @@ def _add_list(parser: argparse.ArgumentParser) -> None:
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
-    from bench import listing
+    from bench.commands import listing
 
     print(listing.render(probe_devices=not args.no_devices))
     return 0
@@ -43,7 +43,7 @@ def _add_report(parser: argparse.ArgumentParser) -> None:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from bench.report import write_report
+    from bench.report.summary import write_report
 
     if not args.records.is_file():
         raise ConfigError(f"no records file at {args.records}; run `python -m bench run` first "
@@ -81,27 +81,27 @@ SUBCOMMANDS: list[tuple[str, str, Callable[[argparse.ArgumentParser], None], Han
 ]
 
 # `compare` (issue 5): the regression gate against a baseline records file.
-from bench import compare_command as _compare  # noqa: E402
+from bench.commands import compare as _compare  # noqa: E402
 
 SUBCOMMANDS.append(("compare", "hold records against a baseline; exit 1 on a regression",
                     _compare.add_arguments, _compare.run))
 
 # `check`: one cell's verdict, correctness first, then training and a paired step-time ratio.
-from bench import check_command as _check  # noqa: E402
+from bench.commands import check as _check  # noqa: E402
 
 SUBCOMMANDS.append(("check", "check a cell (a plugin file's, or a registered one) against its reference, then train "
                     "and time it beside its native baseline; exit 1 when it is wrong", _check.add_arguments,
                     _check.handle))
 
 # `replicate` (issue 7): run a replication suite and write its side-by-side report.
-from bench.replication import command as _replicate  # noqa: E402
+from bench.commands import replicate as _replicate  # noqa: E402
 
 SUBCOMMANDS.append(("replicate", "run a replication suite (reports/replication/NAME) and write its side-by-side "
                     "report", _replicate.add_arguments, _replicate.handle))
 
 
 # `history` (issue 30): results over commits, the backfill, the page.
-from bench import history_command as _history  # noqa: E402
+from bench.commands import history as _history  # noqa: E402
 
 SUBCOMMANDS.append(("history", "results over commits: backfill a range of commits, add A/B runs or records, write "
                     "the page (HTML and markdown) and github-action-benchmark JSON", _history.add_arguments,
@@ -135,7 +135,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     previous = signal.signal(signal.SIGTERM, _raise_terminated) if on_main_thread else None
     try:
         if hasattr(args, "plugin"):  # the commands that take --plugin also load $RNNBENCH_PLUGINS and entry points
-            from bench.plugins import load_plugins
+            from bench.plan.plugins import load_plugins
 
             load_plugins(args.plugin)
         return args.handler(args)

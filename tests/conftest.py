@@ -52,6 +52,6 @@ def pytest_runtest_call(item):
 
 
 if os.environ.get("RNNBENCH_PLUGINS"):
-    from bench.plugins import load_plugins
+    from bench.plan.plugins import load_plugins
 
     load_plugins(entry_points=False)

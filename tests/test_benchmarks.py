@@ -22,9 +22,9 @@ import pytest
 import torch
 
 from bench.cells import implemented_in, get_spec, list_cells
-from bench.jobs import Job, freeze_options
-from bench.runners.common import random_batch, timing_problem
-from bench.shapes import get_shape
+from bench.plan.jobs import Job, freeze_options
+from bench.run.runners.common import random_batch, timing_problem
+from bench.plan.shapes import get_shape
 
 SHAPE = "digits"  # B32 x T8 x I8, H32: small enough that a disabled run stays fast
 HIDDEN, BATCH = 32, 32
@@ -48,11 +48,11 @@ def _adapter(framework: str, mode: str, cell: str) -> tuple[Any, Any]:
               task_options=freeze_options({"loss": shape.loss, "num_outputs": shape.num_outputs}))
     problem = timing_problem(job)
     if framework == "torch":
-        from bench.runners.torch_runner import TorchAdapter
+        from bench.run.runners.torch_runner import TorchAdapter
         torch.manual_seed(job.seed)
         adapter = TorchAdapter(job, problem)
     else:
-        from bench.runners.keras_runner import KerasAdapter
+        from bench.run.runners.keras_runner import KerasAdapter
         keras.utils.set_random_seed(job.seed)
         adapter = KerasAdapter(job, problem)
     return adapter, random_batch(job, problem)

@@ -413,7 +413,7 @@ def test_the_scan_time_loop_compiled_matches_the_reference_forward_and_backward(
 def test_the_compiled_scan_gate_refuses_a_cell_the_compiler_gets_wrong_at_the_jobs_own_sizes():
     """gru1 passes the reference at the checker's shape even compiled, but not at I3 H4: never timed there."""
     from bench.correctness import IncorrectCell, require_correct
-    from bench.modes import get_mode
+    from bench.plan.modes import get_mode
 
     with pytest.raises(IncorrectCell, match=r"gru1 in torch compiled_scan mode is not timed: .*compiled scan vs "
                                             r"float64 loop B2 I3 H4 T5, normwise: max \|Δ\| [0-9.]+ .* at d weight"):
@@ -423,9 +423,9 @@ def test_the_compiled_scan_gate_refuses_a_cell_the_compiler_gets_wrong_at_the_jo
 @pytest.mark.slow
 def test_a_compiled_scan_job_trains_the_whole_model_as_eager_does_through_the_scan_operator():
     """The runner's compiled_scan mode: the model (cell, head, loss outside) compiles and trains as eager does."""
-    from bench.jobs import Job
-    from bench.runners.common import random_batch, timing_problem
-    from bench.runners.torch_runner import TorchAdapter
+    from bench.plan.jobs import Job
+    from bench.run.runners.common import random_batch, timing_problem
+    from bench.run.runners.torch_runner import TorchAdapter
 
     def adapter(mode):
         job = Job(cell="gru0", framework="torch", backend="torch", mode=mode, device="cpu", task="mnist",
@@ -446,9 +446,9 @@ def test_a_compiled_scan_job_trains_the_whole_model_as_eager_does_through_the_sc
 @pytest.mark.slow
 def test_a_native_layer_compiles_in_compiled_scan_mode_as_its_baseline_is_built_there():
     """A paired compiled_scan job builds its native baseline in the same mode: nn.GRU must compile there too."""
-    from bench.jobs import Job
-    from bench.runners.common import random_batch, timing_problem
-    from bench.runners.torch_runner import TorchAdapter
+    from bench.plan.jobs import Job
+    from bench.run.runners.common import random_batch, timing_problem
+    from bench.run.runners.torch_runner import TorchAdapter
 
     job = Job(cell="gru4", framework="torch", backend="torch", mode="compiled_scan", device="cpu", task="mnist",
               measure="timing", hidden_size=8, batch_size=4, seq_len=6, input_size=5, warmup_steps=1, timed_steps=1,

@@ -15,12 +15,13 @@ from pathlib import Path
 
 import pytest
 
-from bench import compare, compare_command
+from bench.commands import compare as compare_command
+from bench.gate import stored as compare
 from bench.cells import get_spec
-from bench.config import ConfigError
-from bench.ratios import paired_ratio
-from bench.records import RecordStore, read_records
-from bench.tolerances import parse_tolerance, resolve_tolerances
+from bench.plan.config import ConfigError
+from bench.records.ratios import paired_ratio
+from bench.records.store import RecordStore, read_records
+from bench.gate.tolerances import parse_tolerance, resolve_tolerances
 
 BASELINE = Path(__file__).resolve().parents[1] / "reports" / "baseline" / "regress.jsonl"
 SLOWDOWN = 2.0  # how much slower the doctored custom cell (or the whole machine) gets

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench.config import REPO_ROOT
+from bench.plan.config import REPO_ROOT
 from bench.gate.ab import judge_speed
 from bench.gate.stats import FAIL, INCONCLUSIVE, PASS, Round, quotient_interval
 
@@ -162,7 +162,7 @@ def test_the_base_runs_with_this_interpreter_when_its_pins_are_the_same(tmp_path
 
 def test_a_base_with_other_pins_gets_its_own_environment_and_a_failed_install_is_quoted(tmp_path, monkeypatch):
     """Other pins build an environment from the base's own pins; one that cannot install says why, quoting pip."""
-    from bench.config import ConfigError
+    from bench.plan.config import ConfigError
     from bench.gate import sides
 
     monkeypatch.setattr(sides, "ENV_CACHE", tmp_path / "envs")
@@ -179,10 +179,10 @@ def test_a_base_with_other_pins_gets_its_own_environment_and_a_failed_install_is
 
 
 def test_a_base_that_cannot_import_the_harness_is_quoted(tmp_path):
-    from bench.config import ConfigError
+    from bench.plan.config import ConfigError
     from bench.gate.ab import ABSettings, run_side
     from bench.gate.sides import Side
-    from bench.tolerances import resolve_tolerances
+    from bench.gate.tolerances import resolve_tolerances
 
     (tmp_path / "bench").mkdir()
     (tmp_path / "bench" / "__init__.py").write_text("raise ImportError('this base is broken')\n")

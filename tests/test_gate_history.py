@@ -12,10 +12,10 @@ from html.parser import HTMLParser
 import numpy as np
 import pytest
 
-from bench.config import REPO_ROOT, ConfigError
+from bench.plan.config import REPO_ROOT, ConfigError
 from bench.gate.history import SCHEMA_VERSION, History
 from bench.gate.history_page import STEP_MIN, export_benchmark_json, series_of, steps, write_page
-from bench.records import RecordStore
+from bench.records.store import RecordStore
 
 TEMPLATES = REPO_ROOT / "reports" / "baseline" / "regress.jsonl"  # real regress records: paired custom cells
 COMMITS = 8  # points of the synthetic history

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.config import REPO_ROOT, ConfigError
+from bench.plan.config import REPO_ROOT, ConfigError
 from bench.gate.quality import run_table, summary_markdown, write_quality_report
 
 REPORT = REPO_ROOT / "reports" / "gate-quality"

@@ -5,10 +5,10 @@ import dataclasses
 import pytest
 
 from bench.cells import UnknownCellError, implemented_in, list_cells
-from bench.config import ConfigError, TimingConfig
-from bench.jobs import Axes, Job, expand
-from bench.knobs import KNOBS
-from bench.suites import SUITES, get_suite
+from bench.plan.config import ConfigError, TimingConfig
+from bench.plan.jobs import Axes, Job, expand
+from bench.plan.knobs import KNOBS
+from bench.plan.suites import SUITES, get_suite
 
 TF = "tensorflow"
 
@@ -144,8 +144,8 @@ def test_the_labels_of_the_older_knobs_are_unchanged():
 @pytest.mark.parametrize("knob", KNOBS, ids=[knob.name for knob in KNOBS])
 def test_every_knob_is_a_cli_flag_an_axis_and_a_settings_label(knob):
     from bench.cli import build_parser
-    from bench.run_command import build_jobs
-    from bench.run_settings import SETTINGS
+    from bench.commands.run import build_jobs
+    from bench.plan.settings import SETTINGS
 
     value = knob.choices[-1] if knob.choices else knob.type(0.5)
     args = build_parser().parse_args(["run", "--cells", "gru0", "--frameworks", "torch", knob.flag, str(value)])
@@ -169,3 +169,17 @@ def test_gpu_suite_adds_the_cuda_graph_modes_for_torch_only():
     assert {(j.batch_size, j.seq_len, j.input_size, j.hidden_size) for j in jobs} == {
         (b, 28, 28, h) for b in (64, 256) for h in (128, 256, 512)} | {(64, 100, 500, 256)}
     assert all(j.device == "cuda" for j in jobs)
+
+
+def test_job_and_axes_declare_every_knob_with_the_tables_type_and_default():
+    """Job and Axes are static dataclasses a type checker reads; the knobs table and they cannot drift apart."""
+    import typing
+
+    job_fields = {f.name: f for f in dataclasses.fields(Job)}
+    job_types = typing.get_type_hints(Job)
+    axes_fields = {f.name: f for f in dataclasses.fields(Axes)}
+    axes_types = typing.get_type_hints(Axes)
+    for knob in KNOBS:
+        assert job_types[knob.name] is knob.type and job_fields[knob.name].default == knob.default, knob.name
+        assert axes_types[knob.axis] == tuple[knob.type, ...], knob.axis
+        assert axes_fields[knob.axis].default == (knob.default,), knob.axis

@@ -5,10 +5,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from bench.jobs import Job, freeze_options
-from bench.runners.batches import batch_order, eval_batches
-from bench.runners.common import first_train_batch, load_problem_and_task
-from bench.runners.metrics import Problem, epochs_to_target, score
+from bench.plan.jobs import Job, freeze_options
+from bench.run.runners.batches import batch_order, eval_batches
+from bench.run.runners.common import first_train_batch, load_problem_and_task
+from bench.run.runners.metrics import Problem, epochs_to_target, score
 
 LOSS_TOL = 1e-6  # float64 NumPy against float64 torch
 
@@ -104,9 +104,9 @@ def test_sigmoid_mse_is_the_same_loss_in_numpy_torch_and_keras_and_keeps_the_bit
 
     import keras
 
-    from bench.runners.keras_runner import _loss as keras_loss
-    from bench.runners.metrics import step_weights
-    from bench.runners.torch_runner import TorchAdapter
+    from bench.run.runners.keras_runner import _loss as keras_loss
+    from bench.run.runners.metrics import step_weights
+    from bench.run.runners.torch_runner import TorchAdapter
 
     rng = np.random.default_rng(9)
     out, y = rng.normal(size=(4, 6, 1)) * 3, rng.integers(0, 2, (4, 6, 1)).astype(np.float32)

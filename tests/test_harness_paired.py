@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 import torch
 
-from bench.config import ConfigError, TimingConfig
-from bench.jobs import Axes, Job, expand
-from bench.worker import run_in_process
+from bench.plan.config import ConfigError, TimingConfig
+from bench.plan.jobs import Axes, Job, expand
+from bench.run.worker import run_in_process
 
 TIMING = TimingConfig(warmup_steps=2, timed_steps=6)
 STEP_KINDS = ("train_step", "inference_step")
@@ -78,9 +78,9 @@ def test_pairing_leaves_training_untouched_and_an_unpaired_job_times_alone():
 def test_torch_timed_steps_never_flip_train_eval_mode_so_compiled_graphs_are_not_recompiled():
     """Flipping module.training between the two kinds of step made torch.compile recompile at each flip
     (seen on the H100: 20 s warm-up steps). The models hold no mode-dependent layer, so both modes agree."""
-    from bench.runners.batches import random_batch
-    from bench.runners.common import timing_problem
-    from bench.runners.torch_runner import TorchAdapter
+    from bench.run.runners.batches import random_batch
+    from bench.run.runners.common import timing_problem
+    from bench.run.runners.torch_runner import TorchAdapter
 
     (job,) = _jobs("timing", ("gru4",), "torch")
     problem = timing_problem(job)
@@ -111,9 +111,9 @@ def test_a_compiled_cell_runs_the_graph_it_primed_beside_its_compiled_native_lay
 
 
 def test_profile_records_what_each_step_ran_beside_the_native_and_the_report_shows_it(monkeypatch, tmp_path):
-    from bench.records import RecordStore
-    from bench.report import write_report
-    from bench.runners.measure import PHASES, PROFILE_ENV, PROFILE_STEPS
+    from bench.records.store import RecordStore
+    from bench.report.summary import write_report
+    from bench.run.runners.measure import PHASES, PROFILE_ENV, PROFILE_STEPS
 
     monkeypatch.setenv(PROFILE_ENV, "1")
     (job,) = _jobs("timing", ("gru0",), "torch")
@@ -148,7 +148,7 @@ def test_a_profile_counts_kernels_and_not_the_annotations_that_span_them():
     """On a GPU torch lists "Optimizer.step#Adam.step" as a device row over kernels that have rows of their own."""
     from types import SimpleNamespace
 
-    from bench.runners.torch_profile import device_kernels
+    from bench.run.runners.torch_profile import device_kernels
 
     rows = [SimpleNamespace(key="gemm", device_type="cuda", is_user_annotation=False),
             SimpleNamespace(key="Optimizer.step#Adam.step", device_type="cuda", is_user_annotation=True),

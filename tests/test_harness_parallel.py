@@ -15,13 +15,13 @@ import numpy as np
 import pytest
 from filelock import FileLock, Timeout
 
-from bench.config import ConfigError, TimingConfig
-from bench.device_lock import (JOB_CPUS_ENV, LOCK_DIR_ENV, PARALLEL_ENV, TIMING_CPUS_ENV, device_lock,
+from bench.plan.config import ConfigError, TimingConfig
+from bench.run.device_lock import (JOB_CPUS_ENV, LOCK_DIR_ENV, PARALLEL_ENV, TIMING_CPUS_ENV, device_lock,
                                          split_cores, timing_cores)
-from bench.executors.local import LocalExecutor, job_env
-from bench.jobs import Axes, expand
-from bench.runners.batches import Batch
-from bench.runners.measure import measure_steps
+from bench.run.executors.local import LocalExecutor, job_env
+from bench.plan.jobs import Axes, expand
+from bench.run.runners.batches import Batch
+from bench.run.runners.measure import measure_steps
 
 HOLD_S = 0.4  # how long each process holds the lock in the cross-process test
 START_SLACK_S = 0.05  # clock and scheduling slack between two processes' timestamps
@@ -105,7 +105,7 @@ def _tiny_train_jobs():
 
 @pytest.mark.slow
 def test_parallel_accuracy_jobs_give_the_same_records_as_sequential_ones(monkeypatch):
-    import bench.executors.local as local
+    import bench.run.executors.local as local
 
     jobs = _tiny_train_jobs()
     sequential = {r["job_id"]: r for r in LocalExecutor(threads=1).run(jobs)}

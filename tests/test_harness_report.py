@@ -9,11 +9,11 @@ import pytest
 
 from bench.cells import get_spec
 from bench.cli import main
-from bench import run_settings
-from bench.plots import convergence_curves
-from bench.report import write_report
-from bench.report_frame import load_frame
-from bench.report_tables import accuracy_table, timing_table
+from bench.plan import settings as run_settings
+from bench.report.plots import convergence_curves
+from bench.report.summary import write_report
+from bench.report.frame import load_frame
+from bench.report.tables import accuracy_table, timing_table
 
 RECORDS = Path(__file__).parent / "data" / "harness_records.jsonl"  # timed before pairing: cross-job ratios
 PAIRED_RECORDS = Path(__file__).parents[1] / "reports" / "baseline" / "regress.jsonl"  # custom cells timed paired
@@ -183,7 +183,7 @@ def test_every_row_of_a_report_readmes_tables_is_a_row_of_its_generated_summarie
 
 def test_the_glance_tables_sum_up_the_ratio_and_cost_columns():
     """On the committed H100 records: counts, medians and ranges of the paired ratios; compile and memory medians."""
-    from bench.report_tables import cost_table, overview_table
+    from bench.report.tables import cost_table, overview_table
 
     records = REPORTS / "gpu-h100" / "records.jsonl"
     timing = timing_table(load_frame(records)[0])
@@ -204,7 +204,7 @@ def test_the_glance_tables_sum_up_the_ratio_and_cost_columns():
 
 def test_compiled_cells_are_set_against_the_native_layer_in_its_default_mode():
     """On the committed H100 records: a CUDA-graph cell ÷ eager nn.GRU is the two jobs' medians divided."""
-    from bench.report_tables import default_mode_pivots
+    from bench.report.tables import default_mode_pivots
 
     records = Path(__file__).resolve().parents[1] / "reports" / "gpu-h100" / "records.jsonl"
     flat, raw = load_frame(records)
@@ -223,8 +223,8 @@ def test_compiled_cells_are_set_against_the_native_layer_in_its_default_mode():
 
 
 def test_the_report_says_what_each_mode_in_its_records_runs():
-    from bench.modes import get_mode
-    from bench.report import modes_markdown
+    from bench.plan.modes import get_mode
+    from bench.report.summary import modes_markdown
 
     def record(framework, backend, mode, **more):
         return {"identity": {"framework": framework, "backend": backend, "mode": mode, **more}}

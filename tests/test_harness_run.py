@@ -13,12 +13,12 @@ import psutil
 import pytest
 
 from bench.cli import main
-from bench.environment import base_environment
-from bench.executors.local import LocalExecutor
-from bench.jobs import Axes, expand
-from bench.records import RecordStore, new_record, read_records
-from bench.runners.common import DIVERGENCE_FACTOR
-from bench.sweep import EXIT_JOBS_FAILED
+from bench.records.environment import base_environment
+from bench.run.executors.local import LocalExecutor
+from bench.plan.jobs import Axes, expand
+from bench.records.store import RecordStore, new_record, read_records
+from bench.run.runners.common import DIVERGENCE_FACTOR
+from bench.run.sweep import EXIT_JOBS_FAILED
 from datasets_fixtures import MNIST_FILES, require_data
 
 pytestmark = pytest.mark.slow
@@ -309,7 +309,7 @@ def test_dry_run_lists_the_quick_suite_and_marks_what_the_output_already_records
 
 
 def _quick_identity(job_id):
-    from bench.suites import get_suite
+    from bench.plan.suites import get_suite
 
     return next(job.identity() for job in get_suite("quick").jobs() if job.job_id == job_id)
 

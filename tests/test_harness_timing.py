@@ -4,7 +4,7 @@ and custom and native steps timed interleaved in pairs (robust to load that hits
 import numpy as np
 import pytest
 
-from bench.timing import ratio_stats, time_pair, time_steps
+from bench.run.timing import ratio_stats, time_pair, time_steps
 
 TOL = 1e-12  # the fake clock is exact; only float rounding separates expected and measured
 

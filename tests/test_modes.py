@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from bench.config import ConfigError
-from bench.jobs import Axes, Job, expand
-from bench.modes import Mode, UnknownModeError, get_mode, list_modes, register_mode, resolve_mode, usual_mode
+from bench.plan.config import ConfigError
+from bench.plan.jobs import Axes, Job, expand
+from bench.plan.modes import Mode, UnknownModeError, get_mode, list_modes, register_mode, resolve_mode, usual_mode
 
 BENCH = Path(__file__).resolve().parents[1] / "bench"
 # a mode's name compared with a string literal: what the registry's fields replace

@@ -62,7 +62,7 @@ BAD_PLUGINS = {
 LOAD_EACH = textwrap.dedent('''
     import json, sys
     sys.modules["keras"] = None  # as on a machine without Keras: importing it raises ModuleNotFoundError
-    from bench.plugins import PluginError, load_file
+    from bench.plan.plugins import PluginError, load_file
     messages = {}
     for path in sys.argv[1:]:
         try:
@@ -109,7 +109,7 @@ def test_the_same_file_loads_once_and_its_cells_are_attributed_to_it(tmp_path):
     script = textwrap.dedent(f'''
         import json
         from bench.cells import cell_origin, implemented_in
-        from bench.plugins import load_plugins, plugin_env_value
+        from bench.plan.plugins import load_plugins, plugin_env_value
         first = load_plugins([{str(plugin)!r}, {str(plugin)!r}], from_env=False, entry_points=False)
         print(json.dumps({{"loaded": len(first), "cells": first[0].cells, "origin": cell_origin("p_twice"),
                           "frameworks": implemented_in("p_twice"), "env": plugin_env_value()}}))
@@ -131,7 +131,7 @@ def test_an_installed_packages_entry_point_registers_its_cells(tmp_path):
         # as if a package installed with that entry point were present
         importlib.metadata.entry_points = lambda group=None: [point] if group == "rnnbench.cells" else []
         from bench.cells import cell_origin
-        from bench.plugins import load_plugins
+        from bench.plan.plugins import load_plugins
         (plugin,) = load_plugins(from_env=False)
         print(json.dumps({{"source": plugin.source, "cells": plugin.cells, "origin": cell_origin("p_entry"),
                           "digest": plugin.sha256}}))

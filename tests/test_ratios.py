@@ -1,6 +1,6 @@
 """One ratio: the report and the regression gate print the same custom ÷ native number for every job.
 
-Both call bench.ratios. Before it, the report divided medians over seeds and the gate fastest rounds,
+Both call bench.records.ratios. Before it, the report divided medians over seeds and the gate fastest rounds,
 and they grouped records by different keys; `test_records_on_which_the_old_rules_disagreed` builds
 records where the two old rules gave 0.95 and 0.50.
 """
@@ -11,10 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from bench import compare, ratios
-from bench.records import RecordStore
-from bench.report_frame import is_native, load_frame
-from bench.report_tables import timing_table
+from bench.gate import stored as compare
+from bench.records import ratios
+from bench.records.store import RecordStore
+from bench.report.frame import is_native, load_frame
+from bench.report.tables import timing_table
 
 ROOT = Path(__file__).resolve().parents[1]
 # every committed records file with timed jobs (the replications' are accuracy runs only)
@@ -86,8 +87,8 @@ def test_records_on_which_the_old_rules_disagreed_give_one_number(tmp_path):
 
 
 def test_a_compiled_cell_against_the_native_layer_as_users_run_it_is_the_cross_job_rule(tmp_path):
-    """The report's cross-mode table divides by bench.ratios too: fastest round over fastest round, never medians."""
-    from bench.report_tables import default_mode_pivots
+    """The report's cross-mode table divides by bench.records.ratios too: fastest round over fastest round, never medians."""
+    from bench.report.tables import default_mode_pivots
 
     base = [r for r in RecordStore(ROOT / "reports/baseline/regress.jsonl").load()
             if r["status"] == "ok" and r.get("timing") and r["identity"]["framework"] == "torch"]

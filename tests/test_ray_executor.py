@@ -18,14 +18,14 @@ import time
 import psutil
 import pytest
 
-from bench.config import ConfigError, TimingConfig
-from bench.executors.local import LocalExecutor
-from bench.executors.ray_executor import EXECUTOR_KEY, RayExecutor, run_job_on_node
-from bench.executors.ray_resources import ClusterShape, ResourcePolicy, resources_for
-from bench.jobs import Axes, Job, expand, freeze_options
-from bench.records import RecordStore
-from bench.runners.measure import PROFILE_ENV, PROFILE_STEPS
-from bench.sweep import run_sweep
+from bench.plan.config import ConfigError, TimingConfig
+from bench.run.executors.local import LocalExecutor
+from bench.run.executors.ray_executor import EXECUTOR_KEY, RayExecutor, run_job_on_node
+from bench.run.executors.ray_resources import ClusterShape, ResourcePolicy, resources_for
+from bench.plan.jobs import Axes, Job, expand, freeze_options
+from bench.records.store import RecordStore
+from bench.run.runners.measure import PROFILE_ENV, PROFILE_STEPS
+from bench.run.sweep import run_sweep
 
 RAY_CPUS = 2  # the local Ray instance: as many CPUs as this machine has
 OBJECT_STORE_BYTES = 80 * 1024 * 1024  # records are small; keep Ray's shared memory light

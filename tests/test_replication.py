@@ -18,16 +18,16 @@ import pytest
 import datasets
 from bench.cells import list_cells
 from bench.cli import main
-from bench.config import ConfigError
-from bench.jobs import JOB_DEFAULTS, Axes, identity_value
-from bench.records import RecordStore, latest_by_job
+from bench.plan.config import ConfigError
+from bench.plan.jobs import JOB_DEFAULTS, Axes, identity_value
+from bench.records.store import RecordStore, latest_by_job
 from bench.replication.catalog import MODULES, experiments, get_experiment
-from bench.replication.command import adopt_shared_records
+from bench.commands.replicate import adopt_shared_records
 from bench.replication.experiment import SETTING_FIELDS, Ablation, Claim, Experiment, Reference
 from bench.replication.claims import LOSS_DRIFT, NOT_RUN, ablation_table, claim_table, match_reference
 from bench.replication.side_by_side import (AGREE_PP, PUBLISHED_LABEL, failed_frame, own_runs, published_spread,
                                             rows_frame, side_by_side_table, verdict, write_replication_report)
-from bench.suites import SUITES, Suite
+from bench.plan.suites import SUITES, Suite
 
 ROOT = Path(__file__).resolve().parents[1]
 HARNESS_RECORDS = ROOT / "tests" / "data" / "harness_records.jsonl"
@@ -108,8 +108,8 @@ def test_report_only_without_records_says_what_to_run(tmp_path, capsys):
 def test_failed_jobs_still_get_their_report_and_the_exit_status_says_so(tmp_path, monkeypatch, run_status):
     # a suite whose jobs ended error, timeout or incorrect (their records kept): every suite still runs, the
     # report is written from the records, then exit 1; bad input (2) stops at once
-    import bench.replication.command
-    from bench.sweep import EXIT_JOBS_FAILED, SweepResult
+    import bench.commands.replicate
+    from bench.run.sweep import EXIT_JOBS_FAILED, SweepResult
 
     experiment = get_experiment("recall")
     folder = tmp_path / experiment.name
@@ -123,7 +123,7 @@ def test_failed_jobs_still_get_their_report_and_the_exit_status_says_so(tmp_path
             raise ConfigError("bad input")
         return SweepResult(output=output, total=1, skipped=0, failed=["a job"])
 
-    monkeypatch.setattr(bench.replication.command, "run_suite", run_suite)
+    monkeypatch.setattr(bench.commands.replicate, "run_suite", run_suite)
     assert main(["replicate", "recall", "--root", str(tmp_path), "--no-progress"]) == run_status
     cpu_suites = [suite.name for suite in experiment.suites if suite.device == "cpu"]
     if run_status == EXIT_JOBS_FAILED:

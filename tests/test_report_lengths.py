@@ -2,8 +2,8 @@
 
 import pandas as pd
 
-from bench.report_lengths import compile_by_length, goal_table, length_studies, ratio_by_length, untimed_in
-from bench.suites import LONG_GOAL
+from bench.report.lengths import compile_by_length, goal_table, length_studies, ratio_by_length, untimed_in
+from bench.plan.suites import LONG_GOAL
 
 SHAPE = dict(device="cpu", batch_size=16, input_size=28, hidden_size=128, num_layers=1, bidirectional=False)
 

@@ -2,7 +2,7 @@
 
 `init="shared"` gives both frameworks identical weights, and the runners hand both the
 same batches in the same order. The one part each framework implements its own way is
-where Adam adds epsilon (bench/runners/torch_adam.py says how), which changes early steps
+where Adam adds epsilon (bench/run/runners/torch_adam.py says how), which changes early steps
 of weights with small gradients. So most tests here put plain SGD at the job's learning rate in both
 runners (through their `make_optimizer`); then any other difference (loss reduction,
 learning rate, batch order, weight mapping, lengths, per-step heads) shows up in the
@@ -20,11 +20,11 @@ import pytest
 import torch
 
 from bench.cells import implemented_in, get_spec, list_cells
-from bench.jobs import Job, freeze_options
-from bench.runners import keras_runner, torch_runner
-from bench.runners.batches import batch_order, make_batch
-from bench.runners.common import load_problem_and_task
-from bench.runners.torch_adam import KerasEpsilonAdam
+from bench.plan.jobs import Job, freeze_options
+from bench.run.runners import keras_runner, torch_runner
+from bench.run.runners.batches import batch_order, make_batch
+from bench.run.runners.common import load_problem_and_task
+from bench.run.runners.torch_adam import KerasEpsilonAdam
 
 STEPS = 6  # optimizer steps compared, each on its own batch
 LOSS_RTOL = 1e-5  # float32 in both frameworks, reductions in different orders (measured: about 1e-7)

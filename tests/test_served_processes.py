@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 
 from bench.cli import main
-from bench.executors.local import LocalExecutor
-from bench.jobs import Axes, expand
-from bench.runners.common import peak_rss, reset_peak_rss
+from bench.run.executors.local import LocalExecutor
+from bench.plan.jobs import Axes, expand
+from bench.run.runners.common import peak_rss, reset_peak_rss
 
 pytestmark = pytest.mark.slow
 HANG_EPOCHS = 400  # a job that trains for minutes: only the timeout ends it within the test

@@ -1,4 +1,4 @@
-"""torch mode compiled_step_graph: a whole training step captured as one CUDA graph (bench.runners.step_graph).
+"""torch mode compiled_step_graph: a whole training step captured as one CUDA graph (bench.run.runners.step_graph).
 
 The capture needs CUDA; what it relies on, putting the model and Adam back after the
 warm-up runs, is tested here on any machine. The CUDA tests compare the replayed steps
@@ -15,12 +15,12 @@ import pytest
 import torch
 
 from bench.cells import implemented_in, list_cells
-from bench.jobs import Axes, expand
-from bench.runners.common import timing_problem
-from bench.runners.batches import random_batch
-from bench.runners.step_graph import training_state_restored
-from bench.runners.torch_runner import TorchAdapter
-from bench.worker import run_in_process
+from bench.plan.jobs import Axes, expand
+from bench.run.runners.common import timing_problem
+from bench.run.runners.batches import random_batch
+from bench.run.runners.step_graph import training_state_restored
+from bench.run.runners.torch_runner import TorchAdapter
+from bench.run.worker import run_in_process
 
 GRAPH_VS_EAGER_RTOL = 1e-4  # compiled-and-replayed vs eager float32 after a few Adam steps (kernels round differently)
 GRAPH_VS_EAGER_ATOL = 1e-5
@@ -106,7 +106,7 @@ def test_state_that_existed_before_is_put_back_not_zeroed():
 
 def test_graphed_runs_the_recipe_warm_up_then_one_capture_and_replays_after(monkeypatch):
     """The control flow only, with stand-ins for torch.cuda's streams and graph (the real ones need CUDA)."""
-    from bench.runners import step_graph
+    from bench.run.runners import step_graph
 
     captures: list[str] = []
 
@@ -131,7 +131,7 @@ def test_graphed_runs_the_recipe_warm_up_then_one_capture_and_replays_after(monk
 
 
 def test_a_step_a_graph_cannot_hold_fails_with_what_to_do(monkeypatch):
-    from bench.runners import step_graph
+    from bench.run.runners import step_graph
 
     @contextlib.contextmanager
     def refusing_capture(graph):

@@ -2,9 +2,9 @@
 
 import dataclasses
 
-from bench.config import TimingConfig
-from bench.jobs import Axes
-from bench.suites import SUITES, Suite
+from bench.plan.config import TimingConfig
+from bench.plan.jobs import Axes
+from bench.plan.suites import SUITES, Suite
 
 
 def test_step_count_override_keeps_the_grids_pairing_choice():
@@ -27,9 +27,9 @@ def test_every_named_suite_expands_to_registered_cells():
 
 
 def test_a_job_whose_shorter_sequence_timed_out_is_recorded_without_being_started(tmp_path):
-    from bench.executors.base import failure_record
-    from bench.records import RecordStore
-    from bench.sweep import run_sweep
+    from bench.run.executors.base import failure_record
+    from bench.records.store import RecordStore
+    from bench.run.sweep import run_sweep
 
     grids = tuple(Axes(tasks=("mnist",), measure="timing", modes=("compiled",), cells=("gru0", "gru1"),
                        frameworks=("torch",), hidden_sizes=(8,), batch_sizes=(2,), seq_len=steps,
@@ -56,7 +56,7 @@ def test_a_job_whose_shorter_sequence_timed_out_is_recorded_without_being_starte
 
 def test_the_long_suite_covers_every_cell_in_each_frameworks_long_modes_at_each_length():
     from bench.cells import list_cells
-    from bench.suites import LONG_JOB_TIMEOUT_S, LONG_STEPS
+    from bench.plan.suites import LONG_JOB_TIMEOUT_S, LONG_STEPS
 
     suite = SUITES["long"]
     jobs = suite.jobs()
@@ -68,9 +68,9 @@ def test_the_long_suite_covers_every_cell_in_each_frameworks_long_modes_at_each_
 
 
 def test_a_timeout_that_a_later_run_finished_no_longer_keeps_the_longer_job_from_starting(tmp_path):
-    from bench.executors.base import failure_record
-    from bench.records import RecordStore
-    from bench.sweep import run_sweep
+    from bench.run.executors.base import failure_record
+    from bench.records.store import RecordStore
+    from bench.run.sweep import run_sweep
 
     grids = tuple(Axes(tasks=("mnist",), measure="timing", modes=("compiled",), cells=("gru0",), frameworks=("torch",),
                        hidden_sizes=(8,), batch_sizes=(2,), seq_len=steps,

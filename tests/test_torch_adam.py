@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 import torch
 
-from bench.jobs import Job
-from bench.runners.common import load_problem_and_task
-from bench.runners.torch_adam import KERAS_ADAM_EPSILON, KerasEpsilonAdam
-from bench.runners.torch_runner import TorchAdapter
+from bench.plan.jobs import Job
+from bench.run.runners.common import load_problem_and_task
+from bench.run.runners.torch_adam import KERAS_ADAM_EPSILON, KerasEpsilonAdam
+from bench.run.runners.torch_runner import TorchAdapter
 
 STEPS = 8  # optimizer steps, each on fresh gradients
 LR = 0.01

@@ -2,7 +2,7 @@
 
 Importing this package registers every family module below; a new cell registers a
 `CellSpec` in its family module (or a new module imported here), or in a plugin file of
-its own (bench.plugins, docs/adding_a_cell.md), and is tested at once.
+its own (bench.plan.plugins, docs/adding_a_cell.md), and is tested at once.
 """
 
 from bench.cells.spec import (CellSpec, Equivalence, SizeRefused, UnknownCellError, cell_origin, get_spec, implemented_in,

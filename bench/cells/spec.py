@@ -5,7 +5,7 @@ shapes, its closed-form parameter count and its NumPy reference (forward, and
 optionally backward through time; without one, gradients come from central finite
 differences of the forward).  The Keras and torch packages look their cells up by the
 same names, and the tests parametrize over `list_cells()`.  A cell registered from a
-plugin file (bench.plugins) records where it came from (`cell_origin`).
+plugin file (bench.plan.plugins) records where it came from (`cell_origin`).
 """
 
 from __future__ import annotations
@@ -252,7 +252,7 @@ _REGISTRY: dict[str, CellSpec] = {}
 _ORIGINS: dict[str, str] = {}
 # cell name -> frameworks a plugin registered an implementation in ("keras", "torch")
 _IMPLEMENTED: dict[str, set[str]] = {}
-# the plugin being imported (bench.plugins), innermost last: what registers meanwhile is attributed to it
+# the plugin being imported (bench.plan.plugins), innermost last: what registers meanwhile is attributed to it
 _loading_plugin: list[str] = []
 
 

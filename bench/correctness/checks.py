@@ -16,7 +16,7 @@ from bench.correctness.deviation import (FORWARD_TOLERANCE, GRADIENT_TOLERANCE, 
                                          deviation, where_in_input, where_in_sequence)
 from bench.correctness.frameworks import LayerRun, installed, run_layer, run_torch_float64
 from bench.correctness.rows import FAIL, NOT_APPLICABLE, PASS, CheckRow
-from bench.modes import Mode
+from bench.plan.modes import Mode
 
 # (batch, time, input, hidden): input below hidden, then above it
 SHAPES = ((3, 5, 4, 6), (2, 4, 7, 5))

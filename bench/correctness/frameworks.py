@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bench.modes import Mode
+from bench.plan.modes import Mode
 
 FRAMEWORK_PACKAGES = {"torch": "torch", "keras": "keras"}  # what must be installed for each framework
 

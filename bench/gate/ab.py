@@ -1,7 +1,7 @@
 """The A/B gate: a base revision and the working tree run the same suite on this machine, rounds alternating.
 
 Round 1 runs the whole suite on both sides: status, accuracy and the native kernel path are
-judged from it by bench.compare (same machine, same seeds: an unchanged cell reproduces
+judged from it by bench.gate.stored (same machine, same seeds: an unchanged cell reproduces
 exactly). Speed is judged from every round: a custom cell's paired ratio to its native layer,
 head's ÷ base's, with a bootstrap interval (bench.gate.stats). Rounds alternate which side goes
 first (A B, B A, A B, …) so a drift in the machine's load falls on both. Rounds after the first
@@ -24,14 +24,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from bench.compare import OMIT_SPEED, Comparison, compare, job_label, machine_class
-from bench.config import ConfigError
-from bench.environment import source_digest
+from bench.gate.stored import OMIT_SPEED, Comparison, compare, job_label, machine_class
+from bench.plan.config import ConfigError
+from bench.records.environment import source_digest
 from bench.gate.sides import Side
 from bench.gate.stats import FAIL, INCONCLUSIVE, Interval, geometric_mean, quotient_interval, rounds_of
-from bench.ratios import TIMING_KINDS, timed_rounds
-from bench.records import RecordStore
-from bench.tolerances import Tolerance
+from bench.records.ratios import TIMING_KINDS, timed_rounds
+from bench.records.store import RecordStore
+from bench.gate.tolerances import Tolerance
 
 GATE_SCHEMA_VERSION = 1  # of the gate's own summary (gate.json): bench history and the gate-quality report read it
 STDERR_TAIL_CHARS = 3000  # how much of a side's failed `bench run` an error quotes
@@ -83,7 +83,7 @@ class ABResult:
     base: Side
     head: Side
     settings: ABSettings
-    comparison: Comparison  # status, accuracy and kernel rows from round 1 (bench.compare)
+    comparison: Comparison  # status, accuracy and kernel rows from round 1 (bench.gate.stored)
     speed: list[SpeedRow] = field(default_factory=list)
     rounds: int = 0  # rounds run (the most any cell got)
     wall_s: float = 0.0  # the whole run, both sides and every round

@@ -13,10 +13,10 @@ import argparse
 import datetime as dt
 from pathlib import Path
 
-from bench.config import REPO_ROOT, ConfigError
+from bench.plan.config import REPO_ROOT, ConfigError
 from bench.gate import sides
 from bench.gate.ab import ABResult, ABSettings, run_ab
-from bench.tolerances import Tolerance
+from bench.gate.tolerances import Tolerance
 
 BASE_FILE = REPO_ROOT / "reports" / "baseline" / "ab-base.txt"  # the committed base of a bare --against
 COMMITTED_BASE = "@committed"  # what a bare --against stands for

@@ -16,12 +16,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from bench.config import ConfigError
+from bench.plan.config import ConfigError
 from bench.gate import sides
 
-# what a commit must touch to be worth a point of history: cells, runners, timing, the suite, the stack
-BACKFILL_PATHS = ("cells_torch", "cells_tf", "bench/cells", "bench/runners", "bench/timing.py",
-                  "bench/regress_suite.py", "bench/executors", "bench/worker.py", "constraints.txt")
+# what a commit must touch to be worth a point of history: cells, runners, timing, the suite, the stack; a history
+# spans layouts, so the paths are both the stage folders' and those of the flat bench/ before them
+BACKFILL_PATHS = ("cells_torch", "cells_tf", "bench/cells", "constraints.txt",
+                  "bench/run/runners", "bench/run/timing.py", "bench/plan/regress_suite.py", "bench/run/executors",
+                  "bench/run/worker.py",
+                  "bench/runners", "bench/timing.py", "bench/regress_suite.py", "bench/executors", "bench/worker.py")
 SUITE = "regress"
 RUN_TIMEOUT_S = 1800.0
 OUTPUT_TAIL_CHARS = 2000

@@ -18,13 +18,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
-from bench.compare import job_label, machine_class
-from bench.config import ConfigError
+from bench.gate.stored import job_label, machine_class
+from bench.plan.config import ConfigError
 from bench.gate import sides
 from bench.gate.backfill import failure_file
 from bench.gate.stats import ratio_interval, rounds_of
-from bench.ratios import rounds_key
-from bench.records import RecordStore
+from bench.records.ratios import rounds_key
+from bench.records.store import RecordStore
 
 SCHEMA_VERSION = 1
 SUITE_JOB = "(the whole suite)"  # the job named by a row that says a commit could not run the suite at all
@@ -32,15 +32,15 @@ COLUMNS = {  # column -> SQL type; one owner for the table's shape
     "source": "TEXT NOT NULL",  # gate, run or backfill
     "run_id": "TEXT NOT NULL",  # the A/B folder, records file or backfill file it came from
     "side": "TEXT NOT NULL",  # base or head for an A/B run; '' otherwise
-    "machine": "TEXT NOT NULL",  # machine class (bench.compare.machine_class)
+    "machine": "TEXT NOT NULL",  # machine class (bench.gate.stored.machine_class)
     "stack": "TEXT NOT NULL",  # python, torch, tensorflow, keras versions and the Keras backend
     "commit_id": "TEXT",  # the commit the code was at; with dirty = 1, plus uncommitted changes
     "dirty": "INTEGER",
-    "source_digest": "TEXT",  # digest of the sources that ran (bench.environment.source_digest)
+    "source_digest": "TEXT",  # digest of the sources that ran (bench.records.environment.source_digest)
     "committed_at": "TEXT",  # the commit's date (ISO), for ordering; '' when git does not know it
     "subject": "TEXT",  # the commit's subject line
     "job": "TEXT NOT NULL",  # the job's label without its seed
-    "job_key": "TEXT NOT NULL",  # its identity without the seed (bench.ratios.rounds_key)
+    "job_key": "TEXT NOT NULL",  # its identity without the seed (bench.records.ratios.rounds_key)
     "cell": "TEXT", "framework": "TEXT", "mode": "TEXT",
     "status": "TEXT NOT NULL",  # ok, or the first failure among its rounds
     "error": "TEXT",  # the failure's first line

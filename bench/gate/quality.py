@@ -18,7 +18,7 @@ from typing import Any
 import pandas as pd
 from tabulate import tabulate
 
-from bench.config import ConfigError
+from bench.plan.config import ConfigError
 from bench.gate.stats import FAIL, INCONCLUSIVE
 
 RUNS_GOAL = 20  # runs per condition the issue asks for

@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
-from bench.config import REPO_ROOT, ConfigError
-from bench.environment import CODE_PATHS
+from bench.plan.config import REPO_ROOT, ConfigError
+from bench.records.environment import CODE_PATHS
 
 PINS_FILE = "constraints.txt"  # the exact stack a checkout installs with (tox.ini's PIP_CONSTRAINT)
 ENV_CACHE = Path(os.environ.get("RNNBENCH_ENV_CACHE", Path.home() / ".cache" / "rnnbench" / "envs"))
@@ -88,7 +88,7 @@ def label(commit: str) -> str:
 
 
 def is_dirty() -> bool:
-    """Whether the code differs from HEAD (the rule a record's `dirty` follows: bench.environment.CODE_PATHS)."""
+    """Whether the code differs from HEAD (the rule a record's `dirty` follows: bench.records.environment.CODE_PATHS)."""
     return bool(git("status", "--porcelain", "--untracked-files=no", "--", *CODE_PATHS))
 
 

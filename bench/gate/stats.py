@@ -22,7 +22,7 @@ from typing import Sequence
 
 import numpy as np
 
-from bench.ratios import paired_ratio
+from bench.records.ratios import paired_ratio
 
 CONFIDENCE = 0.95  # two-sided level of the interval
 RESAMPLES = 4000  # bootstrap draws: the interval's ends move by well under 0.1% between seeds at this count

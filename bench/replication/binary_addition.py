@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import math
 
-from bench.jobs import Axes
+from bench.plan.jobs import Axes
 from bench.replication.experiment import Experiment, Reference
-from bench.suites import Suite
+from bench.plan.suites import Suite
 
 SOURCE = "source quoted in issue 7 (binary addition task)"
 HIDDEN = (2, 5, 10)  # the source's hidden sizes

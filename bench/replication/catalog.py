@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib
 
-from bench.config import ConfigError
+from bench.plan.config import ConfigError
 
 MODULES = ("notmnist", "notmnist_faithful", "notmnist_grid", "mnist_rows", "mnist_dey_salem", "recall", "binary_addition",
            "noise", "noise_source", "sentiment")
@@ -21,7 +21,7 @@ def experiments():
 
 
 def suites():
-    """The replication suites, for bench.suites.SUITES."""
+    """The replication suites, for bench.plan.suites.SUITES."""
     return [suite for experiment in experiments().values() for suite in experiment.suites]
 
 

@@ -11,8 +11,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bench import run_settings
-from bench.config import FRAMEWORKS  # the column order of every side-by-side table
+from bench.plan import settings as run_settings
+from bench.plan.config import FRAMEWORKS  # the column order of every side-by-side table
 from bench.replication.experiment import Ablation, Claim
 
 LR_RTOL = 1e-9  # learning rates are matched as floats
@@ -217,7 +217,7 @@ def _same_model(frame: pd.DataFrame, model: dict[str, Any]) -> pd.DataFrame:
 
 
 def _settings_key(column: str) -> str:
-    """A rows_frame column under bench.run_settings' name ("task_options.loss" -> "option:loss")."""
+    """A rows_frame column under bench.plan.settings' name ("task_options.loss" -> "option:loss")."""
     return column.replace(TASK_OPTION_COLUMN, run_settings.OPTION_PREFIX, 1)
 
 

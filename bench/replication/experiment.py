@@ -1,6 +1,6 @@
 """What a replication experiment is: a suite, its published numbers and claims, and what differs.
 
-`PublishedReference` (bench.suites) names a task, cell and metric; a replication also
+`PublishedReference` (bench.plan.suites) names a task, cell and metric; a replication also
 needs to say which of our rows a number stands beside (layers, hidden size, loss …),
 so `Reference` adds a filter on job identity fields and the split the source scored.
 """
@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from bench.cells import get_spec, list_cells
-from bench.jobs import JOB_DEFAULTS, Axes, Job, identity_value
-from bench.knobs import KNOBS
-from bench.suites import PublishedReference, Suite
+from bench.plan.jobs import JOB_DEFAULTS, Axes, Job, identity_value
+from bench.plan.knobs import KNOBS
+from bench.plan.suites import PublishedReference, Suite
 
 REPORTS_ROOT = "reports/replication"  # one folder per experiment under this, relative to the repo root
 # identity fields that change how a model starts or trains but not the model: what ablations set, every knob
@@ -154,7 +154,7 @@ def canonical_bias_ablation(base: Ablation, question: str) -> Ablation:
 
 def keras_adam_ablation(base: Ablation, question: str) -> Ablation:
     """`base`'s runs again with adam_epsilon="keras": torch's Adam adds epsilon where Keras's does, so both
-    frameworks take the same optimizer step (bench.runners.torch_adam).
+    frameworks take the same optimizer step (bench.run.runners.torch_adam).
 
     The Keras runs are rerun too (the option changes nothing there), as in canonical_bias_ablation.
     """

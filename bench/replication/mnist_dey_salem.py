@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from bench.jobs import Axes
+from bench.plan.jobs import Axes
 from bench.replication.experiment import Claim, Experiment, shared_init_ablation
 from bench.replication.mnist_rows import MNIST_SUBSET
-from bench.suites import Suite
+from bench.plan.suites import Suite
 
 CELLS = ("gru0", "gru1", "gru2", "gru3")
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from bench.jobs import Axes
+from bench.plan.jobs import Axes
 from bench.replication.experiment import (Experiment, Reference, canonical_bias_ablation, keras_adam_ablation,
                                          shared_init_ablation)
-from bench.suites import Suite
+from bench.plan.suites import Suite
 
 SOURCE = "source quoted in issue 7 (MNIST row by row)"
 # a 10,000-image training subset: a full 55,000-image epoch of the two large models takes

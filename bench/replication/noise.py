@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from bench.jobs import Axes
+from bench.plan.jobs import Axes
 from bench.replication.experiment import Claim, Experiment
-from bench.suites import Suite
+from bench.plan.suites import Suite
 
 CELLS = ("gru0", "gru1", "gru2", "gru3", "gru4")
 # rand(N, T, 500) as in the source; N and T are cut to what 2 CPU cores train in minutes

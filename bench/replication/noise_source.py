@@ -10,9 +10,9 @@ three ways: the cells as published, gru0–gru3 as the paper defines them, and t
 
 from __future__ import annotations
 
-from bench.jobs import Axes
+from bench.plan.jobs import Axes
 from bench.replication.experiment import Claim, Experiment
-from bench.suites import Suite
+from bench.plan.suites import Suite
 
 PAPER = ("gru0", "gru1", "gru2", "gru3")
 PUBLISHED_CELLS = tuple(f"{cell}_published" for cell in PAPER)

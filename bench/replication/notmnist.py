@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from bench.jobs import Axes
+from bench.plan.jobs import Axes
 from bench.replication.experiment import Experiment, Reference
-from bench.suites import Suite
+from bench.plan.suites import Suite
 
 SOURCE = "source quoted in issue 7 (notMNIST, GRU vs MGU)"
 SIZES = ((1, 128), (2, 256), (4, 128), (2, 512))  # the source's (layers, units)

@@ -9,10 +9,10 @@ dropping; 80/20, with the 20% part scored as validation after the last epoch. Th
 
 from __future__ import annotations
 
-from bench.jobs import Axes
+from bench.plan.jobs import Axes
 from bench.replication.experiment import Experiment
 from bench.replication.notmnist import SEEDS, SIZES, published_references
-from bench.suites import Suite
+from bench.plan.suites import Suite
 
 # the source's "GRU" is our gru0 (see the module docstring); its MGU is ours
 CELL_OF_SOURCE = {"gru4": "gru0", "mgu": "mgu"}

@@ -9,11 +9,11 @@ GRU, our `gru0`, at Keras's default batch of 32), an assumption the report says 
 
 from __future__ import annotations
 
-from bench.jobs import Axes
+from bench.plan.jobs import Axes
 from bench.replication.experiment import Claim, Experiment, Reference
 from bench.replication.notmnist import SEEDS
 from bench.replication.notmnist_faithful import SOURCE_OPTIONS
-from bench.suites import Suite
+from bench.plan.suites import Suite
 
 SOURCE = "second notMNIST lab (001), results prose"
 LAYERS = (1, 2, 3)  # the source's grid

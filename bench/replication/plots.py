@@ -12,8 +12,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from bench.config import FRAMEWORKS  # noqa: E402
-from bench.plots import save_figure  # noqa: E402
+from bench.plan.config import FRAMEWORKS  # noqa: E402
+from bench.report.plots import save_figure  # noqa: E402
 
 
 def length_plot(curve: pd.DataFrame, out_dir: Path) -> Path:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from bench.jobs import Axes
+from bench.plan.jobs import Axes
 from bench.replication.experiment import Experiment, Reference
-from bench.suites import Suite
+from bench.plan.suites import Suite
 
 SOURCE = "source quoted in issue 7 (recall task, bidirectional LSTM)"
 HIDDEN = (2, 5, 10)  # the source's hidden sizes

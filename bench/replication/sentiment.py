@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from bench.jobs import Axes
+from bench.plan.jobs import Axes
 from bench.replication.experiment import Ablation, Experiment, Reference, shared_init_ablation
-from bench.suites import Suite
+from bench.plan.suites import Suite
 
 SOURCE = "source quoted in issue 7 (Amazon product-review sentiment, word2vec inputs)"
 # reviews cut to their first 100 tokens: the 200-token default doubles every step on 2 cores

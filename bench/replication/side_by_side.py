@@ -18,14 +18,14 @@ import numpy as np
 import pandas as pd
 from tabulate import tabulate
 
-from bench.config import FRAMEWORKS  # the column order of every side-by-side table
-from bench.records import RecordStore, latest_by_job
+from bench.plan.config import FRAMEWORKS  # the column order of every side-by-side table
+from bench.records.store import RecordStore, latest_by_job
 from bench.replication.claims import (LOSS_DRIFT, NOT_RUN, TASK_OPTION_COLUMN, ablation_table, claim_table,
                                       match_reference, mean_pm, mean_std, pct)
 from bench.replication.experiment import SETTING_FIELDS, Experiment
 from bench.replication.plots import length_plot, loss_curve_plot
-from bench.report import write_report
-from bench.report_frame import frame_of
+from bench.report.summary import write_report
+from bench.report.frame import frame_of
 
 PUBLISHED_LABEL = "published (source)"  # the label the issue asks for, on every published number
 LENGTHS_SHOWN = (1, 2, 3, 4, 5, 6, 8, 10, 12, 15, 20)  # columns of the length table in summary.md (CSV has all)
@@ -48,7 +48,7 @@ def own_runs(experiment: Experiment, records: list[dict[str, Any]]) -> list[dict
 
 
 def rows_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
-    """One row per training job: the report's flat frame (bench.report_frame), under the names the tables use."""
+    """One row per training job: the report's flat frame (bench.report.frame), under the names the tables use."""
     flat = frame_of(records)
     if flat.empty:
         return flat

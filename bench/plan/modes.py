@@ -1,0 +1,149 @@
+"""The execution modes: each declared once, here, as the cells are in bench.cells.
+
+A mode says how a job's model runs: which compiler, with which options, how a hand-written torch
+cell runs its time loop, whether the whole step is captured as one CUDA graph, what device it needs
+and whether it can train or only time. The runners build the model from these fields, the jobs check
+them, the correctness gate asks `checks_job_sizes`, and `bench list` and the reports print `runs`. No
+other module compares a mode's name.
+
+A new mode is one `register_mode(Mode(...))` below; if its fields already say how to run it (a
+torch.compile option, the scan time loop), that is all; otherwise the runner code for the new field.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from bench.plan.config import ConfigError
+
+COMPILERS = ("none", "torch.compile", "tf.function", "xla")  # what compiles the model; "none" = op by op
+TIME_LOOPS = ("python", "scan")  # a hand-written torch cell's time loop: a Python loop, or torch's scan operator
+
+
+class UnknownModeError(ConfigError):
+    """A mode no backend declares, or one this backend or device cannot run; the message lists the valid ones."""
+
+
+@dataclass(frozen=True)
+class Mode:
+    """One execution mode of one backend."""
+
+    name: str  # what jobs and records carry, e.g. "compiled_scan"
+    backend: str  # "torch", "tensorflow" or "jax"
+    runs: str  # what it runs, one line: `bench list` and every report print it
+    compiler: str = "none"  # one of COMPILERS
+    # torch.compile's keyword arguments besides dynamic=False (a job runs one shape), as sorted pairs:
+    # e.g. (("mode", "reduce-overhead"),), or (("options", (("cpp_wrapper", True),)),) for Inductor's options
+    compile_kwargs: tuple[tuple[str, Any], ...] = ()
+    time_loop: str = "python"  # one of TIME_LOOPS; "scan" compiles a hand-written cell's loop once, as a whole graph
+    captures_step: bool = False  # the whole training step (loss and Adam too) captured once as one CUDA graph
+    marks_cudagraph_steps: bool = False  # each step tells torch a new CUDA-graph step begins (reduce-overhead)
+    needs_device: str | None = None  # "cuda" when it cannot run elsewhere; None = any device
+    timing_only: bool = False  # it replays one step on one batch: it times steps but cannot train a model
+    aliases: tuple[str, ...] = ()  # framework-neutral names that mean this mode here: "default", "compiled"
+
+    def __post_init__(self) -> None:
+        if self.compiler not in COMPILERS:
+            raise ValueError(f"mode {self.name}: compiler {self.compiler!r} is not one of {', '.join(COMPILERS)}")
+        if self.time_loop not in TIME_LOOPS:
+            raise ValueError(f"mode {self.name}: time_loop {self.time_loop!r} is not one of {', '.join(TIME_LOOPS)}")
+        if (self.compile_kwargs or self.time_loop == "scan") and self.compiler != "torch.compile":
+            raise ValueError(f"mode {self.name}: compile_kwargs and the scan time loop are torch.compile's")
+
+    @property
+    def checks_job_sizes(self) -> bool:
+        """Whether the correctness gate also checks the cell at the job's own sizes, not only the checker's.
+
+        A compiler that lowers the whole time loop can be right at one length and wrong at another (torch
+        2.13's Inductor is, through scan), so such a mode's cell is checked where it is timed.
+        """
+        return self.time_loop == "scan"
+
+    def meaning(self) -> str:
+        """`runs`, with where and how it can run."""
+        limits = [limit for limit, applies in (("CUDA only", self.needs_device == "cuda"),
+                                               ("timing only", self.timing_only)) if applies]
+        return self.runs + (f" ({', '.join(limits)})" if limits else "")
+
+    def torch_compile_kwargs(self) -> dict[str, Any]:
+        """torch.compile's keyword arguments for this mode (options as the dict torch wants)."""
+        kwargs = {key: dict(value) if key == "options" else value for key, value in self.compile_kwargs}
+        return {"dynamic": False, **kwargs}
+
+
+_MODES: dict[tuple[str, str], Mode] = {}
+
+
+def register_mode(mode: Mode) -> Mode:
+    """Add `mode` to the registry; a second mode of the same backend and name, or a taken alias, is an error."""
+    if (mode.backend, mode.name) in _MODES:
+        raise ValueError(f"mode {mode.name!r} is already registered for {mode.backend}")
+    taken = {alias for other in list_modes(mode.backend) for alias in other.aliases} & set(mode.aliases)
+    if taken:
+        raise ValueError(f"mode {mode.name!r}: alias {', '.join(sorted(taken))} already names another {mode.backend} mode")
+    _MODES[(mode.backend, mode.name)] = mode
+    return mode
+
+
+def list_modes(backend: str | None = None) -> list[Mode]:
+    """Every registered mode (of `backend`), in declaration order."""
+    return [mode for (b, _), mode in _MODES.items() if backend is None or b == backend]
+
+
+def get_mode(backend: str, name: str) -> Mode:
+    """The mode `name` (a concrete name or an alias) of `backend`; an unknown one's error lists the valid ones."""
+    for mode in list_modes(backend):
+        if name == mode.name or name in mode.aliases:
+            return mode
+    valid = ", ".join(mode.name for mode in list_modes(backend)) or "none (unknown backend)"
+    raise UnknownModeError(f"mode {name!r} does not exist for {backend}; choose from {valid} "
+                           "(or the aliases default, compiled)")
+
+
+def resolve_mode(framework: str, backend: str, name: str, device: str) -> str:
+    """The concrete name of mode `name` for this backend and device, or an error saying why it cannot run."""
+    mode = get_mode(backend, name)
+    if mode.needs_device is not None and device != mode.needs_device:
+        raise UnknownModeError(f"mode {mode.name!r} of {framework} needs --device {mode.needs_device} (CUDA graphs), "
+                               f"got device {device!r}")
+    return mode.name
+
+
+def usual_mode(backend: str) -> Mode:
+    """How users usually run `backend`: its "default" mode (the native layer as users run it is timed in it)."""
+    return get_mode(backend, "default")
+
+
+# -- the modes -----------------------------------------------------------------------------------------
+
+# torch: the loss and Adam run eagerly in every mode but compiled_step_graph, so the modes differ in how the
+# model's forward and backward run
+register_mode(Mode("eager", "torch", "the module as written, op by op", aliases=("default",)))
+register_mode(Mode("compiled", "torch", "torch.compile (Inductor) of the model; the loss and Adam run eagerly",
+                   compiler="torch.compile", aliases=("compiled",)))
+register_mode(Mode("compiled_scan", "torch",
+                   "torch.compile of the model with each hand-written cell's time loop as torch's scan operator "
+                   "(torch._higher_order_ops.scan, a prototype), compiled once whatever the sequence length; native "
+                   "layers as in compiled", compiler="torch.compile", time_loop="scan"))
+register_mode(Mode("compiled_scan_cpp", "torch",
+                   "compiled_scan with Inductor's C++ wrapper (cpp_wrapper): the compiled code calls its kernels from "
+                   "C++, not Python, so the host does less per time step", compiler="torch.compile", time_loop="scan",
+                   compile_kwargs=(("options", (("cpp_wrapper", True),)),)))
+register_mode(Mode("compiled_cudagraphs", "torch",
+                   'torch.compile(mode="reduce-overhead"): the compiled forward and backward replayed as CUDA graphs; '
+                   "the loss and Adam run eagerly", compiler="torch.compile",
+                   compile_kwargs=(("mode", "reduce-overhead"),), marks_cudagraph_steps=True, needs_device="cuda"))
+register_mode(Mode("compiled_step_graph", "torch",
+                   "torch.compile of the model, and the whole training step (loss and a capturable Adam included) "
+                   "captured as one CUDA graph: the host launches one graph per step", compiler="torch.compile",
+                   captures_step=True, needs_device="cuda", timing_only=True))
+# Keras: "graph" is tf.function without XLA, which only TensorFlow has; on JAX the default is already XLA
+register_mode(Mode("graph", "tensorflow", "Keras on TensorFlow, each step a tf.function", compiler="tf.function",
+                   aliases=("default",)))
+register_mode(Mode("xla", "tensorflow", "Keras on TensorFlow, each step XLA-compiled (jit_compile=True)",
+                   compiler="xla", aliases=("compiled",)))
+register_mode(Mode("eager", "tensorflow", "Keras on TensorFlow, run_eagerly=True"))
+register_mode(Mode("xla", "jax", "Keras on JAX, each step jitted (jax.jit, Keras's default on JAX)", compiler="xla",
+                   aliases=("default", "compiled")))
+register_mode(Mode("eager", "jax", "Keras on JAX, run_eagerly=True"))

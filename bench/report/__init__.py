@@ -1,0 +1,1 @@
+"""Presenting records: the summary, its tables, the length study and the plots."""

@@ -1,0 +1,263 @@
+"""`bench report`: summary.md, results.csv and plots, computed from a records file alone.
+
+Nothing is measured here; a report can be rebuilt at any time from the JSONL. The frame is
+bench.report.frame, the tables bench.report.tables, the reading notes bench/report/templates/report_notes.md;
+this module writes them out.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from tabulate import tabulate
+
+from bench.plan.modes import UnknownModeError, get_mode
+from bench.plan.jobs import JOB_DEFAULTS, identity_value
+from bench.report.frame import load_frame
+from bench.report.lengths import compile_by_length, goal_table, length_studies, ratio_by_length, untimed_in
+from bench.plan.suites import LONG_GOAL
+from bench.report.tables import (MIB, TIMING_GROUP, _fmt_num, _shape, accuracy_table, cost_table,
+                                 default_mode_pivots, host_table, overview_table, profile_table, ratio_pivots,
+                                 timing_table)
+
+NOTES = (Path(__file__).parent / "templates" / "report_notes.md").read_text()  # "How to read this report"
+
+
+ENV_COLUMNS = {  # flat record column -> report label
+    "environment.hostname": "host", "environment.cpu": "CPU", "environment.cpu_cores": "cores",
+    "environment.device_name": "device name", "environment.threads.intra_op": "intra-op threads",
+    "environment.threads.inter_op": "inter-op threads", "environment.versions.python": "python",
+    "environment.versions.numpy": "numpy", "environment.versions.torch": "torch",
+    "environment.versions.tensorflow": "tensorflow", "environment.versions.tensorflow-cpu": "tensorflow-cpu",
+    "environment.versions.keras": "keras", "environment.versions.jax": "jax", "environment.cuda": "CUDA",
+    "environment.cudnn": "cuDNN", "environment.cuda_driver": "NVIDIA driver",
+    "environment.cuda_capability": "compute capability", "environment.tf32.matmul": "TF32 in torch matmul",
+    "environment.tf32.cudnn": "TF32 in cuDNN", "environment.tf32.all": "TF32 (TensorFlow)",
+    "environment.jax_matmul_precision": "JAX matmul precision",
+    "environment.env.OMP_WAIT_POLICY": "OMP_WAIT_POLICY",
+    "environment.git.commit": "git commit", "environment.git.dirty": "uncommitted changes",
+    "environment.source_digest": "source digest",
+}
+
+
+def modes_markdown(records: list[dict[str, Any]]) -> str:
+    """What each mode in these records runs, one line per backend and mode present.
+
+    Read from the identities, not the report's mode column, which carries a chosen float32
+    precision (mode_label); a line after the modes says what that suffix means.
+    """
+    identities = [record["identity"] for record in records]
+    lines = ["The modes in these records:", ""]
+    for framework, backend, mode in sorted({(i["framework"], i["backend"], i["mode"]) for i in identities}):
+        try:
+            meaning = get_mode(backend, mode).meaning()
+        except UnknownModeError:  # a record from a version of the suite that had this mode
+            meaning = "a mode this version of the suite does not have"
+        lines.append(f"- {framework} ({backend}) `{mode}`: {meaning}.")
+    if any(identity_value(i, "float32") != JOB_DEFAULTS["float32"] for i in identities):
+        lines += ["", "A mode shown as `MODE·tf32` or `MODE·fp32` ran with that float32 precision for the cell "
+                      "and its native layer alike (`--float32`; the Environment table reads the switches back)."]
+    return "\n".join(lines)
+
+
+def plugins_table(records: list[dict[str, Any]]) -> str:
+    """Each plugin file the records were made with: its digest, its cells and how many jobs ran it."""
+    seen: dict[tuple[str, str | None], dict[str, Any]] = {}
+    for record in records:
+        for plugin in record["environment"].get("plugins", []):
+            entry = seen.setdefault((plugin["source"], plugin["sha256"]), {"cells": plugin["cells"], "jobs": 0})
+            entry["jobs"] += record["identity"]["cell"] in plugin["cells"]
+    rows = [[f"`{source}`", f"`{digest}`" if digest else "—", ", ".join(sorted(entry["cells"])), entry["jobs"]]
+            for (source, digest), entry in sorted(seen.items())]
+    return tabulate(rows, headers=["plugin", "sha256", "cells", "jobs of its cells"], tablefmt="github") if rows else ""
+
+
+def _ratio_text(ratio: Any, iqr: Any) -> str:
+    text = _fmt_num(ratio)
+    return text + (f" ({iqr:.2g})" if iqr is not None and pd.notna(iqr) else "")
+
+
+def _timing_markdown(summary: pd.DataFrame) -> str:
+    rows = []
+    for _, r in summary.sort_values(TIMING_GROUP + ["cell"]).iterrows():
+        rows.append([r.cell + (" (native)" if r.native else ""), r.framework, r.backend, r["mode"], r.device, _shape(r),
+                     f"{r.train_ms:.3g} ({r.train_iqr:.2g})", _ratio_text(r.train_ratio, r.train_ratio_iqr),
+                     f"{r.infer_ms:.3g} ({r.infer_iqr:.2g})", _ratio_text(r.infer_ratio, r.infer_ratio_iqr),
+                     r.ratio_method,
+                     _fmt_num(r.throughput, 4), _fmt_num(r.compile_s), int(r.n),
+                     _fmt_num(r.peak / MIB if pd.notna(r.peak) else None, 4),
+                     r.native_path.split(": ")[0] if isinstance(r.native_path, str) else ""])
+    return tabulate(rows, tablefmt="github", headers=[
+        "cell", "framework", "backend", "mode", "device", "shape", "train ms (IQR)", "train × native",
+        "infer ms (IQR)", "infer × native", "ratio", "train seq/s", "compile s", "n", "peak MiB", "native path"])
+
+
+def _pivot_markdown(pivot: pd.DataFrame) -> str:
+    rows = [[cell] + [_fmt_num(v) if pd.notna(v) else "—" for v in values] for cell, values in pivot.iterrows()]
+    return tabulate(rows, headers=["cell", *pivot.columns], tablefmt="github")
+
+
+def _frame_markdown(frame: pd.DataFrame, numparse: bool = True) -> str:
+    """A table's rows under its column names; `numparse=False` prints the cells' text exactly as made."""
+    return tabulate(frame.values.tolist(), headers=list(frame.columns), tablefmt="github",
+                    disable_numparse=not numparse)
+
+
+def _pivot_section(heading: str, intro: str, pivots: list[tuple[str, pd.DataFrame]]) -> list[str]:
+    """A report section of cell-by-shape tables, one per title; nothing when there are none."""
+    if not pivots:
+        return []
+    lines = [heading, "", intro, ""]
+    for title, pivot in pivots:
+        lines += [f"### {title}", "", _pivot_markdown(pivot), ""]
+    return lines
+
+
+def _accuracy_markdown(table: pd.DataFrame) -> str:
+    # the initialiser and the other settings are shown where some job differs from the default
+    quiet = [c for c, default in (("init", "framework"), ("other settings", "")) if (table[c] == default).all()]
+    visible = table.drop(columns=[c for c in table.columns if c.startswith("_")] + quiet)
+    return _frame_markdown(visible.sort_values(["task", "framework", "mode", "cell"]))  # stable: group order stays
+
+
+def failures_table(flat: pd.DataFrame) -> str:
+    bad = flat[flat.status != "ok"]
+    rows = [[r.job_id, r.cell, r.framework, r["mode"], r.measure, r.task, f"H{r.hidden_size}", f"{r.lr:g}", r.status,
+             (str(r.error).strip().splitlines() or [""])[0][:160]] for _, r in bad.iterrows()]
+    return tabulate(rows, headers=["job", "cell", "framework", "mode", "measure", "task", "size", "lr", "status",
+                                   "error"], tablefmt="github")
+
+
+def environment_table(flat: pd.DataFrame) -> str:
+    present = {c: label for c, label in ENV_COLUMNS.items() if c in flat}
+    env = flat[list(present)].map(lambda v: "—" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v))
+    env = env.drop_duplicates().rename(columns=present)
+    rows = [[label] + env[label].tolist() for label in env.columns if (env[label] != "—").any()]
+    return tabulate(rows, headers=["", *[f"setting {i + 1}" for i in range(len(env))]], tablefmt="github")
+
+
+def _length_section(flat: pd.DataFrame, studies: list[tuple[str, pd.DataFrame]]) -> list[str]:
+    """Where one model shape was timed at several sequence lengths: what T does to compile time and to the ratio."""
+    lines: list[str] = []
+    for title, rows in studies:
+        untimed = untimed_in(flat, rows)
+        lines += [f"### Against sequence length, {title}", "",
+                  "Compile time in seconds at each sequence length T, per framework and mode: the custom cells' "
+                  "median (range), the native layer's, and the jobs that were not timed (a `timeout` ran past the "
+                  "suite's per-job limit; a job whose same job at a shorter T timed out is recorded without being "
+                  "started; `incorrect` failed its correctness gate).", "",
+                  _frame_markdown(compile_by_length(rows, untimed), numparse=False), "",
+                  "Training step ÷ the native layer's (paired, in one job), at each T: the custom cells' median "
+                  "(range) and how many are at most 1.", "",
+                  _frame_markdown(ratio_by_length(rows, untimed), numparse=False), ""]
+    return lines
+
+
+def _goal_section(flat: pd.DataFrame, studies: list[tuple[str, pd.DataFrame]]) -> list[str]:
+    """The long suite's verdicts: at the longest T of each length study, which cells meet the goal."""
+    lines: list[str] = []
+    for title, rows in studies:
+        steps, goal = goal_table(rows, untimed_in(flat, rows))
+        if not goal.empty:
+            lines += [f"### The goal at T {steps}, {title}", "",
+                      f"Each custom cell in {LONG_GOAL.framework} `{LONG_GOAL.mode}` compiles in under "
+                      f"{LONG_GOAL.compile_s:g} s and trains at most {LONG_GOAL.ratio:g}× its native layer per step "
+                      "(paired ratio); every other mode beside it, with the reason where a job was not timed.", "",
+                      _frame_markdown(goal, numparse=False), ""]
+    return lines
+
+
+def write_report(records_path: str | Path, out_dir: str | Path) -> dict[str, Any]:
+    """Write summary.md, results.csv and the plots into `out_dir`; returns what was written."""
+    from bench.report import plots
+
+    records_path, out_dir = Path(records_path), Path(out_dir)
+    flat, records = load_frame(records_path)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    csv_path = out_dir / "results.csv"
+    public = flat.drop(columns=[c for c in flat.columns if c.startswith("_")])
+    public.sort_values(["measure", "task", "framework", "mode", "cell", "seed"]).to_csv(csv_path, index=False)
+
+    accuracy = accuracy_table(flat)
+    timing = timing_table(flat)
+    studies = length_studies(timing)
+    images = plots.write_all(records, accuracy, timing, out_dir) + plots.against_length(studies, out_dir)
+
+    statuses = flat.status.value_counts().to_dict()
+    started = sorted(flat.started_at)
+    failed = int((flat.status != "ok").sum())
+    lines = [
+        "# rnnbench report", "",
+        f"Records: `{records_path.name}` ({len(flat)} jobs, {started[0]} to {started[-1]} UTC). "
+        "Status: " + ", ".join(f"{n} {s}" for s, n in sorted(statuses.items())) + "."
+        + (f" The {failed} jobs not ok are listed under *Failed jobs* and left out of the tables." if failed else ""),
+        "",
+    ]
+    if not timing.empty:
+        overview, costs = overview_table(timing), cost_table(timing)
+        lines += ["## At a glance: custom cells against their native layer", ""]
+        if not overview.empty:
+            lines += ["Each custom cell's step time ÷ its native layer's, per framework, mode, device and step: how "
+                      "many cell × shape ratios are at most 1.0, their median and range. Where *step IQR ÷ median* "
+                      "or *ratio IQR* is large, read the ratios as within the noise.", "",
+                      _frame_markdown(overview, numparse=False), ""]
+        lines += _goal_section(flat, studies)
+    if not accuracy.empty:
+        lines += ["## Accuracy", "", _accuracy_markdown(accuracy), ""]
+    if not timing.empty:
+        lines += ["## Compile time and memory", "",
+                  "Compile time (a step's first call minus its steady-state median) and peak memory, the median "
+                  "over the jobs: the custom cells beside the native layers.", "",
+                  _frame_markdown(costs, numparse=False), ""]
+        lines += _length_section(flat, studies)
+        lines += ["## Step time", "", "Milliseconds per step (median, IQR in brackets).", "",
+                  _timing_markdown(timing), ""]
+        lines += _pivot_section(
+            "## Ratio to the native layer, by shape",
+            "The *× native* column above, one table per framework, mode and device: rows are the custom cells, "
+            "columns the shapes (B batch, T steps, I features, H units); below 1 the cell is faster than its "
+            "native layer.",
+            ratio_pivots(timing, "train") + ratio_pivots(timing, "infer"))
+        lines += _pivot_section(
+            "## Compiled cells against the native layer as it usually runs",
+            "Each custom cell in a compiled mode divided by its native layer in the framework's default mode "
+            "(torch: eager `nn.GRU`/`LSTM`/`RNN`, cuDNN on a GPU), same shape: the fastest round of each, "
+            "from different jobs timed at different moments, so these ratios are noisier than the paired ones above.",
+            default_mode_pivots(timing))
+    profiles = profile_table(records)
+    if not profiles.empty:
+        lines += ["## Profile", "",
+                  "Jobs run with `--profile`: a few steps of each kind under torch.profiler after the timed "
+                  "steps. *per step* counts the CUDA kernels a step launched (ATen operators on CPU), *ms per "
+                  "step* is their summed device time (CPU time on CPU), beside the native layer's from the same "
+                  "job; *busy* is that time as a share of the step's timed median (far below 100% on a GPU: the "
+                  "device waits for the host, so the step's time is the host's); the most expensive kernels are "
+                  "listed with their calls per step.", "",
+                  _frame_markdown(profiles.sort_values(["framework", "mode", "shape", "cell", "step"])), ""]
+        hosts = host_table(records)
+        if not hosts.empty:
+            lines += ["### The host's side of the same steps", "",
+                      "Wall time per step while profiled (the profiler adds its own overhead), and the host calls "
+                      "that held the most CPU time per step, inclusive of what they called (so they nest: an "
+                      "optimizer step contains its foreach ops). Where recorded, the training step's wall time "
+                      "split by phase, clocked on the host without the profiler and without a device sync inside "
+                      "the step: the time to issue each phase, then *device_wait*, the wait for the device at "
+                      "the end (small when the host holds the step, large when the device does).", "",
+                      _frame_markdown(hosts.sort_values(["framework", "mode", "shape", "cell", "step"])), ""]
+    if images:
+        lines += ["## Plots", ""] + [f"![{p.stem}]({p.name})" for p in images] + [""]
+    if (flat.status != "ok").any():
+        lines += ["## Failed jobs", "", failures_table(flat), ""]
+    plugins = plugins_table(records)
+    if plugins:
+        lines += ["## Plugins", "", "Cells registered from files outside the project (`--plugin`), as each record names "
+                  "them: a changed file has another digest.", "", plugins, ""]
+    lines += [NOTES, modes_markdown(records), ""]
+    lines += ["## Environment", "", environment_table(flat), ""]
+    summary_path = out_dir / "summary.md"
+    summary_path.write_text("\n".join(lines))
+    return {"summary": summary_path, "csv": csv_path, "plots": images,
+            "files": [summary_path, csv_path, *images]}
