@@ -1,8 +1,9 @@
 """notMNIST, GRU vs MGU over a grid of 1-3 layers × 50/128/256 units (the second notMNIST lab, `001_…`).
 
 The source wrote both cells by hand in Keras, trained 20 epochs with 3 seeds per size and
-scored its 20% validation split. Its results table is garbled in the text; only the two best
-configurations are stated plainly in its prose, so only those two are typed here. It names
+scored its 20% validation split. Its results table is garbled in the text, but one line of it is
+legible: the MGU at 2 × 128, 2 × 256, 3 × 50, 3 × 128 and 3 × 256, with stds and errors that agree
+(error = 1 − accuracy); its prose states the two best configurations. Those six are typed here. It names
 neither its GRU's form nor its batch size: we take the first lab's protocol (a reset-before
 GRU, our `gru0`, at Keras's default batch of 32), an assumption the report says is untested.
 """
@@ -15,11 +16,14 @@ from bench.replication.notmnist import SEEDS
 from bench.replication.notmnist_faithful import SOURCE_OPTIONS
 from bench.plan.suites import Suite
 
-SOURCE = "second notMNIST lab (001), results prose"
+SOURCE = "second notMNIST lab (001), results table (its MGU line) and prose"
 LAYERS = (1, 2, 3)  # the source's grid
 UNITS = (50, 128, 256)
-# the two results its text states plainly: (our cell, layers, units, mean validation accuracy, std)
-PUBLISHED = (("gru0", 3, 256, 0.9399, 0.0020), ("mgu", 3, 256, 0.9396, 0.0041))
+# (our cell, layers, units, mean validation accuracy, std): the two best, which its prose states, and the rest of the
+# table's legible MGU line
+PUBLISHED = (("gru0", 3, 256, 0.9399, 0.0020), ("mgu", 3, 256, 0.9396, 0.0041),
+             ("mgu", 2, 128, 0.9282, 0.0008), ("mgu", 2, 256, 0.9315, 0.0007), ("mgu", 3, 50, 0.9249, 0.0030),
+             ("mgu", 3, 128, 0.9355, 0.0035))
 # the grid's two corners run on CPU. A 3 × 256 job is 5,000 steps; on one core of this machine a step took 0.12 s
 # (mgu) and 0.19 s (gru0) in Keras, 0.045 s and 0.07 s in torch, so the Keras jobs want `--timeout 4800` beside other
 # work. That corner's first seed runs in Keras (the source's framework) in this suite, its other jobs in their own
