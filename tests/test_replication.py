@@ -525,3 +525,33 @@ def test_readme_numbers_are_the_generated_reports_numbers(name):
     for number in QUOTED.findall(section):
         assert number in summary or number.split("%")[0] in csvs, \
             f"README quotes {number!r} for {name}, which its summary.md does not hold"
+
+
+# The sentiment source (004) prints its two models' learnable parameters, at 300-d word2vec inputs, 100 units
+# and two outputs: GRUNet (torch nn.GRU, 2 layers, then a Linear) 181,402 in 10 tensors; pmGRU 80,604 in 8, of
+# which a Linear(100, 2) it defines (project3) and never calls holds 202.
+SOURCE_GRU_PARAMS, SOURCE_GRU_TENSORS = 181_402, 10
+SOURCE_PMGRU_PARAMS, SOURCE_PMGRU_TENSORS, SOURCE_PMGRU_UNUSED = 80_604, 8, 100 * 2 + 2
+
+
+def test_our_sentiment_models_at_the_sources_sizes_count_the_parameters_it_printed():
+    import cells_torch
+    from bench.plan.plugins import load_plugins
+
+    load_plugins([Path(__file__).resolve().parents[1] / "examples" / "cells" / "pmgru_as_coded.py"], from_env=False)
+    gru = cells_torch.make_model("gru4", 300, 100, num_layers=2, head="last", num_outputs=2)
+    assert sum(p.numel() for p in gru.parameters()) == SOURCE_GRU_PARAMS
+    assert len(list(gru.parameters())) == SOURCE_GRU_TENSORS
+    pmgru = cells_torch.make_model("pmgru_as_coded", 300, 100, num_layers=1, head="last", num_outputs=2)
+    # ours is the source's without project3's 202; its two [x, h] Linears (two weights, two biases) are our
+    # kernel, recurrent kernel and bias: with the head, 5 tensors for its 8 less project3's 2 and one bias tensor
+    assert sum(p.numel() for p in pmgru.parameters()) == SOURCE_PMGRU_PARAMS - SOURCE_PMGRU_UNUSED
+    assert len(list(pmgru.parameters())) == SOURCE_PMGRU_TENSORS - 2 - 1
+
+
+def test_our_keras_gru_at_the_sentiment_sources_sizes_counts_its_parameters_too():
+    import cells_tf
+
+    gru = cells_tf.make_model("gru4", 300, 100, num_layers=2, head="last", num_outputs=2)
+    gru(np.zeros((1, 3, 300), np.float32))  # builds the weights
+    assert gru.count_params() == SOURCE_GRU_PARAMS  # Keras's reset-after GRU keeps two biases per gate, as torch's

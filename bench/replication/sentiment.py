@@ -36,7 +36,7 @@ SUITE = Suite(
         Reference(source=SOURCE, task="sentiment", cell=cell, metric="accuracy", value=value,
                   setting=f"{label}, batch {BATCH}, lr {lr:g}", where=(("num_layers", layers), ("lr", lr),
                                                                       ("batch_size", BATCH)),
-                  note="source: 25 categories × 400 reviews, word2vec 300-d, batch 1, lr 1e-4")
+                  note="source: Amazon reviews by category (counts not stated), word2vec 300-d, batch 1, lr 1e-4")
         for cell, layers, value, label in MODELS for lr in (LR_BATCHED, LR_SOURCE)) + tuple(
         Reference(source=SOURCE, task="sentiment", cell=cell, metric="accuracy", value=dict(PUBLISHED)[source_cell],
                   setting=f"{label} as coded: batch 1, lr 1e-4, ReLU head",
@@ -77,7 +77,8 @@ EXPERIMENT = Experiment(
     name="sentiment",
     title="Product-review sentiment, GRU vs MGU",
     suite=SUITE,
-    source_setup="Amazon reviews, 25 categories × (200 positive + 200 negative), 80/20 split; 300-d word2vec "
+    source_setup="Amazon reviews, positive and negative per product category, in a training and a test set (the "
+                 "source's code reads them so; it states no counts and no split); 300-d word2vec "
                  "inputs; torch.nn.GRU 2 layers × 100 units vs one layer of its own MGU (\"pmGRU\") of 100, coded "
                  "with no sigmoid on the forget gate and no tanh on the candidate; ReLU → Linear → LogSoftmax on the "
                  "last step; Adam 1e-4, batch 1, 5 epochs; accuracy",
