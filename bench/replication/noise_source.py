@@ -1,6 +1,7 @@
 """Random noise as the source ran it: its data, model, optimiser and cells as published.
 
-The source (a TensorFlow repository's notebook, `003_…` in shared/sources) trained on
+The source (a TensorFlow repository, described by `003_…` in shared/sources; the setup and losses
+here are from its notebook, as quoted in issue 20, not from that text) trained on
 1,000 sequences of 20 steps × 500 uniform values, hidden 500, with the cell's 500-unit state
 as the prediction (no dense head), MSE, Adam 5e-4, batch 50, 50 epochs. Its logs show the
 native Keras GRU flat from epoch 20 to 50 while its own GRU0–GRU3 kept falling, and its
@@ -52,7 +53,8 @@ EXPERIMENT = Experiment(
     title="Random noise as the source ran it: GRU0–GRU3 as published, as the paper defines them, and the native GRU",
     suite=SUITE,
     extra_suites=(TORCH_SEEDS_SUITE,),
-    source_setup="1,000 sequences of 20 steps × 500 values from np.random.rand; one GRU layer of 500 units whose "
+    source_setup="from the source's notebook (as quoted in issue 20; the 003 text gives none of it): "
+                 "1,000 sequences of 20 steps × 500 values from np.random.rand; one GRU layer of 500 units whose "
                  "final state is the prediction (no dense head) of 500 random targets, MSE, Adam 5e-4, batch 50, "
                  "50 epochs; its own GRU0–GRU3 (with the candidate carried as the state and the reset gate reading "
                  "x) against tf.keras.layers.GRU",
