@@ -26,7 +26,8 @@ from bench.commands.replicate import adopt_shared_records
 from bench.replication.experiment import SETTING_FIELDS, Ablation, Claim, Experiment, Reference
 from bench.replication.claims import LOSS_DRIFT, NOT_RUN, ablation_table, claim_table, match_reference
 from bench.replication.side_by_side import (AGREE_PP, PUBLISHED_LABEL, failed_frame, own_runs, published_spread,
-                                            rows_frame, side_by_side_table, verdict, write_replication_report)
+                                            rows_frame, side_by_side_table, strict_verdict, verdict,
+                                            write_replication_report)
 from bench.plan.suites import SUITES, Suite
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -555,3 +556,21 @@ def test_our_keras_gru_at_the_sentiment_sources_sizes_counts_its_parameters_too(
     gru = cells_tf.make_model("gru4", 300, 100, num_layers=2, head="last", num_outputs=2)
     gru(np.zeros((1, 3, 300), np.float32))  # builds the weights
     assert gru.count_params() == SOURCE_GRU_PARAMS  # Keras's reset-after GRU keeps two biases per gate, as torch's
+
+
+def test_the_readmes_agreement_totals_are_the_sum_of_the_summaries_counts():
+    counts = [re.search(r"Of the (\d+) rows with a score of ours, (\d+) agree by the report's rule and (\d+) by the "
+                        r"strict one", (REPLICATION_DIR / name / "summary.md").read_text()) for name in MODULES]
+    scored, lenient, strict = (sum(int(found.group(i)) for found in counts if found) for i in (1, 2, 3))
+    head = README.read_text().split("## One command per experiment")[0]
+    assert f"{scored} of our rows beside a published number have a score" in head
+    assert f"**{lenient} agree by the reports' rule**" in head and f"**{strict} by the strict rule**" in head
+
+
+def test_the_strict_rule_has_no_floor_in_points_and_asks_for_the_trials_range():
+    assert strict_verdict(0.90, 0.01, 0.915) == "agrees"
+    assert strict_verdict(0.90, 0.001, 0.905).startswith("differs (outside")  # the reports' 1-point floor passes it
+    assert verdict(0.905 - 0.90, 0.001, 3).startswith("agrees")
+    assert strict_verdict(0.90, float("nan"), 0.90) == "agrees"  # one seed: an exact match only
+    assert strict_verdict(0.90, float("nan"), 0.901).startswith("differs")
+    assert strict_verdict(0.90, 0.01, 0.91, trials=(0.905, 0.92)) == "differs (mean outside the published trials)"

@@ -34,6 +34,8 @@ LENGTH_KEY = re.compile(r"^length=(\d+)$")  # extra_tests names of the binary-ad
 # mean, or within AGREE_PP percentage points of it (the floor for one seed, or seeds that happened to agree)
 AGREE_SDS = 2.0
 AGREE_PP = 1.0
+STRICT_SDS = 2.0  # the strict rule: the published value within this many of our sds of our mean, no floor
+EXACT_TOL = 1e-9  # float slack where the strict rule asks for equality (one seed, or no spread: 100.00% ± 0)
 STD_MATCH_TOL = 6e-5  # a printed 4-decimal std against the trials' population / sample std: rounding plus slack
 
 
@@ -80,14 +82,15 @@ def side_by_side_table(experiment: Experiment, frame: pd.DataFrame, failed: pd.D
                    PUBLISHED_LABEL: pct(ref.value), "framework": framework}
             if ours.empty:
                 row.update({"ours (mean ± std)": f"no score: {lost}" if lost else NOT_RUN, "seeds": 0,
-                            "ours − published": "—", "verdict": "—"})
+                            "ours − published": "—", "verdict": "—", "strict": "—"})
                 mean = None
             else:
                 mean, std = mean_std(ours[split])
                 row.update({"ours (mean ± std)": mean_pm(mean, std, len(ours)) + (f"; {lost}" if lost else ""),
                             "seeds": len(ours),
                             "ours − published": f"{100 * (mean - ref.value):+.2f} pp",
-                            "verdict": verdict(mean - ref.value, std, len(ours))})
+                            "verdict": verdict(mean - ref.value, std, len(ours)),
+                            "strict": strict_verdict(mean, std, ref.value, trials)})
             if trials or getattr(ref, "published_std", None) is not None:
                 row["published ± std"] = published_spread(ref)
             if trials:
@@ -128,6 +131,26 @@ def verdict(difference: float, std: float, seeds: int) -> str:
         return f"{'agrees' if agrees else 'differs'} ({within:.1f} sd, {gap_pp:.2f} pp)"
     spread = "one seed" if seeds <= 1 else f"no spread over {seeds} seeds"
     return f"{'agrees' if gap_pp <= AGREE_PP else 'differs'} ({gap_pp:.2f} pp, {spread})"
+
+
+def strict_verdict(mean: float, std: float, published: float, trials: tuple[float, ...] = ()) -> str:
+    """The stricter rule: the published value inside our mean ± STRICT_SDS sd (no floor in points; one seed has no
+    spread, so only an exact match agrees), and, where the source lists its trials, our mean inside their range."""
+    spread = 0.0 if std != std else std  # NaN: one seed
+    inside = abs(mean - published) <= STRICT_SDS * spread + EXACT_TOL
+    in_range = not trials or min(trials) - EXACT_TOL <= mean <= max(trials) + EXACT_TOL
+    if inside and in_range:
+        return "agrees"
+    return "differs (" + ("outside mean ± 2 sd" if not inside else "mean outside the published trials") + ")"
+
+
+def agreement_counts(table: pd.DataFrame) -> str:
+    """How many scored rows agree by the report's rule and by the strict one, as a sentence."""
+    scored = table[table["verdict"] != "—"] if not table.empty else table
+    lenient = int(scored["verdict"].str.startswith("agrees").sum()) if len(scored) else 0
+    strict = int(scored["strict"].str.startswith("agrees").sum()) if len(scored) else 0
+    return (f"Of the {len(scored)} rows with a score of ours, {lenient} agree by the report's rule and {strict} by "
+            f"the strict one.")
 
 
 def published_spread(ref: Any) -> str:
@@ -230,10 +253,14 @@ def write_replication_report(experiment: Experiment, records_path: str | Path, o
                   f"*{NOT_RUN}* marks a configuration we did not run, *no score* one whose runs all failed (the records say "
                   "why). *verdict*: the published number agrees with "
                   f"ours when it is within {AGREE_SDS:g} of our standard deviations of our mean, or within "
-                  f"{AGREE_PP:g} pp of it; the brackets give the gap in our standard deviations and in points."
+                  f"{AGREE_PP:g} pp of it; the brackets give the gap in our standard deviations and in points. "
+                  f"*strict*: the published number lies within {STRICT_SDS:g} of our standard deviations of our "
+                  "mean, with no floor in points (one seed: only an exact match), and our mean lies inside the "
+                  "source's trials where it lists them."
                   + (" Where the source lists its trials, their range is shown, and whether our mean lies in it; "
                      "*published ± std* says which std the source printed, computed from its trials."
-                     if "published trials (range)" in table.columns else ""), "", _markdown(table), ""]
+                     if "published trials (range)" in table.columns else ""), "", _markdown(table), "",
+                  agreement_counts(table), ""]
     lines += _seen_in_training(records)
     for claim in experiment.claims:
         claim_rows = claim_table(claim, frame, records, experiment.loss_curves)
@@ -286,5 +313,5 @@ def write_replication_report(experiment: Experiment, records_path: str | Path, o
     return written
 
 
-__all__ = ["write_replication_report", "side_by_side_table", "verdict", "published_spread", "own_runs", "rows_frame",
+__all__ = ["write_replication_report", "side_by_side_table", "verdict", "strict_verdict", "agreement_counts", "published_spread", "own_runs", "rows_frame",
            "failed_frame", "length_curve_frame", "PUBLISHED_LABEL"]
