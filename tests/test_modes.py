@@ -59,7 +59,7 @@ def test_a_job_carries_the_concrete_name_and_reads_its_declaration():
 
 
 def test_a_declaration_that_contradicts_itself_or_repeats_a_name_is_refused():
-    with pytest.raises(ValueError, match="compile_kwargs and the scan time loop are torch.compile's"):
+    with pytest.raises(ValueError, match="compile_kwargs, the scan time loop and buffer donation are torch.compile's"):
         Mode("bad", "torch", "scan without a compiler", time_loop="scan")
     with pytest.raises(ValueError, match="compiler 'jit' is not one of"):
         Mode("bad", "torch", "unknown compiler", compiler="jit")
@@ -75,6 +75,9 @@ def test_torch_compile_arguments_come_from_the_declaration():
                                                                               "mode": "reduce-overhead"}
     assert get_mode("torch", "compiled_scan_cpp").torch_compile_kwargs() == {"dynamic": False,
                                                                             "options": {"cpp_wrapper": True}}
+    # the scan modes compile without AOT autograd's buffer donation (tests/test_cells_torch.py: why)
+    assert [mode.name for mode in list_modes("torch") if not mode.donated_buffers] == ["compiled_scan",
+                                                                                      "compiled_scan_cpp"]
 
 
 def test_no_module_outside_the_registry_tests_a_mode_by_its_name():

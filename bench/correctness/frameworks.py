@@ -114,6 +114,13 @@ def _run_torch_compiled(name, weights, x, d_outputs, initial_state, hidden, mode
 
 
 def _compiled_run(name, weights, x, d_outputs, initial_state, hidden, mode: Mode) -> LayerRun:
+    import torch._functorch.config
+
+    with torch._functorch.config.patch(donated_buffer=mode.donated_buffers):  # as the mode's job compiles
+        return _compiled_run_as_set(name, weights, x, d_outputs, initial_state, hidden, mode)
+
+
+def _compiled_run_as_set(name, weights, x, d_outputs, initial_state, hidden, mode: Mode) -> LayerRun:
     import torch
 
     layer, hidden, initial = _torch_layer(name, weights, x, initial_state, hidden)

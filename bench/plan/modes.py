@@ -37,6 +37,11 @@ class Mode:
     # e.g. (("mode", "reduce-overhead"),), or (("options", (("cpp_wrapper", True),)),) for Inductor's options
     compile_kwargs: tuple[tuple[str, Any], ...] = ()
     time_loop: str = "python"  # one of TIME_LOOPS; "scan" compiles a hand-written cell's loop once, as a whole graph
+    # AOT autograd may donate the backward's saved buffers for reuse (torch._functorch.config.donated_buffer). Off
+    # for the scan: with it, torch 2.13's and 2.14.1's Inductor compute wrong parameter gradients through the scan
+    # for some cells; without it they are right (the shape of pytorch #153679, whose fix #193960 stops a loop
+    # body inheriting the outer graph's donation indices)
+    donated_buffers: bool = True
     captures_step: bool = False  # the whole training step (loss and Adam too) captured once as one CUDA graph
     marks_cudagraph_steps: bool = False  # each step tells torch a new CUDA-graph step begins (reduce-overhead)
     needs_device: str | None = None  # "cuda" when it cannot run elsewhere; None = any device
@@ -48,8 +53,10 @@ class Mode:
             raise ValueError(f"mode {self.name}: compiler {self.compiler!r} is not one of {', '.join(COMPILERS)}")
         if self.time_loop not in TIME_LOOPS:
             raise ValueError(f"mode {self.name}: time_loop {self.time_loop!r} is not one of {', '.join(TIME_LOOPS)}")
-        if (self.compile_kwargs or self.time_loop == "scan") and self.compiler != "torch.compile":
-            raise ValueError(f"mode {self.name}: compile_kwargs and the scan time loop are torch.compile's")
+        if (self.compile_kwargs or self.time_loop == "scan" or not self.donated_buffers) \
+                and self.compiler != "torch.compile":
+            raise ValueError(f"mode {self.name}: compile_kwargs, the scan time loop and buffer donation are "
+                             "torch.compile's")
 
     @property
     def checks_job_sizes(self) -> bool:
@@ -125,11 +132,11 @@ register_mode(Mode("compiled", "torch", "torch.compile (Inductor) of the model; 
 register_mode(Mode("compiled_scan", "torch",
                    "torch.compile of the model with each hand-written cell's time loop as torch's scan operator "
                    "(torch._higher_order_ops.scan, a prototype), compiled once whatever the sequence length; native "
-                   "layers as in compiled", compiler="torch.compile", time_loop="scan"))
+                   "layers as in compiled", compiler="torch.compile", time_loop="scan", donated_buffers=False))
 register_mode(Mode("compiled_scan_cpp", "torch",
                    "compiled_scan with Inductor's C++ wrapper (cpp_wrapper): the compiled code calls its kernels from "
                    "C++, not Python, so the host does less per time step", compiler="torch.compile", time_loop="scan",
-                   compile_kwargs=(("options", (("cpp_wrapper", True),)),)))
+                   donated_buffers=False, compile_kwargs=(("options", (("cpp_wrapper", True),)),)))
 register_mode(Mode("compiled_cudagraphs", "torch",
                    'torch.compile(mode="reduce-overhead"): the compiled forward and backward replayed as CUDA graphs; '
                    "the loss and Adam run eagerly", compiler="torch.compile",

@@ -16,6 +16,7 @@ from typing import Any, Callable
 
 import numpy as np
 import torch
+import torch._functorch.config
 import torch.nn.functional as F
 
 import cells_torch
@@ -52,6 +53,9 @@ def compiled_forward(model: torch.nn.Module, mode: Mode) -> Callable[..., Any]:
     """The model's forward as `mode` runs it: as written, or through torch.compile with the mode's arguments."""
     if mode.compiler == "none":
         return model
+    # set for every compiled job, so a process that serves several jobs does not carry one mode's choice into
+    # the next; AOT autograd reads it when the first call compiles
+    torch._functorch.config.donated_buffer = mode.donated_buffers
     kwargs = mode.torch_compile_kwargs()
     if mode.time_loop != "python":
         layers = [layer for layer in model.recurrent_layers if isinstance(layer, CustomRecurrent)]
