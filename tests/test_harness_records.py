@@ -302,6 +302,6 @@ def test_dirty_means_the_code_differs_not_that_a_records_file_grew(tmp_path):
     with (clone / "reports" / "baseline" / "regress.jsonl").open("a") as fh:
         fh.write("\n")
     assert dirty() is False
-    with (clone / "bench" / "config.py").open("a") as fh:
+    with (clone / "bench" / "plan" / "config.py").open("a") as fh:
         fh.write("# a change to the code\n")
     assert dirty() is True
