@@ -385,15 +385,21 @@ SCAN_CELLS = [pytest.param(name, marks=INDUCTOR_SCAN_GRADIENT_BUG) if name in IN
               else name for name in CUSTOM_CELLS if cells_torch.layer_class(name).sequence is CustomRecurrent.sequence]
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("name", SCAN_CELLS)
-def test_the_scan_time_loop_compiled_matches_the_reference_forward_and_backward(name):
+def _scan_case(name: str):
+    """(spec, weights, x, d_outputs) of `name` at SCAN_SHAPE; skips a cell whose spec refuses the shape."""
     batch, steps, input_size, hidden_size = SCAN_SHAPE
     skip_unless_fits(name, input_size, hidden_size)
     spec, rng = get_spec(name), _rng(name, "scan")
     weights = spec.random_canonical(input_size, hidden_size, rng)
     x, d_outputs = _inputs(rng, batch, steps, input_size), rng.uniform(-1, 1, (batch, steps, hidden_size))
-    layer = _layer_with(name, input_size, hidden_size, weights)
+    return spec, weights, x, d_outputs
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", SCAN_CELLS)
+def test_the_scan_time_loop_compiled_matches_the_reference_forward_and_backward(name):
+    spec, weights, x, d_outputs = _scan_case(name)
+    layer = _layer_with(name, x.shape[2], d_outputs.shape[2], weights)
     layer.time_loop = "scan"
     torch._dynamo.reset()  # compiled static and afresh, as the mode compiles (bench.correctness.frameworks)
     compiled = torch.compile(layer, fullgraph=True, dynamic=False)
@@ -479,11 +485,7 @@ def test_the_scan_compiled_as_the_compiled_scan_mode_compiles_it_is_right_for_th
     from bench.correctness.frameworks import run_layer
     from bench.plan.modes import get_mode
 
-    batch, steps, input_size, hidden_size = SCAN_SHAPE
-    skip_unless_fits(name, input_size, hidden_size)
-    spec, rng = get_spec(name), _rng(name, "scan")
-    weights = spec.random_canonical(input_size, hidden_size, rng)
-    x, d_outputs = _inputs(rng, batch, steps, input_size), rng.uniform(-1, 1, (batch, steps, hidden_size))
+    spec, weights, x, d_outputs = _scan_case(name)
     mode = get_mode("torch", "compiled_scan")
     assert not mode.donated_buffers
     torch._functorch.config.donated_buffer = True  # torch's default, whatever an in-process job of this run left

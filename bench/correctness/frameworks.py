@@ -102,11 +102,13 @@ def _run_torch_compiled(name, weights, x, d_outputs, initial_state, hidden, mode
     process that checked nothing.
     """
     import torch
+    import torch._functorch.config
     from torch._inductor.utils import clear_caches, fresh_cache
 
     torch._dynamo.reset()
     try:
-        with fresh_cache():
+        # buffer donation as the mode's job sets it (bench.plan.modes.Mode.donated_buffers)
+        with fresh_cache(), torch._functorch.config.patch(donated_buffer=mode.donated_buffers):
             return _compiled_run(name, weights, x, d_outputs, initial_state, hidden, mode)
     finally:
         torch._dynamo.reset()
@@ -114,13 +116,6 @@ def _run_torch_compiled(name, weights, x, d_outputs, initial_state, hidden, mode
 
 
 def _compiled_run(name, weights, x, d_outputs, initial_state, hidden, mode: Mode) -> LayerRun:
-    import torch._functorch.config
-
-    with torch._functorch.config.patch(donated_buffer=mode.donated_buffers):  # as the mode's job compiles
-        return _compiled_run_as_set(name, weights, x, d_outputs, initial_state, hidden, mode)
-
-
-def _compiled_run_as_set(name, weights, x, d_outputs, initial_state, hidden, mode: Mode) -> LayerRun:
     import torch
 
     layer, hidden, initial = _torch_layer(name, weights, x, initial_state, hidden)
