@@ -81,10 +81,13 @@ def ratio(custom: list[dict[str, Any]], native: list[dict[str, Any]] | None, kin
         iqrs = [stats["iqr"] for stats in paired if stats.get("iqr") is not None]
         return Ratio(float(statistics.median(s["median"] for s in paired)), PAIRED,
                      float(statistics.median(iqrs)) if len(iqrs) == len(paired) else None)
-    mine, theirs = fastest(custom, kind), fastest(native or [], kind)
-    if mine is None or theirs is None:
-        return None
-    return Ratio(mine / theirs, CROSS_JOB)
+    return cross_job(custom, native or [], kind)
+
+
+def cross_job(custom: list[dict[str, Any]], native: list[dict[str, Any]], kind: str) -> Ratio | None:
+    """The custom rounds' fastest over the native rounds' fastest; None when either has no time."""
+    mine, theirs = fastest(custom, kind), fastest(native, kind)
+    return Ratio(mine / theirs, CROSS_JOB) if mine is not None and theirs is not None else None
 
 
 def ratio_to_usual(groups: dict[str, list[dict[str, Any]]], key: str, baseline: str | None, usual_mode: str,
@@ -97,9 +100,7 @@ def ratio_to_usual(groups: dict[str, list[dict[str, Any]]], key: str, baseline: 
     custom = groups.get(key, [])
     if not custom or baseline is None or custom[0]["identity"]["mode"] == usual_mode:
         return None
-    mine = fastest(custom, kind)
-    theirs = fastest(groups.get(rounds_key(custom[0]["identity"], cell=baseline, mode=usual_mode), []), kind)
-    return Ratio(mine / theirs, CROSS_JOB) if mine is not None and theirs is not None else None
+    return cross_job(custom, groups.get(rounds_key(custom[0]["identity"], cell=baseline, mode=usual_mode), []), kind)
 
 
 def ratio_in(groups: dict[str, list[dict[str, Any]]], key: str, baseline: str | None, kind: str) -> Ratio | None:
