@@ -17,7 +17,7 @@ from filelock import FileLock, Timeout
 
 from bench.plan.config import ConfigError, TimingConfig
 from bench.run.device_lock import (JOB_CPUS_ENV, LOCK_DIR_ENV, PARALLEL_ENV, TIMING_CPUS_ENV, device_lock,
-                                         split_cores, timing_cores)
+                                   split_cores, timing_cores)
 from bench.run.executors.local import LocalExecutor, job_env
 from bench.plan.jobs import Axes, expand
 from bench.run.runners.batches import Batch

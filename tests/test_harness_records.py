@@ -13,7 +13,7 @@ from bench.records.environment import source_digest
 from bench.plan.jobs import Job
 from bench.records.schema import Record, record_problems, schema_markdown
 from bench.records.store import (SCHEMA_VERSION, RecordError, RecordStore, dumps, read_records,
-                           validate_record)
+                                 validate_record)
 from bench.run.runners.common import is_oom
 from bench.run.worker import run_in_process
 

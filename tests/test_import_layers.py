@@ -34,7 +34,6 @@ def test_the_contract_breaks_on_an_upward_import(monkeypatch, tmp_path):
     assert lint_imports(config_filename=str(strict), no_cache=True, no_logo=True) == BROKEN
 
 
-
 PACKAGES = ("bench", "cells_torch", "cells_tf", "datasets")
 MAX_MODULE_LINES = 400  # a module longer than this does more than one job: split it
 

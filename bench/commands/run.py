@@ -11,7 +11,7 @@ from typing import Any
 
 from bench.commands.options import add_cells_argument, add_plugin_argument, check_folder, job_settings
 from bench.plan.config import (BACKENDS, DEFAULT_JOB_TIMEOUT_S, DEFAULT_REPORTS_DIR, DEFAULT_RESULTS_DIR, DEVICES,
-                          FRAMEWORKS, MEASURES, ConfigError, RunConfig, TimingConfig)
+                               FRAMEWORKS, MEASURES, ConfigError, RunConfig, TimingConfig)
 from bench.plan.knobs import KNOBS
 from bench.plan.modes import list_modes
 from bench.records.store import RecordStore

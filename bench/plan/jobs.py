@@ -15,7 +15,7 @@ from typing import Any
 
 from bench.cells import get_spec, implemented_in, list_cells
 from bench.plan.config import (BACKENDS, DEVICES, FRAMEWORKS, MEASURES, ConfigError, TimingConfig, check_choice,
-                          default_keras_backend)
+                               default_keras_backend)
 from bench.plan.knobs import KNOB_DEFAULTS, KNOBS
 from bench.plan.modes import Mode, get_mode, resolve_mode
 from bench.plan.shapes import get_shape
@@ -137,8 +137,6 @@ class Job:
                 f"L{self.num_layers}H{self.hidden_size}{settings}/seed{self.seed}")
 
 
-
-
 # every identity field with a default, by name (task_options' default is the empty tuple)
 JOB_DEFAULTS: dict[str, Any] = {f.name: f.default if f.default is not MISSING else f.default_factory()
                                 for f in fields(Job) if f.default is not MISSING or f.default_factory is not MISSING}
@@ -189,8 +187,6 @@ class Axes:
     adam_epsilons: tuple[str, ...] = (KNOB_DEFAULTS["adam_epsilon"],)  # where Adam adds epsilon
     float32: tuple[str, ...] = (KNOB_DEFAULTS["float32"],)  # float32 matmul precisions
     weight_decays: tuple[float, ...] = (KNOB_DEFAULTS["weight_decay"],)  # L2 penalties
-
-
 
 
 def backend_of(framework: str, keras_backend: str | None) -> str:

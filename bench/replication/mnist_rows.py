@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bench.plan.jobs import Axes
 from bench.replication.experiment import (Experiment, Reference, canonical_bias_ablation, keras_adam_ablation,
-                                         shared_init_ablation)
+                                          shared_init_ablation)
 from bench.plan.suites import Suite
 
 SOURCE = "source quoted in issue 7 (MNIST row by row)"
