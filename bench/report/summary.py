@@ -139,11 +139,13 @@ def environment_table(flat: pd.DataFrame) -> str:
     return tabulate(rows, headers=["", *[f"setting {i + 1}" for i in range(len(env))]], tablefmt="github")
 
 
-def _length_section(flat: pd.DataFrame, studies: list[tuple[str, pd.DataFrame]]) -> list[str]:
-    """Where one model shape was timed at several sequence lengths: what T does to compile time and to the ratio."""
+def _length_section(studies: list[tuple[str, pd.DataFrame, pd.DataFrame]]) -> list[str]:
+    """Where one model shape was timed at several sequence lengths: what T does to compile time and to the ratio.
+
+    `studies`: (title, its timed rows, its jobs not timed) per study.
+    """
     lines: list[str] = []
-    for title, rows in studies:
-        untimed = untimed_in(flat, rows)
+    for title, rows, untimed in studies:
         lines += [f"### Against sequence length, {title}", "",
                   "Compile time in seconds at each sequence length T, per framework and mode: the custom cells' "
                   "median (range), the native layer's, and the jobs that were not timed (a `timeout` ran past the "
@@ -156,11 +158,12 @@ def _length_section(flat: pd.DataFrame, studies: list[tuple[str, pd.DataFrame]])
     return lines
 
 
-def _goal_section(flat: pd.DataFrame, studies: list[tuple[str, pd.DataFrame]]) -> list[str]:
-    """The long suite's verdicts: at the longest T of each length study, which cells meet the goal."""
+def _goal_section(studies: list[tuple[str, pd.DataFrame, pd.DataFrame]]) -> list[str]:
+    """The long suite's verdicts: at the longest T of each length study (as _length_section's), which cells meet
+    the goal."""
     lines: list[str] = []
-    for title, rows in studies:
-        steps, goal = goal_table(rows, untimed_in(flat, rows))
+    for title, rows, untimed in studies:
+        steps, goal = goal_table(rows, untimed)
         if not goal.empty:
             lines += [f"### The goal at T {steps}, {title}", "",
                       f"Each custom cell in {LONG_GOAL.framework} `{LONG_GOAL.mode}` compiles in under "
@@ -185,6 +188,7 @@ def write_report(records_path: str | Path, out_dir: str | Path) -> dict[str, Any
     timing = timing_table(flat)
     studies = length_studies(timing)
     images = plots.write_all(records, accuracy, timing, out_dir) + plots.against_length(studies, out_dir)
+    untimed_by_study = [(title, rows, untimed_in(flat, rows)) for title, rows in studies]
 
     statuses = flat.status.value_counts().to_dict()
     started = sorted(flat.started_at)
@@ -204,7 +208,7 @@ def write_report(records_path: str | Path, out_dir: str | Path) -> dict[str, Any
                       "many cell × shape ratios are at most 1.0, their median and range. Where *step IQR ÷ median* "
                       "or *ratio IQR* is large, read the ratios as within the noise.", "",
                       _frame_markdown(overview, numparse=False), ""]
-        lines += _goal_section(flat, studies)
+        lines += _goal_section(untimed_by_study)
     if not accuracy.empty:
         lines += ["## Accuracy", "", _accuracy_markdown(accuracy), ""]
     if not timing.empty:
@@ -212,7 +216,7 @@ def write_report(records_path: str | Path, out_dir: str | Path) -> dict[str, Any
                   "Compile time (a step's first call minus its steady-state median) and peak memory, the median "
                   "over the jobs: the custom cells beside the native layers.", "",
                   _frame_markdown(costs, numparse=False), ""]
-        lines += _length_section(flat, studies)
+        lines += _length_section(untimed_by_study)
         lines += ["## Step time", "", "Milliseconds per step (median, IQR in brackets).", "",
                   _timing_markdown(timing), ""]
         lines += _pivot_section(
