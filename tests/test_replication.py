@@ -24,7 +24,7 @@ from bench.records.store import RecordStore, latest_by_job
 from bench.replication.catalog import MODULES, experiments, get_experiment
 from bench.commands.replicate import adopt_shared_records
 from bench.replication.experiment import SETTING_FIELDS, Ablation, Claim, Experiment, Reference
-from bench.replication.claims import LOSS_DRIFT, NOT_RUN, ablation_table, claim_table, match_reference
+from bench.replication.claims import LOSS_DRIFT, NOT_RUN, ablation_table, claim_table, match_reference, mean_std
 from bench.replication.side_by_side import (AGREE_PP, PUBLISHED_LABEL, failed_frame, own_runs, published_spread,
                                             rows_frame, side_by_side_table, strict_verdict, verdict,
                                             write_replication_report)
@@ -571,6 +571,7 @@ def test_the_strict_rule_has_no_floor_in_points_and_asks_for_the_trials_range():
     assert strict_verdict(0.90, 0.01, 0.915) == "agrees"
     assert strict_verdict(0.90, 0.001, 0.905).startswith("differs (outside")  # the reports' 1-point floor passes it
     assert verdict(0.905 - 0.90, 0.001, 3).startswith("agrees")
-    assert strict_verdict(0.90, float("nan"), 0.90) == "agrees"  # one seed: an exact match only
-    assert strict_verdict(0.90, float("nan"), 0.901).startswith("differs")
+    one_seed = mean_std(pd.Series([0.90]))[1]
+    assert strict_verdict(0.90, one_seed, 0.90) == "agrees"  # one seed: an exact match only
+    assert strict_verdict(0.90, one_seed, 0.901).startswith("differs")
     assert strict_verdict(0.90, 0.01, 0.91, trials=(0.905, 0.92)) == "differs (mean outside the published trials)"

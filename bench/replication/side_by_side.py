@@ -136,8 +136,7 @@ def verdict(difference: float, std: float, seeds: int) -> str:
 def strict_verdict(mean: float, std: float, published: float, trials: tuple[float, ...] = ()) -> str:
     """The stricter rule: the published value inside our mean ± STRICT_SDS sd (no floor in points; one seed has no
     spread, so only an exact match agrees), and, where the source lists its trials, our mean inside their range."""
-    spread = 0.0 if std != std else std  # NaN: one seed
-    inside = abs(mean - published) <= STRICT_SDS * spread + EXACT_TOL
+    inside = abs(mean - published) <= STRICT_SDS * std + EXACT_TOL  # one seed: std 0 (mean_std)
     in_range = not trials or min(trials) - EXACT_TOL <= mean <= max(trials) + EXACT_TOL
     if inside and in_range:
         return "agrees"
