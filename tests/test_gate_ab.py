@@ -9,12 +9,15 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
 from bench.plan.config import REPO_ROOT
 from bench.gate.ab import judge_speed
+from bench.plan.jobs import Job
+from bench.records.schema import PairedRatio, PairedRatios
 from bench.gate.stats import FAIL, INCONCLUSIVE, PASS, Round, quotient_interval
 
 THRESHOLD = 0.03  # the verdicts below are stated against this threshold
@@ -73,12 +76,13 @@ def test_smallest_detectable_slowdown_lies_above_the_threshold():
     assert interval.smallest_detectable(THRESHOLD) > THRESHOLD
 
 
-def _timing_record(cell: str, seed: int, round_: Round) -> dict:
-    stats = {"median": round_.median, "ratios": list(round_.ratios), "n": len(round_.ratios)}
-    return {"status": "ok", "identity": {"cell": cell, "framework": "torch", "backend": "torch", "mode": "eager",
-                                         "device": "cpu", "task": "digits", "measure": "both", "seed": seed,
-                                         "paired": True},
-            "timing": {"paired": True, "paired_ratio": {"train_step": stats, "inference_step": stats}}}
+def _timing_record(cell: str, seed: int, round_: Round) -> SimpleNamespace:
+    """What judge_speed reads of a paired timing record: its job and its paired ratios."""
+    stats = PairedRatio(median=round_.median, ratios=list(round_.ratios), n=len(round_.ratios))
+    job = Job(cell=cell, framework="torch", backend="torch", mode="eager", device="cpu", task="digits",
+              measure="timing", seq_len=8, input_size=8, seed=seed, paired=True, warmup_steps=1, timed_steps=2)
+    return SimpleNamespace(status="ok", job=job, timing=SimpleNamespace(
+        paired=True, paired_ratio=PairedRatios(order="alternating", train_step=stats, inference_step=stats)))
 
 
 def test_judge_speed_pairs_the_sides_by_job_and_skips_jobs_one_side_lacks():

@@ -16,6 +16,7 @@ from bench.plan.config import REPO_ROOT, ConfigError
 from bench.gate.history import SCHEMA_VERSION, History
 from bench.gate.history_page import STEP_MIN, export_benchmark_json, series_of, steps, write_page
 from bench.records.store import RecordStore
+from bench.records.typed import record_json
 
 TEMPLATES = REPO_ROOT / "reports" / "baseline" / "regress.jsonl"  # real regress records: paired custom cells
 COMMITS = 8  # points of the synthetic history
@@ -31,7 +32,7 @@ def _real_commits(count: int) -> list[str]:
 
 
 def _history_records(commits: list[str], rng: np.random.Generator) -> list[dict]:
-    templates = RecordStore(TEMPLATES).load()
+    templates = [record_json(r) for r in RecordStore(TEMPLATES).load()]
     out = []
     for index, commit in enumerate(commits):
         level = JUMP if index >= len(commits) // 2 else 1.0

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 
+from bench.records.typed import record_json
 from bench.plan.config import ConfigError, TimingConfig
 from bench.plan.jobs import Axes, Job, expand
 from bench.run.worker import run_in_process
@@ -49,7 +50,7 @@ def test_only_custom_timing_jobs_are_paired_and_the_flag_is_in_their_identity():
 @pytest.mark.parametrize("framework", ["torch", "keras"])
 def test_a_paired_job_records_its_native_half_and_the_paired_ratio(framework):
     (job,) = _jobs("timing", ("lstm",), framework)
-    record = run_in_process(job, threads=1)
+    record = record_json(run_in_process(job, threads=1))
     assert record["status"] == "ok", record["error"]
     timing = record["timing"]
     assert timing["paired"] is True and timing["native"]["cell"] == "lstm_native"
@@ -65,7 +66,7 @@ def test_a_paired_job_records_its_native_half_and_the_paired_ratio(framework):
 def test_pairing_leaves_training_untouched_and_an_unpaired_job_times_alone():
     (paired,) = _jobs("both", ("gru0",), "torch")
     (alone,) = _jobs("both", ("gru0",), "torch", paired=False)
-    with_native, without = run_in_process(paired, threads=1), run_in_process(alone, threads=1)
+    with_native, without = (record_json(run_in_process(j, threads=1)) for j in (paired, alone))
     assert with_native["status"] == without["status"] == "ok"
     # the native model is built after training, so the cell's training is bit for bit the same
     assert with_native["train"]["epochs"][0]["train_loss"] == without["train"]["epochs"][0]["train_loss"]
@@ -103,7 +104,7 @@ def test_a_compiled_cell_runs_the_graph_it_primed_beside_its_compiled_native_lay
     next step fall back to eager with its layer compiled anew: a second compile after priming, and a timed
     graph other than the one primed. Nothing may compile after both models are primed."""
     (job,) = _jobs("timing", (cell,), "torch")
-    record = run_in_process(dataclasses.replace(job, mode=mode), threads=1)
+    record = record_json(run_in_process(dataclasses.replace(job, mode=mode), threads=1))
     assert record["status"] == "ok", record["error"]
     graphs = record["timing"]["compiled_graphs"]
     assert graphs["total"] > 0
@@ -117,7 +118,7 @@ def test_profile_records_what_each_step_ran_beside_the_native_and_the_report_sho
 
     monkeypatch.setenv(PROFILE_ENV, "1")
     (job,) = _jobs("timing", ("gru0",), "torch")
-    record = run_in_process(job, threads=1)
+    record = record_json(run_in_process(job, threads=1))
     assert record["status"] == "ok", record["error"]
     profile = record["timing"]["profile"]
     assert set(profile) == {f"{prefix}{kind}" for prefix in ("", "native_") for kind in STEP_KINDS}

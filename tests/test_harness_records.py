@@ -11,8 +11,10 @@ import pytest
 
 from bench.records.environment import source_digest
 from bench.plan.jobs import Job
-from bench.records.schema import Record, record_problems, schema_markdown
-from bench.records.store import (SCHEMA_VERSION, RecordError, RecordStore, dumps, read_records,
+from bench.records.schema import Record, schema_markdown
+from bench.records.typed import record_json
+from bench.records.validation import record_problems
+from bench.records.store import (SCHEMA_VERSION, RecordError, RecordStore, dumps, parse_record, read_records,
                                  validate_record)
 from bench.run.runners.common import is_oom
 from bench.run.worker import run_in_process
@@ -22,18 +24,18 @@ COMMITTED = Path(__file__).parent / "data" / "harness_records.jsonl"
 
 @pytest.fixture(scope="module")
 def fresh_record():
-    """A record of a real job (torch, digits, one epoch), run in this process."""
+    """A record of a real job (torch, digits, one epoch), run in this process, as its JSON object."""
     job = Job(cell="mgu1", framework="torch", backend="torch", mode="eager", device="cpu", task="digits",
               measure="both", hidden_size=8, batch_size=64, epochs=1, lr=1e-2, target=0.2,
               warmup_steps=1, timed_steps=3)
-    return job, run_in_process(job, threads=1)
+    return job, record_json(run_in_process(job, threads=1))
 
 
 def test_a_real_record_follows_the_schema(fresh_record):
     job, record = fresh_record
     assert record["status"] == "ok", record["error"]
     validate_record(record)
-    assert set(record) == {f.name for f in dataclasses.fields(Record)}
+    assert set(record) == {f.name for f in dataclasses.fields(Record) if not f.metadata.get("internal")}
     assert record["schema_version"] == SCHEMA_VERSION
     assert record["job_id"] == job.job_id and Job.from_identity(record["identity"]) == job
     train = record["train"]
@@ -71,10 +73,10 @@ def test_a_job_too_large_for_memory_is_recorded_as_oom_with_what_to_do(mode):
               measure="timing", hidden_size=2**23, batch_size=16, seq_len=4, input_size=8, warmup_steps=1,
               timed_steps=2)
     record = run_in_process(job, threads=1)
-    assert record["status"] == "oom", record["error"]
-    assert record["error"].startswith("out of cpu memory at batch 16, hidden 8388608: a smaller --batch-size")
-    assert "can't allocate memory" in record["error"] and record["memory"]["peak_bytes"] > 0
-    validate_record(record)
+    assert record.status == "oom", record.error
+    assert record.error.startswith("out of cpu memory at batch 16, hidden 8388608: a smaller --batch-size")
+    assert "can't allocate memory" in record.error and record.memory.peak_bytes > 0
+    validate_record(record_json(record))
 
 
 def test_out_of_memory_is_recognised_in_every_framework():
@@ -96,21 +98,21 @@ def test_a_keras_record_names_its_backend_and_native_path():
               task="digits", measure="both", hidden_size=8, batch_size=64, epochs=1, lr=1e-2,
               warmup_steps=1, timed_steps=3)
     record = run_in_process(job, threads=1)
-    assert record["status"] == "ok", record["error"]
-    validate_record(record)
-    assert record["identity"]["backend"] == "tensorflow" and record["environment"]["versions"]["keras"]
-    assert record["native_path"].startswith("generic")  # no GPU here: Keras's own loop, not cuDNN
-    assert record["params"]["recurrent"] == record["params"]["recurrent_expected"] == 4 * (8 * 8 + 8 * 8 + 8)
-    assert record["timing"]["inference_step"]["n"] == 3
+    assert record.status == "ok", record.error
+    validate_record(record_json(record))
+    assert record.job.backend == "tensorflow" and record.environment.versions["keras"]
+    assert record.native_path.startswith("generic")  # no GPU here: Keras's own loop, not cuDNN
+    assert record.params.recurrent == record.params.recurrent_expected == 4 * (8 * 8 + 8 * 8 + 8)
+    assert record.timing.inference_step.n == 3
 
 
 def test_committed_records_follow_the_schema_and_the_spec_counts():
     records = read_records(COMMITTED)
     assert len(records) >= 20
     for record in records:
-        validate_record(record)
-        if record["params"]:
-            assert record["params"]["recurrent"] == record["params"]["recurrent_expected"], record["identity"]
+        validate_record(record_json(record))
+        if record.params:
+            assert record.params.recurrent == record.params.recurrent_expected, record.identity
 
 
 @pytest.mark.parametrize("mutate, message", [
@@ -143,11 +145,11 @@ def test_a_half_written_line_is_skipped_and_the_next_append_starts_a_new_line(fr
     with store.path.open("a") as fh:  # what a writer killed mid-line leaves
         fh.write(dumps(second)[:57])
     with pytest.warns(UserWarning, match="r.jsonl:2: skipping an unreadable record, not JSON .a run killed mid-write"):
-        assert [r["job_id"] for r in store.load()] == [first["job_id"]]
+        assert [r.job_id for r in store.load()] == [first["job_id"]]
     assert store.skipped_lines == [2]
     store.append(second)
     with pytest.warns(UserWarning):
-        assert [r["job_id"] for r in store.load()] == [first["job_id"], second["job_id"]]
+        assert [r.job_id for r in store.load()] == [first["job_id"], second["job_id"]]
 
 
 def test_a_record_of_another_schema_version_is_skipped_as_such(fresh_record, tmp_path):
@@ -177,7 +179,7 @@ def test_a_records_file_that_cannot_be_locked_is_still_written_with_a_warning(fr
     with pytest.warns(UserWarning, match="cannot lock the records file .*No locks available"):
         with store.held():
             store.append(fresh_record[1])
-    assert [r["job_id"] for r in store.load()] == [fresh_record[1]["job_id"]]
+    assert [r.job_id for r in store.load()] == [fresh_record[1]["job_id"]]
 
 
 def test_finished_ids_use_the_latest_record_and_can_retry_failures(fresh_record, tmp_path):
@@ -235,9 +237,9 @@ def test_a_chosen_float32_precision_is_set_in_the_job_recorded_and_reported_apar
     try:
         for job in jobs:
             record = run_in_process(job, threads=1)
-            assert record["status"] == "ok", record["error"]
+            assert record.status == "ok", record.error
             store.append(record)
-        tf32 = record["environment"]["tf32"]  # the fp32 job's, read back in its process
+        tf32 = record.environment.tf32  # the fp32 job's, read back in its process
         assert not any(tf32.values()), tf32
     finally:  # the jobs ran in this process: give the other tests the switches they had
         torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = before
@@ -305,3 +307,54 @@ def test_dirty_means_the_code_differs_not_that_a_records_file_grew(tmp_path):
     with (clone / "bench" / "plan" / "config.py").open("a") as fh:
         fh.write("# a change to the code\n")
     assert dirty() is True
+
+
+def test_every_committed_record_loads_typed_and_writes_back_the_same_json():
+    """The typed record is lossless: each committed file's records, read into the schema's classes and written
+    back, are the JSON objects on disk, key for key (absent keys stay absent, nulls stay null)."""
+    from bench.plan.config import REPO_ROOT
+    from bench.records.schema import Epoch, Train
+
+    paths = sorted(REPO_ROOT.glob("reports/**/*.jsonl")) + [COMMITTED]
+    checked = 0
+    for path in paths:
+        lines = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        for raw, record in zip(lines, RecordStore(path).load(), strict=True):
+            assert record_json(record) == raw, (path, raw["job_id"])
+            assert record.job.job_id == record.job_id  # the identity, rebuilt as a Job, hashes to the same id
+            if record.train is not None:
+                assert isinstance(record.train, Train) and all(isinstance(e, Epoch) for e in record.train.epochs)
+            checked += 1
+    assert checked > 3000  # every committed report's records, not a sample
+
+
+def test_a_field_path_that_is_not_in_the_schema_fails_where_it_is_named():
+    from bench.records.typed import field_path
+
+    assert field_path("timing", "train_step", "median_s") == "timing.train_step.median_s"
+    assert field_path("environment", "versions", "torch") == "environment.versions.torch"  # an open map's key
+    with pytest.raises(KeyError, match="train.test_metrc is not a record field; Train has loss, metric"):
+        field_path("train", "test_metrc")
+
+
+def test_a_record_built_in_code_leaves_out_what_may_be_absent_and_was_not_set(fresh_record):
+    from bench.records.schema import Epoch
+
+    assert record_json(Epoch(epoch=1, train_loss=0.5)) == {"epoch": 1, "train_loss": 0.5}
+    job, data = fresh_record
+    record = parse_record(copy.deepcopy(data))
+    record.train.epochs[0].train_loss = 1.25  # typed edits reach the JSON
+    assert record_json(record)["train"]["epochs"][0]["train_loss"] == 1.25
+    assert record.job == job and record.train.metric == data["train"]["metric"]
+
+
+def test_a_record_whose_identity_is_no_job_of_this_version_is_skipped_saying_so(fresh_record, tmp_path):
+    """A mode or setting this version lacks (a record from a newer or an older suite): named, never half-read."""
+    retired = copy.deepcopy(fresh_record[1])
+    retired["identity"]["mode"] = "warp"
+    with pytest.raises(RecordError, match="its identity is not a job this version of rnnbench knows .*warp"):
+        parse_record(retired)
+    path = tmp_path / "r.jsonl"
+    path.write_text(dumps(retired) + "\n" + dumps(fresh_record[1]) + "\n")
+    with pytest.warns(UserWarning, match="r.jsonl:1: skipping an unreadable record, not a valid record"):
+        assert [r.job_id for r in RecordStore(path).load()] == [fresh_record[1]["job_id"]]

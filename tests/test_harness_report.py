@@ -1,6 +1,7 @@
 """Reports from the small committed records file (written by `python -m bench run`)."""
 
 import json
+from types import SimpleNamespace
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,7 @@ from bench.cli import main
 from bench.plan import settings as run_settings
 from bench.report.plots import convergence_curves
 from bench.report.summary import write_report
+from bench.records.store import RecordStore
 from bench.report.frame import load_frame
 from bench.report.tables import accuracy_table, timing_table
 
@@ -212,10 +214,9 @@ def test_compiled_cells_are_set_against_the_native_layer_in_its_default_mode():
     (title, pivot), = [(t, p) for t, p in titles.items() if "compiled_cudagraphs cells ÷ eager native" in t]
 
     def median(cell, mode):
-        (record,) = [r for r in raw if r["status"] == "ok" and r["identity"]["cell"] == cell
-                     and r["identity"]["mode"] == mode and r["identity"]["batch_size"] == 64
-                     and r["identity"]["hidden_size"] == 128 and r["identity"]["framework"] == "torch"]
-        return record["timing"]["train_step"]["median_s"]
+        (record,) = [r for r in raw if r.status == "ok" and r.job.cell == cell and r.job.mode == mode
+                     and r.job.batch_size == 64 and r.job.hidden_size == 128 and r.job.framework == "torch"]
+        return record.timing.train_step.median_s
 
     expected = median("gru0", "compiled_cudagraphs") / median("gru4", "eager")
     assert pivot.loc["gru0", "B64 T28 I28 H128"] == pytest.approx(expected)
@@ -226,8 +227,9 @@ def test_the_report_says_what_each_mode_in_its_records_runs():
     from bench.plan.modes import get_mode
     from bench.report.summary import modes_markdown
 
-    def record(framework, backend, mode, **more):
-        return {"identity": {"framework": framework, "backend": backend, "mode": mode, **more}}
+    def record(framework, backend, mode, float32="default"):
+        """What modes_markdown reads of a record: its job's framework, backend, mode and precision."""
+        return SimpleNamespace(job=SimpleNamespace(framework=framework, backend=backend, mode=mode, float32=float32))
 
     records = [record("torch", "torch", "compiled_step_graph"), record("torch", "torch", "eager"),
                record("keras", "jax", "xla"), record("torch", "torch", "eager")]
@@ -235,8 +237,6 @@ def test_the_report_says_what_each_mode_in_its_records_runs():
     assert f"- torch (torch) `compiled_step_graph`: {get_mode('torch', 'compiled_step_graph').meaning()}." in text
     assert "(CUDA only, timing only)" in text and get_mode("jax", "xla").runs in text
     assert text.count("\n- ") == 3 and "·tf32" not in text  # one line per mode present, once each
-    retired = modes_markdown([record("torch", "torch", "warp")])
-    assert "`warp`: a mode this version of the suite does not have" in retired
     # a chosen precision is a suffix of the report's mode column, not another mode
     precise = modes_markdown([record("torch", "torch", "eager", float32="tf32")])
     assert f"`eager`: {get_mode('torch', 'eager').meaning()}." in precise and "`MODE·tf32`" in precise
@@ -265,7 +265,7 @@ def test_a_task_option_splits_rows_and_lines_rather_than_pooling_them():
                   == variants[row["other settings"]]]
         assert len(wanted) == 3
         assert abs(float(row["test (mean ± std)"].split(" ± ")[0]) - np.mean(wanted)) < PRINTED_TOL
-    curves, _ = convergence_curves(records)
+    curves, _ = convergence_curves(RecordStore(path).load())
     lines = {line: runs for panel in curves["recall"].values() for line, runs in panel.items()}
     assert len(lines) == 9 and all(len(runs) == 3 for runs in lines.values())
     assert {variant for _, _, variant in lines} == set(variants)

@@ -16,12 +16,18 @@ from bench.cli import main
 from bench.records.environment import base_environment
 from bench.run.executors.local import LocalExecutor
 from bench.plan.jobs import Axes, expand
-from bench.records.store import RecordStore, new_record, read_records
+from bench.records.store import RecordStore, new_record, read_records as read_typed
+from bench.records.typed import record_json
 from bench.run.runners.common import DIVERGENCE_FACTOR
 from bench.run.sweep import EXIT_JOBS_FAILED
 from datasets_fixtures import MNIST_FILES, require_data
 
 pytestmark = pytest.mark.slow
+def read_records(path):
+    """The records of a file as their JSON objects, which these tests read key by key."""
+    return [record_json(r) for r in read_typed(path)]
+
+
 REPO = Path(__file__).resolve().parents[1]
 FIRST_RECORD_TIMEOUT_S = 120  # generous: the machine is shared and imports are slow
 LONG_JOB_EPOCHS = 400  # a job that trains for minutes: only its sweep's death can end it within the test
@@ -210,8 +216,8 @@ def _one_job():
 def test_a_crashing_job_process_gets_an_error_record_from_the_parent(tmp_path):
     executor = LocalExecutor(python=_fake_python(tmp_path, "echo 'about to crash' >&2; kill -SEGV $$"))
     (record,) = list(executor.run(_one_job()))
-    assert record["status"] == "error"
-    assert "SIGSEGV" in record["error"] and "about to crash" in record["error"]
+    assert record.status == "error"
+    assert "SIGSEGV" in record.error and "about to crash" in record.error
     RecordStore(tmp_path / "r.jsonl").append(record)  # a parent-written record follows the schema too
 
 
@@ -219,7 +225,7 @@ def test_a_hanging_job_is_killed_at_the_timeout_and_recorded(tmp_path):
     executor = LocalExecutor(timeout_s=0.5, python=_fake_python(tmp_path, "sleep 60 & wait"))
     start = time.monotonic()
     (record,) = list(executor.run(_one_job()))
-    assert record["status"] == "timeout" and "per-job timeout of 0.5 s" in record["error"]
+    assert record.status == "timeout" and "per-job timeout of 0.5 s" in record.error
     assert time.monotonic() - start < 15
     assert not [p for p in psutil.process_iter(["cmdline"]) if p.info["cmdline"] == ["sleep", "60"]
                 and p.ppid() in (1, os.getpid())]
@@ -299,8 +305,8 @@ def test_dry_run_lists_the_quick_suite_and_marks_what_the_output_already_records
     out = capsys.readouterr().out.strip().splitlines()
     assert out[-1] == f"{len(out) - 1} jobs" and len(out) - 1 >= 4 * 14
     first_id, first_label = out[0].split(" ", 1)
-    record = new_record(first_id, _quick_identity(first_id), base_environment(), "2026-01-01T00:00:00")
-    record.update(status="error", error="failed once", duration_s=1.0)  # a failure is a record too
+    record = new_record(_quick_job(first_id), base_environment(), "2026-01-01T00:00:00")
+    record.status, record.error, record.duration_s = "error", "failed once", 1.0  # a failure is a record too
     RecordStore(output).append(record)
     assert main(["run", "--suite", "quick", "--dry-run", "--output", str(output)]) == 0
     out = capsys.readouterr().out.strip().splitlines()
@@ -308,10 +314,10 @@ def test_dry_run_lists_the_quick_suite_and_marks_what_the_output_already_records
     assert out[-1].endswith("; 1 already recorded, " + f"{len(out) - 2} to run")
 
 
-def _quick_identity(job_id):
+def _quick_job(job_id):
     from bench.plan.suites import get_suite
 
-    return next(job.identity() for job in get_suite("quick").jobs() if job.job_id == job_id)
+    return next(job for job in get_suite("quick").jobs() if job.job_id == job_id)
 
 
 def test_list_names_cells_tasks_suites_and_modes(capsys):

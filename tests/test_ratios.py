@@ -13,14 +13,15 @@ import pytest
 
 from bench.gate import stored as compare
 from bench.records import ratios
-from bench.records.store import RecordStore
+from bench.records.store import RecordStore, parse_record
+from bench.records.typed import record_json
 from bench.report.frame import is_native, load_frame
 from bench.report.tables import timing_table
 
 ROOT = Path(__file__).resolve().parents[1]
 # every committed records file with timed jobs (the replications' are accuracy runs only)
 COMMITTED = sorted(str(p.relative_to(ROOT)) for p in ROOT.glob("reports/**/*.jsonl")
-                   if any(r["status"] == "ok" and r.get("timing") for r in RecordStore(p).load()))
+                   if any(r.status == "ok" and r.timing for r in RecordStore(p).load()))
 KINDS = {"train_step": "train_ratio", "inference_step": "infer_ratio"}
 
 
@@ -53,6 +54,12 @@ def test_the_report_and_the_gate_print_the_same_ratio_for_every_job_of_a_committ
     assert judged  # every committed file has timed custom cells
 
 
+def _torch_timing_json(path):
+    """The ok torch timing records of a file, as JSON objects to edit."""
+    return [record_json(r) for r in RecordStore(path).load()
+            if r.status == "ok" and r.timing and r.job.framework == "torch"]
+
+
 def _rounds(template, cell, medians_ms, paired):
     out = []
     for seed, median in enumerate(medians_ms):
@@ -71,8 +78,7 @@ def _rounds(template, cell, medians_ms, paired):
 
 
 def test_records_on_which_the_old_rules_disagreed_give_one_number(tmp_path):
-    base = [r for r in RecordStore(ROOT / "reports/baseline/regress.jsonl").load()
-            if r["status"] == "ok" and r.get("timing") and r["identity"]["framework"] == "torch"]
+    base = _torch_timing_json(ROOT / "reports/baseline/regress.jsonl")
     template = next(r for r in base if r["identity"]["cell"] == "gru4")
     # unpaired rounds: the custom cell at 10 and 30 ms, its native layer at 20 and 22 ms. The report's old rule
     # (median over seeds each side) gave 20/21 = 0.952; the gate's (fastest round each side) 10/20 = 0.5
@@ -90,8 +96,7 @@ def test_a_compiled_cell_against_the_native_layer_as_users_run_it_is_the_cross_j
     """The report's cross-mode table divides by bench.records.ratios too: fastest round over fastest round, never medians."""
     from bench.report.tables import default_mode_pivots
 
-    base = [r for r in RecordStore(ROOT / "reports/baseline/regress.jsonl").load()
-            if r["status"] == "ok" and r.get("timing") and r["identity"]["framework"] == "torch"]
+    base = _torch_timing_json(ROOT / "reports/baseline/regress.jsonl")
     template = next(r for r in base if r["identity"]["cell"] == "gru4")
     compiled = copy.deepcopy(template)
     compiled["identity"]["mode"] = "compiled"
@@ -102,7 +107,7 @@ def test_a_compiled_cell_against_the_native_layer_as_users_run_it_is_the_cross_j
     path.write_text("".join(json.dumps(r) + "\n" for r in records))
     summary = timing_table(load_frame(path)[0])
     row = summary[summary.cell == "gru0"].iloc[0]
-    groups = ratios.timed_rounds(records)
+    groups = ratios.timed_rounds([parse_record(r) for r in records])
     expected = ratios.ratio_to_usual(groups, row["_rounds"], "gru4", "eager", "train_step")
     assert (expected.value, expected.method) == (0.5, ratios.CROSS_JOB)
     assert row["train_ratio_to_usual"] == expected.value

@@ -18,6 +18,7 @@ import time
 import psutil
 import pytest
 
+from bench.records.typed import record_json
 from bench.plan.config import ConfigError, TimingConfig
 from bench.run.executors.local import LocalExecutor
 from bench.run.executors.ray_executor import EXECUTOR_KEY, RayExecutor, run_job_on_node
@@ -50,7 +51,7 @@ def tiny_timing_job() -> Job:
 
 
 def ray_records(path) -> dict[str, dict]:
-    return {record["job_id"]: record for record in RecordStore(path).load()}
+    return {record.job_id: record_json(record) for record in RecordStore(path).load()}
 
 
 # -- resource requests (no Ray needed) --------------------------------------------------------
@@ -232,7 +233,7 @@ def test_resume_after_an_interrupted_ray_sweep_runs_only_the_missing_jobs(ray_cl
     with pytest.raises(KeyboardInterrupt):
         run_sweep(jobs, InterruptedStore(path), interrupted, progress=False)
     (written,) = RecordStore(path).load()
-    assert written["job_id"] == first.job_id and "stand-in failure" in written["error"]
+    assert written.job_id == first.job_id and "stand-in failure" in written.error
     deadline = time.monotonic() + CLEANUP_WAIT_S
     while job_processes(long_running.job_id) and time.monotonic() < deadline:
         time.sleep(0.2)
@@ -242,7 +243,7 @@ def test_resume_after_an_interrupted_ray_sweep_runs_only_the_missing_jobs(ray_cl
 
     resumed = run_sweep(jobs, RecordStore(path), RayExecutor(timeout_s=JOB_TIMEOUT_S, policy=ONE_CPU), progress=False)
     assert (resumed.skipped, resumed.statuses) == (1, {"ok": 2})
-    ids = [record["job_id"] for record in RecordStore(path).load()]
+    ids = [record.job_id for record in RecordStore(path).load()]
     assert ids[0] == first.job_id and sorted(ids[1:]) == sorted([running.job_id, queued.job_id])  # each job once
     # the records are the local executor's format: resuming with it finds nothing left to run
     assert run_sweep(jobs, RecordStore(path), LocalExecutor(), progress=False).ran == 0

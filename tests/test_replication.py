@@ -20,7 +20,8 @@ from bench.cells import list_cells
 from bench.cli import main
 from bench.plan.config import ConfigError
 from bench.plan.jobs import JOB_DEFAULTS, Axes, identity_value
-from bench.records.store import RecordStore, latest_by_job
+from bench.records.store import RecordStore, latest_by_job, parse_record
+from bench.records.typed import record_json
 from bench.replication.catalog import MODULES, experiments, get_experiment
 from bench.commands.replicate import adopt_shared_records
 from bench.replication.experiment import SETTING_FIELDS, Ablation, Claim, Experiment, Reference
@@ -145,7 +146,8 @@ def test_a_job_another_experiment_already_ran_is_copied_not_rerun_and_only_its_s
     suite = SimpleNamespace(jobs=lambda: [SimpleNamespace(job_id=r["job_id"]) for r in (shared, own, failed)])
     mine = tmp_path / "mine" / "records.jsonl"
     assert adopt_shared_records(suite, mine, tmp_path) == 1
-    assert RecordStore(mine).load() == [own, shared]  # verbatim; the failure is not adopted: the job runs here
+    # verbatim; the failure is not adopted: the job runs here
+    assert [record_json(r) for r in RecordStore(mine).load()] == [own, shared]
     assert adopt_shared_records(suite, mine, tmp_path) == 0
 
 
@@ -170,6 +172,11 @@ def harness_raw():
     return [json.loads(line) for line in HARNESS_RECORDS.read_text().splitlines() if line.strip()]
 
 
+def _typed(records):
+    """JSON objects of records as the typed records the replication code reads."""
+    return [parse_record(record) for record in records]
+
+
 def _ours(raw, cell, framework, hidden, lr):
     return [r["train"]["test_metric"] for r in raw if r["status"] == "ok" and r["train"]
             and r["identity"]["measure"] == "train" and r["identity"]["cell"] == cell
@@ -178,7 +185,7 @@ def _ours(raw, cell, framework, hidden, lr):
 
 
 def test_side_by_side_puts_the_seed_mean_beside_the_published_number(harness_raw):
-    frame = rows_frame([r for r in harness_raw if r["status"] == "ok" and r["identity"]["measure"] == "train"])
+    frame = rows_frame(_typed([r for r in harness_raw if r["status"] == "ok" and r["identity"]["measure"] == "train"]))
     table = side_by_side_table(HARNESS_EXPERIMENT, frame)
     assert list(table.columns[:5]) == ["setting", "cell", "metric", PUBLISHED_LABEL, "framework"]
     for framework in ("torch", "keras"):
@@ -209,7 +216,7 @@ def test_a_sources_trials_give_its_range_and_say_which_std_it_printed(harness_ra
     with_trials = dataclasses.replace(HARNESS_EXPERIMENT, suite=dataclasses.replace(
         HARNESS_EXPERIMENT.suite, references=tuple(dataclasses.replace(ref, trials=trials)
                                                    for ref in HARNESS_EXPERIMENT.references)))
-    frame = rows_frame([r for r in harness_raw if r["status"] == "ok" and r["identity"]["measure"] == "train"])
+    frame = rows_frame(_typed([r for r in harness_raw if r["status"] == "ok" and r["identity"]["measure"] == "train"]))
     table = side_by_side_table(with_trials, frame)
     assert (table["published trials (range)"] == "80.00% – 84.00%").all()
     for _, row in table.iterrows():
@@ -243,7 +250,7 @@ def test_every_notmnist_std_the_source_printed_is_its_trials_population_sd():
 
 def test_claim_table_shows_differences_to_the_baseline(harness_raw):
     records = [r for r in harness_raw if r["status"] == "ok" and r["identity"]["measure"] == "train"]
-    table = claim_table(HARNESS_EXPERIMENT.claims[0], rows_frame(records), records, loss_curves=False)
+    table = claim_table(HARNESS_EXPERIMENT.claims[0], rows_frame(_typed(records)), _typed(records), loss_curves=False)
     row = table[(table.cell == "gru0") & (table.framework == "torch")].iloc[0]
     expected = np.mean(_ours(harness_raw, "gru0", "torch", 16, 1e-2)) - np.mean(_ours(harness_raw, "gru4", "torch",
                                                                                         16, 1e-2))
@@ -290,7 +297,8 @@ def test_a_published_number_whose_runs_all_failed_says_so_rather_than_not_run(ha
     experiment = dataclasses.replace(HARNESS_EXPERIMENT, suite=dataclasses.replace(HARNESS_EXPERIMENT.suite,
                                                                                    references=(diverged,)))
     ok = [r for r in harness_raw if r["status"] == "ok" and r["identity"]["measure"] == "train"]
-    table = side_by_side_table(experiment, rows_frame(ok), failed_frame(harness_raw)).set_index("framework")
+    table = side_by_side_table(experiment, rows_frame(_typed(ok)),
+                               failed_frame(_typed(harness_raw))).set_index("framework")
     assert table.loc["torch", "ours (mean ± std)"] == "no score: 1 diverged"
     assert table.loc["keras", "ours (mean ± std)"] == NOT_RUN
     assert (table.seeds == 0).all() and (table.verdict == "—").all()
@@ -300,11 +308,11 @@ def test_an_ablation_side_whose_runs_all_failed_says_so(harness_raw):
     """The fixture's torch gru0 runs, made to have diverged, are the copied side of an init ablation."""
     ok = [r for r in harness_raw if r["status"] == "ok" and r["identity"]["measure"] == "train"
           and r["identity"]["cell"] == "gru0"]
-    lost = [{**r, "status": "diverged"} for r in ok if r["identity"]["framework"] == "torch"]
-    ablated = rows_frame(ok).assign(init="shared")
+    lost = [{**r, "status": "diverged", "error": "loss grew"} for r in ok if r["identity"]["framework"] == "torch"]
+    ablated = rows_frame(_typed(ok)).assign(init="shared")
     ablation = Ablation(title="t", field="init", value="shared", question="fixture",
                         suite=Suite(name="repl-test-t", description="test", device="cpu", grids=()))
-    row = ablation_table(ablation, rows_frame([]), ablated, failed_frame(lost)).iloc[0]
+    row = ablation_table(ablation, rows_frame(_typed([])), ablated, failed_frame(_typed(lost))).iloc[0]
     assert row["torch, init=as run"] == "no score: 2 diverged"
     assert row["keras, init=as run"] == NOT_RUN
     assert "%" in row["torch, init=shared"] and "%" in row["keras, init=shared"]  # the ablated runs scored
@@ -367,8 +375,8 @@ def test_committed_report_matches_its_records(name):
     if committed is not None:
         # a job run again (--retry-failed) counts by its latest record, as the report reads them
         latest = list({r["job_id"]: r for r in raw}.values())
-        fresh = side_by_side_table(experiment, rows_frame(own_runs(experiment, ok)),
-                                   failed_frame(own_runs(experiment, latest)))
+        fresh = side_by_side_table(experiment, rows_frame(own_runs(experiment, _typed(ok))),
+                                   failed_frame(own_runs(experiment, _typed(latest))))
         assert fresh.fillna("").astype(str).values.tolist() == committed.fillna("").astype(str).values.tolist()
     summary = (folder / "summary.md").read_text()
     assert summary.startswith(f"# Replication: {experiment.title}") and "# The harness report" in summary
@@ -400,7 +408,7 @@ def test_ablation_table_sets_each_frameworks_runs_beside_the_ablated_ones(name, 
     experiment = get_experiment(name)
     if not any(ablation.holds(r["identity"]) for r in ok):
         latest = latest_by_job(RecordStore(REPLICATION_DIR / name / "records.jsonl").load()).values()
-        lost = [r for r in latest if r["status"] != "ok" and ablation.holds(r["identity"])]
+        lost = [r for r in latest if r.status != "ok" and ablation.holds(r.identity)]
         if not lost:
             pytest.skip(f"no records of {ablation.suite.name} yet: python -m bench replicate {name}")
         # every run of it failed: the report says so, with each run's status and message
@@ -408,11 +416,11 @@ def test_ablation_table_sets_each_frameworks_runs_beside_the_ablated_ones(name, 
         section = summary.split(f"Suite `{ablation.suite.name}`")[1].split("\n## ")[0]
         assert section.count("No run of it scored: ") == 1
         for run in lost:
-            assert str(run["error"] or run["status"]).splitlines()[0] in section, run["identity"]
+            assert str(run.error or run.status).splitlines()[0] in section, run.identity
         return
-    assert not any(experiment.in_ablation(r["identity"]) for r in own_runs(experiment, ok))
-    table = ablation_table(ablation, rows_frame([r for r in ok if ablation.copies(r["identity"])]),
-                           rows_frame([r for r in ok if ablation.holds(r["identity"])]))
+    assert not any(experiment.in_ablation(r.identity) for r in own_runs(experiment, _typed(ok)))
+    table = ablation_table(ablation, rows_frame(_typed([r for r in ok if ablation.copies(r["identity"])])),
+                           rows_frame(_typed([r for r in ok if ablation.holds(r["identity"])])))
 
     def model_of(identity):  # what pairs a run with its ablated copy: all but seed, framework's own fields, init
         return json.dumps({k: v for k, v in identity.items()
@@ -470,8 +478,8 @@ def test_an_ablation_table_groups_and_names_runs_by_list_and_missing_task_option
     _, ok = _committed_records("binary_addition")
     experiment = get_experiment("binary_addition")
     longer = Ablation(title="75 epochs", field="epochs", value=75, question="fixture", suite=experiment.suite)
-    table = ablation_table(longer, rows_frame([r for r in ok if r["identity"]["epochs"] != 75]),
-                           rows_frame([r for r in ok if longer.holds(r["identity"])]))
+    table = ablation_table(longer, rows_frame(_typed([r for r in ok if r["identity"]["epochs"] != 75])),
+                           rows_frame(_typed([r for r in ok if longer.holds(r["identity"])])))
     assert len(table) == len(set(table.model)) == 6  # 3 sizes x 2 losses
     row = table[table.model == "lstm_native 1×2, loss=sigmoid_mse"].iloc[0]
     scores = [r["train"]["test_metric"] for r in ok if r["identity"]["hidden_size"] == 2

@@ -49,9 +49,9 @@ def test_a_job_whose_shorter_sequence_timed_out_is_recorded_without_being_starte
     # shortest first, whatever the grid order; gru0 at T 512 never started, gru1 (no timeout) ran at every T
     assert started == [("gru0", 8), ("gru1", 8), ("gru0", 64), ("gru1", 64), ("gru1", 512)]
     assert result.ran == 6 and result.statuses["timeout"] == 2
-    (skipped,) = [r for r in store.load() if r["identity"]["seq_len"] == 512 and r["identity"]["cell"] == "gru0"]
-    assert skipped["status"] == "timeout" and skipped["duration_s"] == 0.0
-    assert "not started: the same job at T 64 ran out of time" in skipped["error"]
+    (skipped,) = [r for r in store.load() if r.job.seq_len == 512 and r.job.cell == "gru0"]
+    assert skipped.status == "timeout" and skipped.duration_s == 0.0
+    assert "not started: the same job at T 64 ran out of time" in skipped.error
 
 
 def test_the_long_suite_covers_every_cell_in_each_frameworks_long_modes_at_each_length():

@@ -22,6 +22,7 @@ from bench.correctness import CheckRow, check_cell
 from bench.correctness.frameworks import installed
 from bench.correctness.rows import FAIL, HEADERS, INFO, NOT_APPLICABLE
 from bench.records.ratios import TIMING_KINDS, ratio
+from bench.records.schema import Record
 
 EXIT_INCORRECT = 1
 TRAIN_TASK = "digits"  # small, no download: a learning signal in seconds
@@ -148,12 +149,12 @@ def _hidden_for(spec, input_size: int) -> int:
         return input_size
 
 
-def _unmeasured(record) -> str | None:
+def _unmeasured(record: Record | None) -> str | None:
     """Why a job gave no measurement ("error: ..."), or None for an ok record."""
-    if record is not None and record["status"] == "ok":
+    if record is not None and record.status == "ok":
         return None
-    status = record["status"] if record else "no record"
-    lines = [line for line in ((record or {}).get("error") or "").strip().splitlines() if line.strip()]
+    status = record.status if record else "no record"
+    lines = [line for line in ((record.error if record else None) or "").strip().splitlines() if line.strip()]
     # Keras wraps the cause: its last non-trace line says what went wrong
     cause = next((line.strip() for line in reversed(lines) if not line.startswith((" ", "Traceback", "File"))), "")
     return f"{status}: {lines[0][:120]}" + (f" … {cause[:160]}" if cause and cause != lines[0] else "") \
@@ -174,9 +175,8 @@ def _train_row(name: str, framework: str, jobs, records) -> CheckRow:
             parts.append(f"{job.cell}: {reason}")
             reasons.append(reason)
             continue
-        train = record["train"]
-        parts.append(f"{job.cell}: {train['metric']} {train['test_metric']:.3f}, "
-                     f"{record['params']['recurrent']:,} recurrent parameters")
+        parts.append(f"{job.cell}: {record.train.metric} {record.train.test_metric:.3f}, "
+                     f"{record.params.recurrent:,} recurrent parameters")
     failed = _failed_in_harness(reasons)
     return CheckRow(name, f"training {TRAIN_TASK}, {jobs[0].epochs} epochs, H{jobs[0].hidden_size}", framework,
                     FAIL if failed else INFO, "; ".join(parts), correctness=failed)
@@ -193,5 +193,5 @@ def _timing_row(name: str, framework: str, job, records) -> CheckRow:
     if train is None or infer is None:
         return CheckRow(name, check, framework, INFO, "timed, but not paired with its native layer", correctness=False)
     figure = (f"training step ×{train.value:.2f}, inference step ×{infer.value:.2f} (paired medians, {job.mode}; "
-              f"{record['timing']['train_step']['median_s'] * 1e3:.1f} ms per training step)")
+              f"{record.timing.train_step.median_s * 1e3:.1f} ms per training step)")
     return CheckRow(name, check, f"{framework}", INFO, figure, correctness=False)

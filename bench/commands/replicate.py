@@ -92,7 +92,7 @@ def adopt_shared_records(suite, records: Path, root: Path) -> int:
             if other.resolve() == records.resolve():
                 continue
             for job_id, record in latest_by_job(RecordStore(other).load()).items():
-                if job_id in wanted and record["status"] == "ok":
+                if job_id in wanted and record.status == "ok":
                     store.append(record)
                     wanted.discard(job_id)
                     copied += 1

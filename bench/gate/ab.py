@@ -30,6 +30,7 @@ from bench.records.environment import source_digest
 from bench.gate.sides import Side
 from bench.gate.stats import FAIL, INCONCLUSIVE, Interval, geometric_mean, quotient_interval, rounds_of
 from bench.records.ratios import TIMING_KINDS, timed_rounds
+from bench.records.schema import Record
 from bench.records.store import RecordStore
 from bench.gate.tolerances import Tolerance
 
@@ -115,7 +116,7 @@ class ABResult:
                 "speed": [row.as_dict() for row in self.speed]}
 
 
-def run_side(side: Side, settings: ABSettings, output: Path, narrow: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+def run_side(side: Side, settings: ABSettings, output: Path, narrow: tuple[str, ...] = ()) -> list[Record]:
     """One round of one side: its own `bench run` of the suite into `output`; its records."""
     args = ("run", "--suite", settings.suite, "--threads", str(settings.threads), "--reuse-processes",
             "--no-resume", "--no-report", "--no-progress", "--allow-failures", "--output", str(output),
@@ -136,44 +137,43 @@ def run_side(side: Side, settings: ABSettings, output: Path, narrow: tuple[str, 
     return records
 
 
-def _check_code(side: Side, records: list[dict[str, Any]]) -> None:
+def _check_code(side: Side, records: list[Record]) -> None:
     """Every record must name the side's own sources: else the other side's code (or an installed copy) ran."""
     expected = source_digest(side.root)
-    wrong = {r["environment"].get("source_digest") for r in records} - {expected}
+    wrong = {r.environment.source_digest for r in records} - {expected}
     if wrong:
         raise ConfigError(f"the {side.name}'s records name source digest {', '.join(map(str, sorted(wrong)))}, not "
                           f"{expected} of {side.root}: its jobs imported another copy of bench (an installed, "
                           "non-editable rnnbench shadows the checkout?). Install the project editable (pip install -e .)")
 
 
-def _custom_timing(records: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+def _custom_timing(records: list[Record]) -> dict[str, list[Record]]:
     """Paired timing records of custom cells, by rounds_key."""
-    return {key: group for key, group in timed_rounds(records).items() if group[0]["timing"].get("paired")}
+    return {key: group for key, group in timed_rounds(records).items() if group[0].timing.paired}
 
 
-def judge_speed(base: dict[str, list[dict[str, Any]]], head: dict[str, list[dict[str, Any]]],
-                threshold: float) -> list[SpeedRow]:
+def judge_speed(base: dict[str, list[Record]], head: dict[str, list[Record]], threshold: float) -> list[SpeedRow]:
     """A SpeedRow per custom timing job and step kind timed on both sides."""
     rows = []
-    for key in sorted(set(base) & set(head), key=lambda k: job_label(head[k][0]["identity"])):
-        identity = head[key][0]["identity"]
+    for key in sorted(set(base) & set(head), key=lambda k: job_label(head[k][0])):
+        first = head[key][0]
         for kind in TIMING_KINDS:
             b, h = rounds_of(base[key], kind), rounds_of(head[key], kind)
             if not b or not h:
                 continue
             interval = quotient_interval(b, h)
-            rows.append(SpeedRow(key, job_label(identity).rsplit("/seed", 1)[0], identity["cell"],
-                                 identity["framework"], kind, geometric_mean(b), geometric_mean(h), interval,
-                                 interval.verdict(threshold), interval.smallest_detectable(threshold)))
+            rows.append(SpeedRow(key, job_label(first).rsplit("/seed", 1)[0], first.job.cell, first.job.framework,
+                                 kind, geometric_mean(b), geometric_mean(h), interval, interval.verdict(threshold),
+                                 interval.smallest_detectable(threshold)))
     return rows
 
 
-def _narrow(keys: set[str], groups: dict[str, list[dict[str, Any]]]) -> list[tuple[str, ...]]:
+def _narrow(keys: set[str], groups: dict[str, list[Record]]) -> list[tuple[str, ...]]:
     """`bench run` arguments running just the jobs of `keys`: one run per framework, its cells named."""
     cells: dict[str, set[str]] = {}
     for key in keys:
-        identity = groups[key][0]["identity"]
-        cells.setdefault(identity["framework"], set()).add(identity["cell"])
+        job = groups[key][0].job
+        cells.setdefault(job.framework, set()).add(job.cell)
     return [("--frameworks", framework, "--cells", ",".join(sorted(names))) for framework, names in sorted(cells.items())]
 
 
@@ -184,8 +184,8 @@ def run_ab(base: Side, head: Side, settings: ABSettings, say: Callable[[str], No
                           f"{settings.max_rounds}: an interval needs at least two rounds a side")
     settings.out_dir.mkdir(parents=True, exist_ok=True)
     started, load_start = time.monotonic(), os.getloadavg()[0]
-    timing: dict[str, dict[str, list[dict[str, Any]]]] = {"base": {}, "head": {}}
-    first: dict[str, list[dict[str, Any]]] = {}
+    timing: dict[str, dict[str, list[Record]]] = {"base": {}, "head": {}}
+    first: dict[str, list[Record]] = {}
     pending: set[str] | None = None  # None: the whole suite (round 1)
     rounds_run = 0
     speed: list[SpeedRow] = []
@@ -209,7 +209,7 @@ def run_ab(base: Side, head: Side, settings: ABSettings, say: Callable[[str], No
         if not pending:
             break
     comparison = compare(first.get("base", []), first.get("head", []), settings.tolerances, OMIT_SPEED)
-    head_ok = [r for r in first.get("head", []) if r["status"] == "ok"]
+    head_ok = [r for r in first.get("head", []) if r.status == "ok"]
     result = ABResult(base, head, settings, comparison, speed, rounds_run, time.monotonic() - started,
                       machine_class(head_ok[0]) if head_ok else "unknown", (load_start, os.getloadavg()[0]))
     (settings.out_dir / "gate.json").write_text(json.dumps(result.summary(), indent=1) + "\n", encoding="utf-8")

@@ -23,7 +23,8 @@ from bench.plan.config import ConfigError
 from bench.gate import sides
 from bench.gate.backfill import failure_file
 from bench.gate.stats import ratio_interval, rounds_of
-from bench.records.ratios import rounds_key
+from bench.records.ratios import rounds_key, step_stats
+from bench.records.schema import Record
 from bench.records.store import RecordStore
 
 SCHEMA_VERSION = 1
@@ -118,41 +119,39 @@ class History:
         return len(rows)
 
     def add_records(self, path: Path, source: str, run_id: str, side: str = "",
-                    records: list[dict[str, Any]] | None = None) -> int:
+                    records: list[Record] | None = None) -> int:
         """One row per job of a records file (its rounds, if a job ran several times, pooled)."""
         records = RecordStore(path).load() if records is None else records
         if not records and source != "gate":
             raise ConfigError(f"{path} holds no readable records; give a records file written by `bench run`")
         return self._insert(self._rows(records, source, run_id, side))
 
-    def _rows(self, records: list[dict[str, Any]], source: str, run_id: str, side: str) -> Iterable[dict[str, Any]]:
-        groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    def _rows(self, records: list[Record], source: str, run_id: str, side: str) -> Iterable[dict[str, Any]]:
+        groups: dict[str, list[Record]] = defaultdict(list)
         for record in records:
-            groups[rounds_key(record["identity"])].append(record)
+            groups[rounds_key(record.identity)].append(record)
         for key, group in groups.items():
             yield self._row(key, group, source, run_id, side)
 
-    def _row(self, key: str, group: list[dict[str, Any]], source: str, run_id: str, side: str) -> dict[str, Any]:
-        first, identity = group[0], group[0]["identity"]
-        env = first.get("environment") or {}
-        git = env.get("git") or {}
-        failed = [r for r in group if r["status"] != "ok"]
-        info = self._commit(git.get("commit"))
-        train = first.get("train") or {}
+    def _row(self, key: str, group: list[Record], source: str, run_id: str, side: str) -> dict[str, Any]:
+        first, job = group[0], group[0].job
+        env, git = first.environment, first.environment.git
+        failed = [r for r in group if r.status != "ok"]
+        info = self._commit(git.commit)
         row = {"source": source, "run_id": run_id, "side": side, "machine": machine_class(first),
-               "stack": stack(first), "commit_id": git.get("commit"), "dirty": int(bool(git.get("dirty"))),
-               "source_digest": env.get("source_digest"), "committed_at": info.committed_at,
-               "subject": info.subject, "job": job_label(identity).rsplit("/seed", 1)[0], "job_key": key,
-               "cell": identity.get("cell"), "framework": identity.get("framework"), "mode": identity.get("mode"),
-               "status": failed[0]["status"] if failed else "ok",
-               "error": (failed[0].get("error") or "").strip().splitlines()[0][:200] if failed else None,
-               "metric": train.get("metric"), "metric_value": train.get("test_metric"), "rounds": len(group),
-               "recorded_at": env.get("recorded_at")}
-        ok = [r for r in group if r["status"] == "ok" and r.get("timing")]
+               "stack": stack(first), "commit_id": git.commit, "dirty": int(bool(git.dirty)),
+               "source_digest": env.source_digest, "committed_at": info.committed_at,
+               "subject": info.subject, "job": job_label(first).rsplit("/seed", 1)[0], "job_key": key,
+               "cell": job.cell, "framework": job.framework, "mode": job.mode,
+               "status": failed[0].status if failed else "ok",
+               "error": (failed[0].error or "").strip().splitlines()[0][:200] if failed else None,
+               "metric": first.train.metric if first.train else None,
+               "metric_value": first.train.test_metric if first.train else None, "rounds": len(group),
+               "recorded_at": env.recorded_at}
+        ok = [r for r in group if r.status == "ok" and r.timing]
         for kind, prefix in KIND_PREFIX.items():
-            medians = [r["timing"][kind]["median_s"] for r in ok if (r["timing"].get(kind) or {}).get("median_s")]
-            natives = [r["timing"]["native"][kind]["median_s"] for r in ok
-                       if ((r["timing"].get("native") or {}).get(kind) or {}).get("median_s")]
+            medians = [s.median_s for s in (step_stats(r, kind) for r in ok) if s and s.median_s]
+            natives = [s.median_s for s in (step_stats(r, kind, native=True) for r in ok) if s and s.median_s]
             row[f"{prefix}_median_s"] = statistics.median(medians) if medians else None
             row[f"native_{prefix}_median_s"] = statistics.median(natives) if natives else None
             rounds = rounds_of(ok, kind)
@@ -186,12 +185,12 @@ class History:
         return self.add_records(records, "backfill", records.name)
 
 
-def stack(record: dict[str, Any]) -> str:
+def stack(record: Record) -> str:
     """The software a record ran on, as one label: Python, the frameworks, the Keras backend."""
-    versions = (record.get("environment") or {}).get("versions") or {}
+    versions = record.environment.versions or {}
     tf = versions.get("tensorflow") or versions.get("tensorflow-cpu")
     parts = [f"python {versions.get('python')}", f"torch {versions.get('torch')}", f"tensorflow {tf}",
              f"keras {versions.get('keras')}"]
-    if record["identity"].get("framework") == "keras":
-        parts.append(f"backend {record['identity'].get('backend')}")
+    if record.job.framework == "keras":
+        parts.append(f"backend {record.job.backend}")
     return ", ".join(parts)

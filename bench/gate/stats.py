@@ -22,6 +22,7 @@ from typing import Sequence
 
 import numpy as np
 
+from bench.records.schema import Record
 from bench.records.ratios import paired_ratio
 
 CONFIDENCE = 0.95  # two-sided level of the interval
@@ -61,9 +62,9 @@ class Interval:
         return (1 + threshold) * self.estimate / self.low - 1
 
 
-def rounds_of(records: Sequence[dict], kind: str) -> list[Round]:
+def rounds_of(records: Sequence[Record], kind: str) -> list[Round]:
     """The paired timings of `kind` in `records` (one job process each), as Rounds; unpaired records give none."""
-    return [Round(stats["median"], tuple(stats.get("ratios") or ()))
+    return [Round(stats.median, tuple(stats.ratios or ()))
             for stats in (paired_ratio(record, kind) for record in records) if stats is not None]
 
 

@@ -27,6 +27,7 @@ from bench.cells import UnknownCellError, get_spec
 from bench.plan.config import ConfigError
 from bench.records.ratios import Ratio, identity_key, rounds_key, timed_rounds
 from bench.records.ratios import ratio as shared_ratio
+from bench.records.schema import Record
 from bench.records.store import latest_by_job
 from bench.gate.tolerances import FIELDS, Tolerance, resolve_tolerances
 
@@ -77,23 +78,17 @@ class Comparison:
 
 # -- identities ------------------------------------------------------------------------------
 
-def job_label(identity: dict[str, Any]) -> str:
-    """The harness's label for a job (cell/framework-mode/measure/task/size/seed)."""
-    from bench.plan.jobs import Job
-
-    try:
-        return Job.from_identity(identity).label()
-    except Exception:  # noqa: BLE001 - a record from another version still deserves a name
-        return "/".join(str(identity.get(k)) for k in ("cell", "framework", "mode", "measure", "task", "seed"))
+def job_label(record: Record) -> str:
+    """The harness's label for a record's job (cell/framework-mode/measure/task/size/seed)."""
+    return record.job.label()
 
 
-def machine_class(record: dict[str, Any]) -> str:
+def machine_class(record: Record) -> str:
     """What decides whether step-time ratios are comparable: device, its model, cores and threads."""
-    env = record.get("environment") or {}
-    identity = record["identity"]
-    name = env.get("device_name") or env.get("cpu") or "unknown device"
-    threads = (env.get("threads") or {}).get("intra_op", env.get("threads_requested"))
-    return f"{identity.get('device')}: {name}, {env.get('cpu_cores')} cores, {threads} threads"
+    env = record.environment
+    name = env.device_name or env.cpu or "unknown device"
+    threads = (env.threads or {}).get("intra_op", env.threads_requested)
+    return f"{record.job.device}: {name}, {env.cpu_cores} cores, {threads} threads"
 
 
 def _baseline_cell(cell: str) -> str | None:
@@ -115,36 +110,36 @@ def _native_kernel(path: str | None) -> str | None:
 class TimingGroup:
     """The timing records of one cell and configuration over its rounds (seeds)."""
 
-    identity: dict[str, Any]  # identity of the first round
-    rounds: list[dict[str, Any]] = field(default_factory=list)  # the records, one per seed
+    first: Record  # the first round's record
+    rounds: list[Record] = field(default_factory=list)  # the records, one per seed
     machines: set[str] = field(default_factory=set)  # machine classes of the rounds
     native_kernels: set[str] = field(default_factory=set)  # native layers: kernels seen
 
     @property
     def seeds(self) -> list[int]:
-        return [record["identity"].get("seed") for record in self.rounds]
+        return [record.job.seed for record in self.rounds]
 
     @property
     def label(self) -> str:
         seeds = ",".join(str(s) for s in sorted(self.seeds))
         rounds = f"seeds {seeds}" if len(self.seeds) > 1 else f"seed {seeds}"
-        return job_label(self.identity).rsplit("/seed", 1)[0] + "/" + rounds
+        return job_label(self.first).rsplit("/seed", 1)[0] + "/" + rounds
 
 
-def timing_groups(records: Iterable[dict[str, Any]]) -> dict[str, TimingGroup]:
+def timing_groups(records: Iterable[Record]) -> dict[str, TimingGroup]:
     """Ok records with timing, grouped by identity without the seed (keys keep the backend)."""
     groups: dict[str, TimingGroup] = {}
     for key, rounds in timed_rounds(records).items():
-        group = groups[key] = TimingGroup(rounds[0]["identity"], rounds)
+        group = groups[key] = TimingGroup(rounds[0], rounds)
         group.machines.update(machine_class(record) for record in rounds)
-        group.native_kernels.update(_native_kernel(r["native_path"]) for r in rounds if _native_kernel(r.get("native_path")))
+        group.native_kernels.update(_native_kernel(r.native_path) for r in rounds if _native_kernel(r.native_path))
     return groups
 
 
 def ratio(groups: dict[str, TimingGroup], group: TimingGroup, kind: str) -> Ratio | None:
     """The group's step time over its native layer's (bench.records.ratios.ratio); None when there is nothing to divide by."""
-    native_cell = _baseline_cell(group.identity["cell"])
-    native = groups.get(rounds_key(group.identity, cell=native_cell)) if native_cell else None
+    native_cell = _baseline_cell(group.first.job.cell)
+    native = groups.get(rounds_key(group.first.identity, cell=native_cell)) if native_cell else None
     return shared_ratio(group.rounds, native.rounds if native else None, kind)
 
 
@@ -171,11 +166,10 @@ def _change(baseline: float, current: float, relative: bool) -> str:
     return f"{current - baseline:+.4f}"
 
 
-def _judge_metric(label: str, base: dict[str, Any], cur: dict[str, Any],
-                  tolerances: dict[str, Tolerance]) -> Row | None:
-    btrain, ctrain = base.get("train") or {}, cur.get("train") or {}
-    metric = btrain.get("metric")
-    b, c = btrain.get("test_metric"), ctrain.get("test_metric")
+def _judge_metric(label: str, base: Record, cur: Record, tolerances: dict[str, Tolerance]) -> Row | None:
+    if base.train is None:
+        return None
+    metric, b, c = base.train.metric, base.train.test_metric, cur.train.test_metric if cur.train else None
     if metric is None or b is None:
         return None
     if c is None:
@@ -193,20 +187,19 @@ def _judge_metric(label: str, base: dict[str, Any], cur: dict[str, Any],
     return Row(label, metric, _fmt(b), _fmt(c), change, OK)
 
 
-def _judge_job(label: str, base: dict[str, Any] | None, cur: dict[str, Any] | None,
-               tolerances: dict[str, Tolerance]) -> Row:
+def _judge_job(label: str, base: Record | None, cur: Record | None, tolerances: dict[str, Tolerance]) -> Row:
     if cur is None:
-        if base["status"] == "ok":
+        if base.status == "ok":
             return Row(label, "status", "ok", "missing", "—", REGRESSION,
                        f"{label}: ok in the baseline, missing from the current records (did the suite change, "
                        "or did the run stop early?)")
-        return Row(label, "status", base["status"], "missing", "—", f"not judged: was {base['status']}")
+        return Row(label, "status", base.status, "missing", "—", f"not judged: was {base.status}")
     if base is None:
-        return Row(label, "status", "—", cur["status"], "—", "new")
-    bstat, cstat = base["status"], cur["status"]
+        return Row(label, "status", "—", cur.status, "—", "new")
+    bstat, cstat = base.status, cur.status
     if bstat == "ok" and cstat != "ok":
         return Row(label, "status", bstat, cstat, "—", REGRESSION,
-                   f"{label}: ok in the baseline, now {cstat}: {_first_line(cur.get('error'))}")
+                   f"{label}: ok in the baseline, now {cstat}: {_first_line(cur.error)}")
     if bstat != "ok":
         return Row(label, "status", bstat, cstat, "—", "fixed" if cstat == "ok" else f"not judged: still {cstat}")
     metric_row = _judge_metric(label, base, cur, tolerances)
@@ -219,9 +212,9 @@ def _speed_skip(bgroup: TimingGroup, cgroup: TimingGroup, speed: str) -> str | N
         return "not judged: --speed never"
     if speed in ("always", OMIT_SPEED):
         return None
-    if bgroup.identity.get("backend") != cgroup.identity.get("backend"):
-        return (f"not judged: backend differs ({bgroup.identity.get('backend')} in the baseline, "
-                f"{cgroup.identity.get('backend')} now)")
+    if bgroup.first.job.backend != cgroup.first.job.backend:
+        return (f"not judged: backend differs ({bgroup.first.job.backend} in the baseline, "
+                f"{cgroup.first.job.backend} now)")
     if bgroup.machines != cgroup.machines:
         return "not judged: machine class differs"
     return None
@@ -270,7 +263,7 @@ def _judge_group(bgroups, cgroups, bgroup: TimingGroup, cgroup: TimingGroup | No
     return rows
 
 
-def compare(baseline: list[dict[str, Any]], current: list[dict[str, Any]],
+def compare(baseline: list[Record], current: list[Record],
             tolerances: dict[str, Tolerance] | None = None, speed: str = "auto") -> Comparison:
     """Judge `current` records against `baseline` records (both as read from JSONL)."""
     if speed not in (*SPEED_POLICIES, OMIT_SPEED):
@@ -281,38 +274,38 @@ def compare(baseline: list[dict[str, Any]], current: list[dict[str, Any]],
     result = Comparison()
     result.notes += _environment_notes(base, cur)
 
-    cur_index = {identity_key(r["identity"]): r for r in cur}
-    cur_loose = {identity_key(r["identity"], drop=("backend",)): r for r in cur}
+    cur_index = {identity_key(r.identity): r for r in cur}
+    cur_loose = {identity_key(r.identity, drop=("backend",)): r for r in cur}
     seen: set[int] = set()
-    for record in sorted(base, key=lambda r: job_label(r["identity"])):
-        match = _lookup(cur_index, cur_loose, record["identity"], ())
+    for record in sorted(base, key=job_label):
+        match = _lookup(cur_index, cur_loose, record.identity, ())
         if match is not None:
             seen.add(id(match))
-        result.rows.append(_judge_job(job_label((match or record)["identity"]), record, match, tolerances))
-    for record in sorted(cur, key=lambda r: job_label(r["identity"])):
+        result.rows.append(_judge_job(job_label(match or record), record, match, tolerances))
+    for record in sorted(cur, key=job_label):
         if id(record) not in seen:
-            result.rows.append(_judge_job(job_label(record["identity"]), None, record, tolerances))
+            result.rows.append(_judge_job(job_label(record), None, record, tolerances))
 
     bgroups, cgroups = timing_groups(base), timing_groups(cur)
     cg_index = dict(cgroups)
-    cg_loose = {identity_key(g.identity, drop=("seed", "backend")): g for g in cgroups.values()}
+    cg_loose = {identity_key(g.first.identity, drop=("seed", "backend")): g for g in cgroups.values()}
     for bgroup in sorted(bgroups.values(), key=lambda g: g.label):
-        cgroup = _lookup(cg_index, cg_loose, bgroup.identity, ("seed",))
+        cgroup = _lookup(cg_index, cg_loose, bgroup.first.identity, ("seed",))
         result.rows.extend(_judge_group(bgroups, cgroups, bgroup, cgroup, tolerances, speed))
     return result
 
 
-def _environment_notes(base: list[dict[str, Any]], cur: list[dict[str, Any]]) -> list[str]:
+def _environment_notes(base: list[Record], cur: list[Record]) -> list[str]:
     notes = []
-    bm = sorted({machine_class(r) for r in base if r["status"] == "ok"})
-    cm = sorted({machine_class(r) for r in cur if r["status"] == "ok"})
+    bm = sorted({machine_class(r) for r in base if r.status == "ok"})
+    cm = sorted({machine_class(r) for r in cur if r.status == "ok"})
     if bm == cm:
         notes.append(f"Machine class: {'; '.join(bm) or 'unknown'} (the same in both files).")
     else:
         notes.append(f"Machine class differs: baseline {'; '.join(bm) or 'unknown'}, current {'; '.join(cm) or 'unknown'}. "
                      "Step-time ratios are not judged; regenerate the baseline on this machine class to gate speed.")
-    bb = sorted({r["identity"].get("backend") for r in base})
-    cb = sorted({r["identity"].get("backend") for r in cur})
+    bb = sorted({r.job.backend for r in base})
+    cb = sorted({r.job.backend for r in cur})
     if bb != cb:
         notes.append(f"Backends differ: baseline {', '.join(map(str, bb))}, current {', '.join(map(str, cb))}. "
                      "Jobs are matched without the backend; their speed is not judged.")

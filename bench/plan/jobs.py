@@ -13,7 +13,7 @@ import json
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from typing import Any
 
-from bench.cells import get_spec, implemented_in, list_cells
+from bench.cells import UnknownCellError, get_spec, implemented_in, list_cells
 from bench.plan.config import (BACKENDS, DEVICES, FRAMEWORKS, MEASURES, ConfigError, TimingConfig, check_choice,
                                default_keras_backend)
 from bench.plan.knobs import KNOB_DEFAULTS, KNOBS
@@ -86,7 +86,7 @@ class Job:
             raise ConfigError("a timing job needs warmup_steps and timed_steps")
         if self.measure == "timing" and (self.seq_len is None or self.input_size is None):
             raise ConfigError("a timing-only job needs seq_len and input_size (its shape)")
-        if self.paired and (self.measure == "train" or get_spec(self.cell).native):
+        if self.paired and (self.measure == "train" or _registered_native(self.cell)):
             raise ConfigError(f"only timing jobs of custom cells can be paired with a native layer; "
                               f"{self.cell} ({self.measure}) cannot")
         if self.adam_epsilon != "framework" and self.execution.captures_step:
@@ -135,6 +135,15 @@ class Job:
         settings = "".join(k.label(getattr(self, k.name)) for k in KNOBS if not k.tag_after_mode)
         return (f"{self.cell}/{self.framework}-{self.mode}{after_mode}/{self.measure}/{what}/"
                 f"L{self.num_layers}H{self.hidden_size}{settings}/seed{self.seed}")
+
+
+def _registered_native(cell: str) -> bool:
+    """Whether `cell` is a registered native cell; False for a name not registered here (a record's plugin cell read
+    without its plugin: its pairing was checked when it ran; expand() refuses unknown names for new jobs)."""
+    try:
+        return get_spec(cell).native
+    except UnknownCellError:
+        return False
 
 
 # every identity field with a default, by name (task_options' default is the empty tuple)

@@ -20,6 +20,8 @@ import statistics
 from dataclasses import dataclass
 from typing import Any, Iterable
 
+from bench.records.schema import PairedRatio, Record, StepStats
+
 PAIRED, CROSS_JOB = "paired", "cross-job"  # how a ratio was measured
 TIMING_KINDS = ("train_step", "inference_step")  # the two timed steps of a record
 # identity keys that say how a timing was measured, not what was measured: two rounds of a configuration may differ
@@ -48,49 +50,58 @@ def rounds_key(identity: dict[str, Any], **replace: Any) -> str:
     return identity_key(identity, drop=("seed",), **replace)
 
 
-def timed_rounds(records: Iterable[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+def timed_rounds(records: Iterable[Record]) -> dict[str, list[Record]]:
     """Ok records with timing, grouped into rounds of one configuration (rounds_key)."""
-    groups: dict[str, list[dict[str, Any]]] = {}
+    groups: dict[str, list[Record]] = {}
     for record in records:
-        if record["status"] == "ok" and record.get("timing"):
-            groups.setdefault(rounds_key(record["identity"]), []).append(record)
+        if record.status == "ok" and record.timing:
+            groups.setdefault(rounds_key(record.identity), []).append(record)
     return groups
 
 
-def paired_ratio(record: dict[str, Any], kind: str) -> dict[str, float] | None:
-    """The record's in-process ratio statistics ({"median", "iqr", …}) for `kind`, if it was timed paired."""
-    timing = record.get("timing") or {}
-    if not timing.get("paired"):
+def paired_ratio(record: Record, kind: str) -> PairedRatio | None:
+    """The record's in-process ratio statistics for `kind` (train_step or inference_step), if it was timed paired."""
+    timing = record.timing
+    if not timing or not timing.paired or not timing.paired_ratio:
         return None
-    stats = (timing.get("paired_ratio") or {}).get(kind) or {}
-    return stats if (stats.get("median") or 0) > 0 else None
+    stats = getattr(timing.paired_ratio, kind)
+    return stats if stats is not None and (stats.median or 0) > 0 else None
 
 
-def fastest(rounds: list[dict[str, Any]], kind: str) -> float | None:
+def step_stats(record: Record, kind: str, native: bool = False) -> StepStats | None:
+    """A timed record's statistics of step `kind`; with `native`, its paired native layer's (None where absent)."""
+    timing = record.timing
+    if timing is None:
+        return None
+    side = timing.native if native else timing
+    return getattr(side, kind) if side is not None else None
+
+
+def fastest(rounds: list[Record], kind: str) -> float | None:
     """The smallest median step time over the rounds, in seconds."""
-    medians = [(r["timing"].get(kind) or {}).get("median_s") for r in rounds]
+    medians = [stats.median_s for stats in (step_stats(r, kind) for r in rounds) if stats is not None]
     medians = [m for m in medians if m is not None and m > 0]
     return min(medians) if medians else None
 
 
-def ratio(custom: list[dict[str, Any]], native: list[dict[str, Any]] | None, kind: str) -> Ratio | None:
+def ratio(custom: list[Record], native: list[Record] | None, kind: str) -> Ratio | None:
     """The ratio of the custom cell's rounds to its native layer's rounds (module docstring); None when there is
     nothing to divide by."""
     paired = [paired_ratio(record, kind) for record in custom]
     if custom and all(stats is not None for stats in paired):
-        iqrs = [stats["iqr"] for stats in paired if stats.get("iqr") is not None]
-        return Ratio(float(statistics.median(s["median"] for s in paired)), PAIRED,
+        iqrs = [stats.iqr for stats in paired if stats.iqr is not None]
+        return Ratio(float(statistics.median(s.median for s in paired)), PAIRED,
                      float(statistics.median(iqrs)) if len(iqrs) == len(paired) else None)
     return cross_job(custom, native or [], kind)
 
 
-def cross_job(custom: list[dict[str, Any]], native: list[dict[str, Any]], kind: str) -> Ratio | None:
+def cross_job(custom: list[Record], native: list[Record], kind: str) -> Ratio | None:
     """The custom rounds' fastest over the native rounds' fastest; None when either has no time."""
     mine, theirs = fastest(custom, kind), fastest(native, kind)
     return Ratio(mine / theirs, CROSS_JOB) if mine is not None and theirs is not None else None
 
 
-def ratio_to_usual(groups: dict[str, list[dict[str, Any]]], key: str, baseline: str | None, usual_mode: str,
+def ratio_to_usual(groups: dict[str, list[Record]], key: str, baseline: str | None, usual_mode: str,
                    kind: str) -> Ratio | None:
     """Configuration `key` over cell `baseline` in `usual_mode`, the mode users run the native layer in.
 
@@ -98,15 +109,15 @@ def ratio_to_usual(groups: dict[str, list[dict[str, Any]]], key: str, baseline: 
     None when `key` already runs in `usual_mode` (its ratio_in is that figure) or there is nothing to divide by.
     """
     custom = groups.get(key, [])
-    if not custom or baseline is None or custom[0]["identity"]["mode"] == usual_mode:
+    if not custom or baseline is None or custom[0].job.mode == usual_mode:
         return None
-    return cross_job(custom, groups.get(rounds_key(custom[0]["identity"], cell=baseline, mode=usual_mode), []), kind)
+    return cross_job(custom, groups.get(rounds_key(custom[0].identity, cell=baseline, mode=usual_mode), []), kind)
 
 
-def ratio_in(groups: dict[str, list[dict[str, Any]]], key: str, baseline: str | None, kind: str) -> Ratio | None:
+def ratio_in(groups: dict[str, list[Record]], key: str, baseline: str | None, kind: str) -> Ratio | None:
     """The ratio of configuration `key` in `groups` (timed_rounds) to the same configuration of cell `baseline`."""
     custom = groups.get(key, [])
     if not custom or baseline is None:
         return None
-    native = groups.get(rounds_key(custom[0]["identity"], cell=baseline))
+    native = groups.get(rounds_key(custom[0].identity, cell=baseline))
     return ratio(custom, native, kind)

@@ -1,17 +1,20 @@
-"""The record, typed: one dataclass per section, from which validation and the published schema both come.
+"""The record, typed: one dataclass per section, from which validation, the typed record and the published schema
+all come.
 
-`record_problems` walks a record (a dict, as read from JSONL) against these classes, nested sections and lists
-included, and names every problem by its path ("timing.train_step.median_s must be float or null").
-`schema_markdown` writes the table docs/harness.md publishes (a test keeps the two the same). A field's
-type says what a value may be; `Optional` means null is allowed (a measurement that was not finite is
-written as null); a field with a default may be absent (older records, or a section that only some
-jobs fill in). A section marked OPEN may hold keys beyond its fields (free-form maps: versions, task
-options); every other section refuses keys it does not declare, so a writer's typo fails at once.
+bench.records.validation walks a record (a dict, as read from JSONL) against these classes, nested sections and
+lists included, and names every problem by its path ("timing.train_step.median_s must be float or null");
+bench.records.typed turns a valid one into these classes and back. `schema_markdown` writes the table
+docs/harness.md publishes (a test keeps the two the same). A field's type says what a value may be; `Optional`
+means null is allowed (a measurement that was not finite is written as null); a field with a default may be
+absent (older records, or a section that only some jobs fill in). A section marked OPEN may hold keys beyond its
+fields (free-form maps: versions, task options); every other section refuses keys it does not declare, so a
+writer's typo fails at once.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import types
 import typing
 from dataclasses import dataclass, field
@@ -19,6 +22,12 @@ from typing import Any, Optional
 
 from bench.plan.jobs import Job
 from bench.plan.knobs import KNOBS
+
+
+@functools.cache
+def _hints(cls: type) -> dict[str, Any]:
+    """A class's resolved field types (resolving them is slow, and every record asks)."""
+    return typing.get_type_hints(cls)
 
 
 def doc(text: str, default: Any = dataclasses.MISSING) -> Any:
@@ -191,11 +200,13 @@ class Environment:
     process: str = doc("\"fresh\": the job's process ran it alone or first; \"reused: job N of this process\": "
                        "its framework was imported and compile caches warmed by earlier jobs (--reuse-processes)",
                        ABSENT)
+    extras: dict = field(default_factory=dict, metadata={"internal": True})  # the keys beyond these (CUDA driver …)
+
 
 
 def _identity_types() -> dict[str, Any]:
     """Each identity key and its type, from the Job's own fields (task options travel as a JSON object)."""
-    hints = typing.get_type_hints(Job)
+    hints = _hints(Job)
     return {f.name: dict if f.name == "task_options" else hints[f.name] for f in dataclasses.fields(Job)}
 
 
@@ -222,75 +233,14 @@ class Record:
     timing: Optional[Timing] = doc("the step timing")
     memory: Optional[Memory] = doc("the job's peak memory")
     environment: Environment = doc("where and with what it ran")
+    # the identity as a Job (bench.records.typed.build_record sets it): readers use record.job.cell, defaults filled in
+    job: Optional[Job] = field(default=None, compare=False, repr=False, metadata={"internal": True})
 
 
-def _type_ok(value: Any, expected: Any) -> bool:
-    if expected is Any:
-        return True
-    if expected is float:
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
-    if expected is int:
-        return isinstance(value, int) and not isinstance(value, bool)
-    origin = typing.get_origin(expected)
-    return isinstance(value, origin or expected)
-
-
-def _check(value: Any, expected: Any, path: str, problems: list[str]) -> None:
-    """Append to `problems` what is wrong with `value` at `path` for type `expected`."""
-    args = typing.get_args(expected)
-    if typing.get_origin(expected) in (typing.Union, types.UnionType):
-        if value is None and type(None) in args:
-            return
-        expected = next(a for a in args if a is not type(None))
-        args = typing.get_args(expected)
-    if dataclasses.is_dataclass(expected):
-        if not isinstance(value, dict):
-            problems.append(f"{path} must be an object, got {type(value).__name__}")
-            return
-        _check_section(value, expected, path, problems)
-    elif typing.get_origin(expected) is list and args and dataclasses.is_dataclass(args[0]):
-        if not isinstance(value, list):
-            problems.append(f"{path} must be a list, got {type(value).__name__}")
-            return
-        for i, item in enumerate(value):
-            _check(item, args[0], f"{path}[{i}]", problems)
-    elif not _type_ok(value, expected):
-        name = getattr(typing.get_origin(expected) or expected, "__name__", str(expected))
-        problems.append(f"{path} must be {name}, got {type(value).__name__}")
-
-
-def _check_section(value: dict, cls: type, path: str, problems: list[str]) -> None:
-    hints = typing.get_type_hints(cls)
-    declared = {f.name: f for f in dataclasses.fields(cls)}
-    for name, spec in declared.items():
-        where = f"{path}.{name}" if path else name
-        if name not in value:
-            if spec.default is dataclasses.MISSING:
-                problems.append(f"missing {where}")
-            continue
-        _check(value[name], hints[name], where, problems)
-    if getattr(cls, "section", None) != OPEN:
-        for name in sorted(set(value) - set(declared)):
-            problems.append(f"{path + '.' if path else ''}{name} is not a field of {cls.__name__}")
-
-
-def record_problems(record: dict[str, Any]) -> list[str]:
-    """Every way `record` departs from the schema, nested sections and the identity included."""
-    problems: list[str] = []
-    _check_section(record, Record, "", problems)
-    identity = record.get("identity")
-    if isinstance(identity, dict):
-        for name, expected in IDENTITY_REQUIRED.items():
-            if name not in identity:
-                problems.append(f"missing identity.{name}")
-            else:
-                _check(identity[name], expected, f"identity.{name}", problems)
-        for name, expected in IDENTITY_OPTIONAL.items():
-            if name in identity:
-                _check(identity[name], expected, f"identity.{name}", problems)
-        for name in sorted(set(identity) - set(IDENTITY_REQUIRED) - set(IDENTITY_OPTIONAL)):
-            problems.append(f"identity.{name} is not a field of a job")
-    return problems
+@functools.cache
+def _json_fields(cls: type) -> dict[str, dataclasses.Field]:
+    """The fields of a section that are keys of its JSON (not `extras`, which holds an open section's others)."""
+    return {f.name: f for f in dataclasses.fields(cls) if not f.metadata.get("internal")}
 
 
 def _type_text(expected: Any) -> str:
@@ -313,9 +263,9 @@ def schema_markdown() -> str:
         if cls in seen:
             continue
         seen.add(cls)
-        hints = typing.get_type_hints(cls)
+        hints = _hints(cls)
         rows = ["| key | type | content |", "|---|---|---|"]
-        for f in dataclasses.fields(cls):
+        for f in _json_fields(cls).values():
             optional = "" if f.default is dataclasses.MISSING else " (may be absent)"
             rows.append(f"| `{f.name}` | {_type_text(hints[f.name])}{optional} | {f.metadata['doc']} |")
             for inner in (hints[f.name], *typing.get_args(hints[f.name])):

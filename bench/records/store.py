@@ -17,7 +17,10 @@ from typing import Any, Iterable, Iterator
 
 from filelock import FileLock, Timeout
 
-from bench.records.schema import record_problems
+from bench.plan.jobs import Job
+from bench.records.schema import Environment, Record
+from bench.records.typed import build_record, record_json, section_of
+from bench.records.validation import record_problems
 
 SCHEMA_VERSION = 1
 # "incorrect": the cell failed its correctness gate (bench.correctness) in the job, so it was not timed
@@ -53,9 +56,20 @@ def validate_record(record: dict[str, Any]) -> None:
         raise RecordError(f"invalid record {record.get('job_id', '?')}: " + "; ".join(problems))
 
 
-def dumps(record: dict[str, Any]) -> str:
+def parse_record(data: Any) -> Record:
+    """The typed record of a JSON object, validated (RecordError names every problem)."""
+    validate_record(data)
+    try:
+        return build_record(data)
+    except (ValueError, TypeError, KeyError) as err:  # ConfigError and UnknownModeError are ValueErrors
+        raise RecordError(f"invalid record {data.get('job_id', '?')}: its identity is not a job this version of "
+                          f"rnnbench knows ({err})") from err
+
+
+def dumps(record: Record | dict[str, Any]) -> str:
     """One JSON line; non-finite floats become null so every line is standard JSON."""
-    return json.dumps(_finite(record), sort_keys=True, allow_nan=False)
+    data = record_json(record) if isinstance(record, Record) else record
+    return json.dumps(_finite(data), sort_keys=True, allow_nan=False)
 
 
 def _finite(value: Any) -> Any:
@@ -79,7 +93,7 @@ class RecordStore:
         self.path = Path(path)
         self.skipped_lines: list[int] = []  # 1-based numbers of unreadable lines seen by the last load
 
-    def load(self) -> list[dict[str, Any]]:
+    def load(self) -> list[Record]:
         """Every readable record in file order; unreadable lines are skipped with a warning."""
         self.skipped_lines = []
         if not self.path.exists():
@@ -90,8 +104,7 @@ class RecordStore:
                 if not line.strip():
                     continue
                 try:
-                    record = json.loads(line)
-                    validate_record(record)
+                    record = parse_record(json.loads(line))
                 except (json.JSONDecodeError, RecordError) as err:
                     self.skipped_lines.append(number)
                     why = ("not JSON (a run killed mid-write leaves a partial line)"
@@ -106,7 +119,7 @@ class RecordStore:
         """Ids of jobs that have a record (the latest one counts); with `retry_failed`, not error/timeout/incorrect."""
         latest = latest_by_job(self.load())
         return {job_id for job_id, rec in latest.items()
-                if not (retry_failed and rec["status"] in FAILED_STATUSES)}
+                if not (retry_failed and rec.status in FAILED_STATUSES)}
 
     @contextlib.contextmanager
     def held(self) -> Iterator[None]:
@@ -133,10 +146,11 @@ class RecordStore:
         finally:
             lock.release()
 
-    def append(self, record: dict[str, Any]) -> None:
-        """Validate and append one record as one line, flushed to disk."""
-        validate_record(record)
-        line = dumps(record) + "\n"
+    def append(self, record: Record | dict[str, Any]) -> None:
+        """Validate and append one record (typed, or its JSON object) as one line, flushed to disk."""
+        data = _finite(record_json(record) if isinstance(record, Record) else record)
+        validate_record(data)
+        line = dumps(data) + "\n"
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self.path.open("ab") as fh:
             if fh.tell() > 0 and not _ends_with_newline(self.path):
@@ -152,23 +166,18 @@ def _ends_with_newline(path: Path) -> bool:
         return fh.read(1) == b"\n"
 
 
-def read_records(path: str | os.PathLike) -> list[dict[str, Any]]:
+def read_records(path: str | os.PathLike) -> list[Record]:
     """Readable records of a JSONL file (see RecordStore.load)."""
     return RecordStore(path).load()
 
 
-def latest_by_job(records: Iterable[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+def latest_by_job(records: Iterable[Record]) -> dict[str, Record]:
     """The last record of each job id (a job run again after a failure supersedes it)."""
-    latest: dict[str, dict[str, Any]] = {}
-    for record in records:
-        latest[record["job_id"]] = record
-    return latest
+    return {record.job_id: record for record in records}
 
 
-def new_record(job_id: str, identity: dict[str, Any], environment: dict[str, Any], started_at: str) -> dict[str, Any]:
+def new_record(job: Job, environment: dict[str, Any], started_at: str) -> Record:
     """A record with every schema key, before any measurement (status "ok" until something fails)."""
-    return {
-        "schema_version": SCHEMA_VERSION, "job_id": job_id, "identity": identity, "status": "ok",
-        "error": None, "started_at": started_at, "duration_s": 0.0, "native_path": None, "params": None,
-        "train": None, "timing": None, "memory": None, "environment": environment,
-    }
+    return Record(schema_version=SCHEMA_VERSION, job_id=job.job_id, identity=job.identity(), status="ok", error=None,
+                  started_at=started_at, duration_s=0.0, native_path=None, params=None, train=None, timing=None,
+                  memory=None, environment=section_of(Environment, environment), job=job)

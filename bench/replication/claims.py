@@ -13,6 +13,7 @@ import pandas as pd
 
 from bench.plan import settings as run_settings
 from bench.plan.config import FRAMEWORKS  # the column order of every side-by-side table
+from bench.records.schema import Record
 from bench.replication.experiment import Ablation, Claim
 
 LR_RTOL = 1e-9  # learning rates are matched as floats
@@ -65,7 +66,7 @@ def mean_pm(mean: float, std: float, seeds: int) -> str:
     return f"{pct(mean)} ± {100 * std:.2f}" if seeds > 1 else f"{pct(mean)} ± —"
 
 
-def claim_table(claim: Claim, frame: pd.DataFrame, records: list[dict[str, Any]], loss_curves: bool) -> pd.DataFrame:
+def claim_table(claim: Claim, frame: pd.DataFrame, records: list[Record], loss_curves: bool) -> pd.DataFrame:
     """Our numbers for the cells a qualitative claim is about, per framework (the source's own first, if typed)."""
     rows = [{"framework": "published (source)", "cell": cells, **{f"epoch {e}": value for e, value in values}}
             for cells, values in claim.published_losses]
@@ -74,8 +75,8 @@ def claim_table(claim: Claim, frame: pd.DataFrame, records: list[dict[str, Any]]
             rows += _claim_score_rows(claim, frame, framework)
             continue
         for cell in claim.cells:
-            curves = [[e["train_loss"] for e in r["train"]["epochs"]] for r in records
-                      if r["identity"]["cell"] == cell and r["identity"]["framework"] == framework]
+            curves = [[e.train_loss for e in r.train.epochs] for r in records
+                      if r.job.cell == cell and r.job.framework == framework]
             if not curves:
                 rows.append({"framework": framework, "cell": cell, "train loss, epoch 1": NOT_RUN})
                 continue

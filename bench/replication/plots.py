@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import matplotlib
 
@@ -13,6 +12,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from bench.plan.config import FRAMEWORKS  # noqa: E402
+from bench.records.schema import Record  # noqa: E402
 from bench.report.plots import save_figure  # noqa: E402
 
 
@@ -38,13 +38,13 @@ def length_plot(curve: pd.DataFrame, out_dir: Path) -> Path:
     return save_figure(fig, out_dir / "bit_accuracy_vs_length.png")
 
 
-def loss_curve_plot(records: list[dict[str, Any]], out_dir: Path) -> Path:
+def loss_curve_plot(records: list[Record], out_dir: Path) -> Path:
     fig, axes = plt.subplots(1, len(FRAMEWORKS), figsize=(12, 4.5), sharey=True, squeeze=False)
     for ax, framework in zip(axes[0], FRAMEWORKS):
         by_cell: dict[str, list[list[float]]] = {}
         for r in records:
-            if r["identity"]["framework"] == framework:
-                by_cell.setdefault(r["identity"]["cell"], []).append([e["train_loss"] for e in r["train"]["epochs"]])
+            if r.job.framework == framework:
+                by_cell.setdefault(r.job.cell, []).append([e.train_loss for e in r.train.epochs])
         for cell, curves in sorted(by_cell.items()):
             length = min(map(len, curves))
             mean = np.mean([c[:length] for c in curves], axis=0)

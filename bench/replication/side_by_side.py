@@ -19,13 +19,15 @@ import pandas as pd
 from tabulate import tabulate
 
 from bench.plan.config import FRAMEWORKS  # the column order of every side-by-side table
+from bench.records.schema import Record
 from bench.records.store import RecordStore, latest_by_job
 from bench.replication.claims import (LOSS_DRIFT, NOT_RUN, TASK_OPTION_COLUMN, ablation_table, claim_table,
                                       match_reference, mean_pm, mean_std, pct)
 from bench.replication.experiment import SETTING_FIELDS, Experiment
 from bench.replication.plots import length_plot, loss_curve_plot
 from bench.report.summary import write_report
-from bench.report.frame import frame_of
+from bench.report.frame import (DURATION_S, LOSS_FIRST, LOSS_LAST, TRAIN_METRIC, TRAIN_TEST_METRIC, VAL_METRIC_LAST,
+                                frame_of)
 
 PUBLISHED_LABEL = "published (source)"  # the label the issue asks for, on every published number
 LENGTHS_SHOWN = (1, 2, 3, 4, 5, 6, 8, 10, 12, 15, 20)  # columns of the length table in summary.md (CSV has all)
@@ -39,27 +41,26 @@ EXACT_TOL = 1e-9  # float slack where the strict rule asks for equality (one see
 STD_MATCH_TOL = 6e-5  # a printed 4-decimal std against the trials' population / sample std: rounding plus slack
 
 
-def _ok_train_records(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [r for r in records if r["status"] == "ok" and r["identity"]["measure"] in ("train", "both")
-            and r.get("train")]
+def _ok_train_records(records: list[Record]) -> list[Record]:
+    return [r for r in records if r.status == "ok" and r.job.measure in ("train", "both") and r.train]
 
 
-def own_runs(experiment: Experiment, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def own_runs(experiment: Experiment, records: list[Record]) -> list[Record]:
     """The replication's own runs: the side-by-side tables, claims and curves read these; ablations have a section."""
-    return [r for r in records if not experiment.in_ablation(r["identity"])]
+    return [r for r in records if not experiment.in_ablation(r.identity)]
 
 
-def rows_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
+def rows_frame(records: list[Record]) -> pd.DataFrame:
     """One row per training job: the report's flat frame (bench.report.frame), under the names the tables use."""
     flat = frame_of(records)
     if flat.empty:
         return flat
     # the tables label runs by the columns that vary: the identity's (its settings with their defaults filled in),
     # the task options', and the scores, nothing of the environment's
-    identity = {key for record in records for key in record["identity"]} | set(SETTING_FIELDS)
+    identity = {key for record in records for key in record.identity} | set(SETTING_FIELDS)
     kept = [c for c in flat.columns if c in identity or c.startswith(TASK_OPTION_COLUMN)]
-    scores = {"train.metric": "metric", "train.test_metric": "test", "train.val_metric_last": "val",
-              "train.loss_first": "loss_first", "train.loss_last": "loss_last", "duration_s": "duration_s"}
+    scores = {TRAIN_METRIC: "metric", TRAIN_TEST_METRIC: "test", VAL_METRIC_LAST: "val", LOSS_FIRST: "loss_first",
+              LOSS_LAST: "loss_last", DURATION_S: "duration_s"}
     return flat[kept + list(scores)].rename(columns=scores)
 
 
@@ -104,12 +105,12 @@ def side_by_side_table(experiment: Experiment, frame: pd.DataFrame, failed: pd.D
     return pd.DataFrame(rows, columns=columns if rows else None)
 
 
-def failed_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
+def failed_frame(records: list[Record]) -> pd.DataFrame:
     """The training runs that ended without a score (diverged, error, timeout …): identity columns and status."""
-    flat = frame_of([r for r in records if r["status"] != "ok" and r["identity"]["measure"] in ("train", "both")])
+    flat = frame_of([r for r in records if r.status != "ok" and r.job.measure in ("train", "both")])
     if flat.empty:
         return flat
-    identity = {key for record in records for key in record["identity"]} | set(SETTING_FIELDS)
+    identity = {key for record in records for key in record.identity} | set(SETTING_FIELDS)
     return flat[[c for c in flat.columns if c in identity or c.startswith(TASK_OPTION_COLUMN)] + ["status"]]
 
 
@@ -163,43 +164,43 @@ def published_spread(ref: Any) -> str:
     return f"{100 * printed:.2f} ({kind})"
 
 
-def length_curve_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
+def length_curve_frame(records: list[Record]) -> pd.DataFrame:
     """Bit accuracy against input length: one row per (framework, protocol, loss, cell, hidden, epochs, seed,
     length)."""
     rows = []
     for record in records:
-        ident, train = record["identity"], record["train"]
-        options = ident.get("task_options") or {}
+        job, train = record.job, record.train
+        options = job.options
         own_length = options.get("length", 5)
-        points = {own_length: train["test_metric"]}  # the training length's set is the test split
-        for name, result in (train.get("extra_tests") or {}).items():
+        points = {own_length: train.test_metric}  # the training length's set is the test split
+        for name, result in (train.extra_tests or {}).items():
             found = LENGTH_KEY.match(name)
             if found:
                 points[int(found.group(1))] = result["metric"]
         for length, metric in points.items():
-            rows.append({"framework": ident["framework"], "protocol": options.get("protocol", "held_out"),
-                         "loss": train.get("loss") or options.get("loss", "bce"),
-                         "cell": ident["cell"], "hidden_size": ident["hidden_size"],
-                         "epochs": ident["epochs"], "seed": ident["seed"], "length": length, "bit_accuracy": metric})
+            rows.append({"framework": job.framework, "protocol": options.get("protocol", "held_out"),
+                         "loss": train.loss or options.get("loss", "bce"), "cell": job.cell,
+                         "hidden_size": job.hidden_size, "epochs": job.epochs, "seed": job.seed, "length": length,
+                         "bit_accuracy": metric})
     return pd.DataFrame(rows)
 
 
-def _run_summary(experiment: Experiment, every: list[dict[str, Any]]) -> str:
+def _run_summary(experiment: Experiment, every: list[Record]) -> str:
     """Jobs recorded against jobs planned, their summed run time, and the devices they ran on."""
     planned = {job.job_id for suite in experiment.suites for job in suite.jobs()}
-    minutes = sum(r.get("duration_s") or 0.0 for r in every) / 60
-    devices = sorted({str((r.get("environment") or {}).get("device_name") or "?") for r in every})
-    statuses = pd.Series([r["status"] for r in every]).value_counts().to_dict()
-    return (f"{sum(r['job_id'] in planned for r in every)} of the {len(planned)} planned jobs recorded ("
+    minutes = sum(r.duration_s or 0.0 for r in every) / 60
+    devices = sorted({str(r.environment.device_name or "?") for r in every})
+    statuses = pd.Series([r.status for r in every]).value_counts().to_dict()
+    return (f"{sum(r.job_id in planned for r in every)} of the {len(planned)} planned jobs recorded ("
             + ", ".join(f"{n} {status}" for status, n in sorted(statuses.items()))
             + f"); {minutes:.1f} min of job time (the records' `duration_s` summed, process start-up included) on "
             + "; ".join(devices))
 
 
-def _seen_in_training(records: list[dict[str, Any]]) -> list[str]:
+def _seen_in_training(records: list[Record]) -> list[str]:
     """A paragraph on the sampled protocol's test items that are also training items (none: no such runs)."""
-    shares = pd.Series([r["train"]["task_info"]["test_seen_in_train"] for r in records
-                        if "test_seen_in_train" in (r["train"].get("task_info") or {})], dtype=float)
+    shares = pd.Series([r.train.task_info["test_seen_in_train"] for r in records
+                        if "test_seen_in_train" in (r.train.task_info or {})], dtype=float)
     if shares.empty:
         return []
     share = (f"{pct(shares.min())} of them in each of the {len(shares)} sampled runs" if shares.min() == shares.max()
@@ -210,11 +211,11 @@ def _seen_in_training(records: list[dict[str, Any]]) -> list[str]:
             "seen items with generalisation; the held-out rows score unseen items only.", ""]
 
 
-def _no_scores(failed: list[dict[str, Any]]) -> str:
+def _no_scores(failed: list[Record]) -> str:
     """Runs that all ended without a score, in words: how many of each status, and each one's message."""
-    counts = pd.Series([r["status"] for r in failed]).value_counts()
-    messages = "; ".join(f"{r['identity']['cell']} ({r['identity']['framework']}, seed {r['identity']['seed']}): "
-                         f"{str(r.get('error') or r['status']).splitlines()[0]}" for r in failed)
+    counts = pd.Series([r.status for r in failed]).value_counts()
+    messages = "; ".join(f"{r.job.cell} ({r.job.framework}, seed {r.job.seed}): "
+                         f"{str(r.error or r.status).splitlines()[0]}" for r in failed)
     return (f"No run of it scored: {', '.join(f'{n} {status}' for status, n in counts.items())}. The records say "
             f"why: {messages}.")
 
@@ -279,8 +280,8 @@ def write_replication_report(experiment: Experiment, records_path: str | Path, o
                   "Mean over seeds; trained on length 5 only (all 20 lengths in `bit_accuracy_vs_length.csv`).", "",
                   _markdown(shown), "", f"![bit accuracy against length]({extra[-1].name})", ""]
     for number, ablation in enumerate(experiment.ablations, start=1):
-        copied = rows_frame([r for r in every_run if ablation.copies(r["identity"])])
-        ablated_runs = [r for r in every_run if ablation.holds(r["identity"])]
+        copied = rows_frame([r for r in every_run if ablation.copies(r.identity)])
+        ablated_runs = [r for r in every_run if ablation.holds(r.identity)]
         ablated = rows_frame(ablated_runs)  # read by the table and by the claims below
         table_of_ablation = ablation_table(ablation, copied, ablated, every_failure)
         lines += [f"## Ablation: {ablation.title}", "", f"Suite `{ablation.suite.name}`: {ablation.question}. "
@@ -294,7 +295,7 @@ def write_replication_report(experiment: Experiment, records_path: str | Path, o
                      "first and in the last epoch: a gap that starts tiny and grows is rounding amplified by training"
                      if any(c.startswith(LOSS_DRIFT) for c in table_of_ablation.columns) else "") + ".", ""]
         if table_of_ablation.empty:
-            lost = [r for r in latest if r["status"] != "ok" and ablation.holds(r["identity"])]
+            lost = [r for r in latest if r.status != "ok" and ablation.holds(r.identity)]
             lines += [_no_scores(lost) if lost else f"{NOT_RUN}: `python -m bench replicate {experiment.name}` runs it.",
                       ""]
             continue

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from pathlib import Path
-from typing import Any
 
 import matplotlib
 
@@ -15,6 +14,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from bench.plan import settings as run_settings  # noqa: E402
+from bench.records.schema import Record  # noqa: E402
 from bench.report.frame import is_native, mode_label  # noqa: E402
 
 NATIVE_COLOR, CUSTOM_COLOR = "tab:red", "tab:blue"
@@ -33,30 +33,30 @@ def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
 
 
-def convergence_curves(records: list[dict[str, Any]]) -> tuple[dict, dict[str, str]]:
+def convergence_curves(records: list[Record]) -> tuple[dict, dict[str, str]]:
     """({task: {panel: {(cell, size, settings label): [validation curve per seed]}}}, {task: metric}).
 
     A panel is (framework, backend, mode, device). Runs of one cell and size that differ in
     lr, epochs, initialiser or a task option are separate lines, labelled by what differs.
     """
-    trained = [r for r in records if r["status"] == "ok" and (r.get("train") or {}).get("epochs")]
-    settings = {r["job_id"]: run_settings.of(r["identity"]) for r in trained}
+    trained = [r for r in records if r.status == "ok" and r.train and r.train.epochs]
+    settings = {r.job_id: run_settings.of(r.identity) for r in trained}
     curves: dict[str, dict[tuple, dict[tuple, list[list[float]]]]] = defaultdict(lambda: defaultdict(lambda: defaultdict(list)))
     metric_of: dict[str, str] = {}
-    for task in sorted({r["identity"]["task"] for r in trained}):
-        of_task = [r for r in trained if r["identity"]["task"] == task]
-        differing = run_settings.varying([settings[r["job_id"]] for r in of_task])
+    for task in sorted({r.job.task for r in trained}):
+        of_task = [r for r in trained if r.job.task == task]
+        differing = run_settings.varying([settings[r.job_id] for r in of_task])
         for record in of_task:
-            ident, train = record["identity"], record["train"]
-            panel = (ident["framework"], ident["backend"], mode_label(ident), ident["device"])
-            size = f"L{ident['num_layers']}H{ident['hidden_size']}" + ("bi" if ident["bidirectional"] else "")
-            line = (ident["cell"], size, run_settings.label(settings[record["job_id"]], differing))
-            curves[task][panel][line].append([e["val_metric"] for e in train["epochs"]])
-            metric_of[task] = train["metric"]
+            job, train = record.job, record.train
+            panel = (job.framework, job.backend, mode_label(record.identity), job.device)
+            size = f"L{job.num_layers}H{job.hidden_size}" + ("bi" if job.bidirectional else "")
+            line = (job.cell, size, run_settings.label(settings[record.job_id], differing))
+            curves[task][panel][line].append([e.val_metric for e in train.epochs])
+            metric_of[task] = train.metric
     return curves, metric_of
 
 
-def convergence(records: list[dict[str, Any]], out_dir: Path) -> list[Path]:
+def convergence(records: list[Record], out_dir: Path) -> list[Path]:
     """Per task: validation metric per epoch, mean over seeds with a ±1 std band, one panel per framework/mode."""
     curves, metric_of = convergence_curves(records)
     paths = []
@@ -151,7 +151,7 @@ def accuracy_vs_params(accuracy: pd.DataFrame, out_dir: Path) -> list[Path]:
     return paths
 
 
-def write_all(records: list[dict[str, Any]], accuracy: pd.DataFrame, timing: pd.DataFrame, out_dir: Path) -> list[Path]:
+def write_all(records: list[Record], accuracy: pd.DataFrame, timing: pd.DataFrame, out_dir: Path) -> list[Path]:
     """Every plot; returns the files written."""
     return convergence(records, out_dir) + step_time(timing, out_dir) + accuracy_vs_params(accuracy, out_dir)
 

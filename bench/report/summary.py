@@ -14,9 +14,10 @@ import numpy as np
 import pandas as pd
 from tabulate import tabulate
 
-from bench.plan.modes import UnknownModeError, get_mode
-from bench.plan.jobs import JOB_DEFAULTS, identity_value
-from bench.report.frame import load_frame
+from bench.plan.modes import get_mode
+from bench.plan.jobs import JOB_DEFAULTS
+from bench.records.schema import Record
+from bench.report.frame import column, load_frame
 from bench.report.lengths import compile_by_length, goal_table, length_studies, ratio_by_length, untimed_in
 from bench.plan.suites import LONG_GOAL
 from bench.report.tables import (MIB, TIMING_GROUP, _fmt_num, _shape, accuracy_table, cost_table,
@@ -26,50 +27,44 @@ from bench.report.tables import (MIB, TIMING_GROUP, _fmt_num, _shape, accuracy_t
 NOTES = (Path(__file__).parent / "templates" / "report_notes.md").read_text()  # "How to read this report"
 
 
-ENV_COLUMNS = {  # flat record column -> report label
-    "environment.hostname": "host", "environment.cpu": "CPU", "environment.cpu_cores": "cores",
-    "environment.device_name": "device name", "environment.threads.intra_op": "intra-op threads",
-    "environment.threads.inter_op": "inter-op threads", "environment.versions.python": "python",
-    "environment.versions.numpy": "numpy", "environment.versions.torch": "torch",
-    "environment.versions.tensorflow": "tensorflow", "environment.versions.tensorflow-cpu": "tensorflow-cpu",
-    "environment.versions.keras": "keras", "environment.versions.jax": "jax", "environment.cuda": "CUDA",
-    "environment.cudnn": "cuDNN", "environment.cuda_driver": "NVIDIA driver",
-    "environment.cuda_capability": "compute capability", "environment.tf32.matmul": "TF32 in torch matmul",
-    "environment.tf32.cudnn": "TF32 in cuDNN", "environment.tf32.all": "TF32 (TensorFlow)",
-    "environment.jax_matmul_precision": "JAX matmul precision",
-    "environment.env.OMP_WAIT_POLICY": "OMP_WAIT_POLICY",
-    "environment.git.commit": "git commit", "environment.git.dirty": "uncommitted changes",
-    "environment.source_digest": "source digest",
-}
+_ENVIRONMENT_LABELS = [  # record field path under environment -> report label
+    (("hostname",), "host"), (("cpu",), "CPU"), (("cpu_cores",), "cores"), (("device_name",), "device name"),
+    (("threads", "intra_op"), "intra-op threads"), (("threads", "inter_op"), "inter-op threads"),
+    (("versions", "python"), "python"), (("versions", "numpy"), "numpy"), (("versions", "torch"), "torch"),
+    (("versions", "tensorflow"), "tensorflow"), (("versions", "tensorflow-cpu"), "tensorflow-cpu"),
+    (("versions", "keras"), "keras"), (("versions", "jax"), "jax"), (("cuda",), "CUDA"), (("cudnn",), "cuDNN"),
+    (("cuda_driver",), "NVIDIA driver"), (("cuda_capability",), "compute capability"),
+    (("tf32", "matmul"), "TF32 in torch matmul"), (("tf32", "cudnn"), "TF32 in cuDNN"),
+    (("tf32", "all"), "TF32 (TensorFlow)"), (("jax_matmul_precision",), "JAX matmul precision"),
+    (("env", "OMP_WAIT_POLICY"), "OMP_WAIT_POLICY"), (("git", "commit"), "git commit"),
+    (("git", "dirty"), "uncommitted changes"), (("source_digest",), "source digest"),
+]
+ENV_COLUMNS = {column("environment", *path): label for path, label in _ENVIRONMENT_LABELS}  # frame column -> label
 
 
-def modes_markdown(records: list[dict[str, Any]]) -> str:
+def modes_markdown(records: list[Record]) -> str:
     """What each mode in these records runs, one line per backend and mode present.
 
     Read from the identities, not the report's mode column, which carries a chosen float32
     precision (mode_label); a line after the modes says what that suffix means.
     """
-    identities = [record["identity"] for record in records]
+    jobs = [record.job for record in records]
     lines = ["The modes in these records:", ""]
-    for framework, backend, mode in sorted({(i["framework"], i["backend"], i["mode"]) for i in identities}):
-        try:
-            meaning = get_mode(backend, mode).meaning()
-        except UnknownModeError:  # a record from a version of the suite that had this mode
-            meaning = "a mode this version of the suite does not have"
-        lines.append(f"- {framework} ({backend}) `{mode}`: {meaning}.")
-    if any(identity_value(i, "float32") != JOB_DEFAULTS["float32"] for i in identities):
+    for framework, backend, mode in sorted({(job.framework, job.backend, job.mode) for job in jobs}):
+        lines.append(f"- {framework} ({backend}) `{mode}`: {get_mode(backend, mode).meaning()}.")
+    if any(job.float32 != JOB_DEFAULTS["float32"] for job in jobs):
         lines += ["", "A mode shown as `MODE·tf32` or `MODE·fp32` ran with that float32 precision for the cell "
                       "and its native layer alike (`--float32`; the Environment table reads the switches back)."]
     return "\n".join(lines)
 
 
-def plugins_table(records: list[dict[str, Any]]) -> str:
+def plugins_table(records: list[Record]) -> str:
     """Each plugin file the records were made with: its digest, its cells and how many jobs ran it."""
     seen: dict[tuple[str, str | None], dict[str, Any]] = {}
     for record in records:
-        for plugin in record["environment"].get("plugins", []):
+        for plugin in record.environment.plugins or []:
             entry = seen.setdefault((plugin["source"], plugin["sha256"]), {"cells": plugin["cells"], "jobs": 0})
-            entry["jobs"] += record["identity"]["cell"] in plugin["cells"]
+            entry["jobs"] += record.job.cell in plugin["cells"]
     rows = [[f"`{source}`", f"`{digest}`" if digest else "—", ", ".join(sorted(entry["cells"])), entry["jobs"]]
             for (source, digest), entry in sorted(seen.items())]
     return tabulate(rows, headers=["plugin", "sha256", "cells", "jobs of its cells"], tablefmt="github") if rows else ""

@@ -10,8 +10,12 @@ import pandas as pd
 
 from bench.plan import settings as run_settings
 from bench.plan.modes import UnknownModeError, usual_mode
-from bench.records.ratios import ratio_in, ratio_to_usual, rounds_key, timed_rounds
-from bench.report.frame import baseline_of, is_native, mode_label
+from bench.records.ratios import ratio_in, ratio_to_usual, rounds_key, step_stats, timed_rounds
+from bench.records.schema import Record
+from bench.report.frame import (MEMORY_PEAK_BYTES, NATIVE_PATH, PARAMS_FRAMEWORK, PARAMS_RECURRENT,
+                                PARAMS_RECURRENT_EXPECTED, SHAPE_INPUT_SIZE, SHAPE_SEQ_LEN, TRAIN_EPOCHS_TO_TARGET,
+                                TRAIN_METRIC, TRAIN_TARGET, TRAIN_TEST_METRIC, VAL_METRIC_LAST, WALL_S_MEAN,
+                                baseline_of, is_native, mode_label, step_column)
 from bench.run.runners.measure import PHASES, STEP_KINDS
 
 
@@ -65,27 +69,26 @@ def accuracy_table(flat: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for keys, group in ok.groupby(TRAIN_GROUP + ["cell"], sort=True, dropna=False):
         info = dict(zip(TRAIN_GROUP + ["cell"], keys))
-        metric = group["train.test_metric"].astype(float)
-        reached = group["train.epochs_to_target"].dropna() if "train.epochs_to_target" in group else pd.Series([])
-        expected = group["params.recurrent_expected"].iloc[0]
-        recurrent = group["params.recurrent"].iloc[0]
+        metric = group[TRAIN_TEST_METRIC].astype(float)
+        reached = group[TRAIN_EPOCHS_TO_TARGET].dropna()
+        expected = group[PARAMS_RECURRENT_EXPECTED].iloc[0]
+        recurrent = group[PARAMS_RECURRENT].iloc[0]
         rows.append({
             "task": info["task"], "cell": info["cell"], "framework": info["framework"], "backend": info["backend"],
             "mode": info["mode"], "device": info["device"],
             "model": f"L{info['num_layers']} H{info['hidden_size']}" + (" bi" if info["bidirectional"] else ""),
-            "metric": group["train.metric"].iloc[0],
+            "metric": group[TRAIN_METRIC].iloc[0],
             # one seed has no spread: say so rather than print ± 0
             "test (mean ± std)": f"{metric.mean():.4f} ± " + (f"{metric.std(ddof=1):.4f}" if len(metric) > 1 else "—"),
             "seeds": len(group),
-            "final val": f"{group['train.val_metric_last'].astype(float).mean():.4f}"
-            if "train.val_metric_last" in group else "—",
+            "final val": f"{group[VAL_METRIC_LAST].astype(float).mean():.4f}",
             "epochs to target": (f"{reached.mean():.1f} ({len(reached)}/{len(group)})"
-                                 if group["train.target"].notna().any() else "—"),
+                                 if group[TRAIN_TARGET].notna().any() else "—"),
             "epochs": info["epochs"], "lr": info["lr"], "init": info["init"],
-            "params": int(group["params.framework"].iloc[0]),
+            "params": int(group[PARAMS_FRAMEWORK].iloc[0]),
             "recurrent params (spec)": f"{int(recurrent)} ({int(expected)}{'' if recurrent == expected else ' MISMATCH'})",
-            "s/epoch": f"{group['train.wall_s_mean'].astype(float).mean():.2f}" if "train.wall_s_mean" in group else "—",
-            "_test_mean": metric.mean(), "_params": int(group["params.framework"].iloc[0]),
+            "s/epoch": f"{group[WALL_S_MEAN].astype(float).mean():.2f}",
+            "_test_mean": metric.mean(), "_params": int(group[PARAMS_FRAMEWORK].iloc[0]),
             "_settings": run_settings.of(group["_identity"].iloc[0]),  # for labels: what tells the rows apart
         })
     table = pd.DataFrame(rows)
@@ -104,18 +107,21 @@ def timing_table(flat: pd.DataFrame) -> pd.DataFrame:
     if ok.empty:
         return pd.DataFrame()
     # measured shape (a "both" job's comes from its task); token input has no feature size
-    ok["seq_len"] = ok["timing.shape.seq_len"].astype(int)
-    ok["input_size"] = ok["timing.shape.input_size"].fillna(0).astype(int)
+    ok["seq_len"] = ok[SHAPE_SEQ_LEN].astype(int)
+    ok["input_size"] = ok[SHAPE_INPUT_SIZE].fillna(0).astype(int)
     # a row is one configuration's rounds (its records that differ only in the seed), as the gate groups them
     ok["_rounds"] = [rounds_key(identity) for identity in ok["_identity"]]
     summary = (ok.groupby(TIMING_GROUP + ["cell", "_rounds"], dropna=False)
-               .agg(train_ms=("timing.train_step.median_s", "median"), train_iqr=("timing.train_step.iqr_s", "median"),
-                    train_q1=("timing.train_step.q1_s", "median"), train_q3=("timing.train_step.q3_s", "median"),
-                    infer_ms=("timing.inference_step.median_s", "median"),
-                    infer_iqr=("timing.inference_step.iqr_s", "median"),
-                    throughput=("timing.train_step.throughput_seq_s", "median"),
-                    compile_s=("timing.train_step.compile_s", "median"), n=("timing.train_step.n", "min"),
-                    peak=("memory.peak_bytes", "max"), native_path=("native_path", "first"), seeds=("seed", "count"))
+               .agg(train_ms=(step_column("train_step", "median_s"), "median"),
+                    train_iqr=(step_column("train_step", "iqr_s"), "median"),
+                    train_q1=(step_column("train_step", "q1_s"), "median"),
+                    train_q3=(step_column("train_step", "q3_s"), "median"),
+                    infer_ms=(step_column("inference_step", "median_s"), "median"),
+                    infer_iqr=(step_column("inference_step", "iqr_s"), "median"),
+                    throughput=(step_column("train_step", "throughput_seq_s"), "median"),
+                    compile_s=(step_column("train_step", "compile_s"), "median"),
+                    n=(step_column("train_step", "n"), "min"), peak=(MEMORY_PEAK_BYTES, "max"),
+                    native_path=(NATIVE_PATH, "first"), seeds=("seed", "count"))
                .reset_index())
     for column in ("train_ms", "train_iqr", "train_q1", "train_q3", "infer_ms", "infer_iqr"):
         summary[column] = summary[column] * 1e3
@@ -242,33 +248,33 @@ def _cells_by_shape(rows: pd.DataFrame, column: str) -> pd.DataFrame:
     return rows.pivot_table(index="cell", columns="shape_label", values=column, aggfunc="first")[order]
 
 
-def _profiled_steps(records: list[dict[str, Any]]):
+def _profiled_steps(records: list[Record]):
     """(record, the columns naming its step, step kind, its profile, the native's profile) per profiled step."""
     for record in records:
-        profile = (record.get("timing") or {}).get("profile") if record["status"] == "ok" else None
+        profile = record.timing.profile if record.status == "ok" and record.timing else None
         if not profile:
             continue
-        ident, shape = record["identity"], record["timing"]["shape"]
+        job, shape = record.job, record.timing.shape
         for kind in STEP_KINDS:
             mine = profile.get(kind)
             if mine:
-                names = {"cell": ident["cell"], "framework": ident["framework"], "mode": mode_label(ident),
-                         "device": ident["device"],
-                         "shape": _shape(SimpleNamespace(batch_size=ident["batch_size"], seq_len=shape["seq_len"],
+                names = {"cell": job.cell, "framework": job.framework, "mode": mode_label(record.identity),
+                         "device": job.device,
+                         "shape": _shape(SimpleNamespace(batch_size=job.batch_size, seq_len=shape["seq_len"],
                                                          input_size=shape["input_size"] or 0,
-                                                         hidden_size=ident["hidden_size"],
-                                                         num_layers=ident["num_layers"],
-                                                         bidirectional=ident["bidirectional"])),
+                                                         hidden_size=job.hidden_size, num_layers=job.num_layers,
+                                                         bidirectional=job.bidirectional)),
                          "step": kind.replace("_step", "")}
                 yield record, names, kind, mine, profile.get(f"native_{kind}")
 
 
-def profile_table(records: list[dict[str, Any]]) -> pd.DataFrame:
+def profile_table(records: list[Record]) -> pd.DataFrame:
     """One row per profiled step (`bench run --profile`): launches and time per step, beside the native's."""
     rows = []
     for record, names, kind, mine, native in _profiled_steps(records):
-        step_s = record["timing"][kind]["median_s"]
-        native_step_s = ((record["timing"].get("native") or {}).get(kind) or {}).get("median_s")
+        step_s = step_stats(record, kind).median_s
+        native_stats = step_stats(record, kind, native=True)
+        native_step_s = native_stats.median_s if native_stats else None
         rows.append({
             **names, "counted": mine["what"],
             "per step": f"{mine['launches_per_step']:.0f}",
@@ -286,7 +292,7 @@ def profile_table(records: list[dict[str, Any]]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def host_table(records: list[dict[str, Any]]) -> pd.DataFrame:
+def host_table(records: list[Record]) -> pd.DataFrame:
     """One row per profiled step that recorded its host side: wall time under the profiler, the top host
     calls, and for a training step the host's time per phase (TorchAdapter.phase_times), beside the native's."""
     rows = [{**names, "wall ms (profiled)": f"{1e3 * mine['wall_per_step_s']:.3g}",

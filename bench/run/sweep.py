@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,6 +13,7 @@ from tqdm import tqdm
 from bench.plan.config import ConfigError
 from bench.run.executors.base import Executor, failure_record
 from bench.plan.jobs import Job
+from bench.records.schema import Record
 from bench.records.store import FAILED_STATUSES, RecordStore, latest_by_job
 
 
@@ -56,19 +58,19 @@ def run_sweep(jobs: Sequence[Job], store: RecordStore, executor: Executor, *, re
         def on_start(job: Job) -> None:
             bar.set_postfix_str(job.label(), refresh=True)
 
-        def keep(record: dict) -> None:
+        def keep(record: Record) -> None:
             store.append(record)
-            result.statuses[record["status"]] += 1
-            if record["status"] != "ok":
-                label = Job.from_identity(record["identity"]).label()
-                bar.write(f"[{record['status']}] {label}: {_first_line(record)}")
-                if record["status"] in FAILED_STATUSES:
+            result.statuses[record.status] += 1
+            if record.status != "ok":
+                label = record.job.label()
+                bar.write(f"[{record.status}] {label}: {_first_line(record)}")
+                if record.status in FAILED_STATUSES:
                     result.failed.append(label)
             bar.update(1)
 
         for wave in _waves_by_length(todo):
             # a job's latest record counts: a timeout run again (--retry-failed) and finished is no longer one
-            timed_out = [r for r in latest_by_job(store.load()).values() if r["status"] == "timeout"]
+            timed_out = [r for r in latest_by_job(store.load()).values() if r.status == "timeout"]
             to_run = []
             for job in wave:
                 shorter = outgrown_by(job, timed_out)
@@ -93,28 +95,26 @@ def _waves_by_length(jobs: Sequence[Job]) -> list[list[Job]]:
     return waves
 
 
-def outgrown_by(job: Job, timed_out: Sequence[dict]) -> dict | None:
+def outgrown_by(job: Job, timed_out: Sequence[Record]) -> Record | None:
     """A timeout record of this same timing job at a shorter sequence, if any: the longer one needs more."""
     if job.measure != "timing" or not job.seq_len:
         return None
-    mine = {k: v for k, v in job.identity().items() if k != "seq_len"}
     for record in timed_out:
-        ident = record["identity"]
-        if (ident.get("seq_len") or job.seq_len) < job.seq_len and \
-                {k: v for k, v in ident.items() if k != "seq_len"} == mine:
+        other = record.job
+        if (other.seq_len or job.seq_len) < job.seq_len and dataclasses.replace(other, seq_len=job.seq_len) == job:
             return record
     return None
 
 
-def _outgrown_record(job: Job, shorter: dict) -> dict:
+def _outgrown_record(job: Job, shorter: Record) -> Record:
     return failure_record(job, "timeout", (
-        f"not started: the same job at T {shorter['identity']['seq_len']} ran out of time (record "
-        f"{shorter['job_id']}: {_first_line(shorter) or 'timeout'}), and a job's compile and steps only "
+        f"not started: the same job at T {shorter.job.seq_len} ran out of time (record "
+        f"{shorter.job_id}: {_first_line(shorter) or 'timeout'}), and a job's compile and steps only "
         "grow with the sequence length"), 0.0)
 
 
-def _first_line(record: dict) -> str:
-    lines = (record.get("error") or "").strip().splitlines()
+def _first_line(record: Record) -> str:
+    lines = (record.error or "").strip().splitlines()
     return lines[0] if lines else ""
 
 

@@ -22,10 +22,12 @@ import tempfile
 import time
 import traceback
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Iterable
 
 from bench.records.environment import base_environment, now_iso
 from bench.plan.jobs import Job
+from bench.records.schema import Memory, Record
+from bench.records.typed import update_environment
 from bench.records.store import new_record
 
 ERROR_TAIL_CHARS = 4000  # how much of a traceback goes into a record
@@ -63,18 +65,18 @@ def die_with_parent(parent_pid: int) -> None:
         os._exit(1)
 
 
-def run_in_process(job: Job, threads: int) -> dict[str, Any]:
+def run_in_process(job: Job, threads: int) -> Record:
     """Run `job` here and return its record; never raises for a failing job."""
     started = time.perf_counter()
-    record = new_record(job.job_id, job.identity(), base_environment(), now_iso())
-    record["environment"]["threads_requested"] = threads
+    record = new_record(job, base_environment(), now_iso())
+    record.environment.threads_requested = threads
     try:
         if job.framework == "torch":
             from bench.run.runners import torch_runner as runner
         else:
             os.environ["KERAS_BACKEND"] = job.backend  # must precede the first keras import
             from bench.run.runners import keras_runner as runner
-        record["environment"].update(runner.setup(job, threads))
+        update_environment(record.environment, runner.setup(job, threads))
         runner.run(job, record)
     except KeyboardInterrupt:
         raise
@@ -83,22 +85,22 @@ def run_in_process(job: Job, threads: int) -> dict[str, Any]:
         from bench.run.runners.common import Diverged, is_oom, peak_rss
 
         explained = isinstance(exc, (Diverged, IncorrectCell))  # their message says it all; a bug needs the trace
-        record["status"] = ("diverged" if isinstance(exc, Diverged) else "incorrect" if isinstance(exc, IncorrectCell)
+        record.status = ("diverged" if isinstance(exc, Diverged) else "incorrect" if isinstance(exc, IncorrectCell)
                             else "oom" if is_oom(exc) else "error")
         message = f"{type(exc).__name__}: {exc}"
-        if record["status"] == "oom":  # what to do first: the report shows a record's first line
+        if record.status == "oom":  # what to do first: the report shows a record's first line
             message = (f"out of {job.device} memory at batch {job.batch_size}, hidden {job.hidden_size}: a smaller "
                        f"--batch-size or --hidden fits, or fewer jobs side by side (--parallel). {message}")
         if not explained:
             message += "\n" + traceback.format_exc()[-ERROR_TAIL_CHARS:]
-        record["error"] = message
-        if record["memory"] is None:
-            record["memory"] = peak_rss()
-    record["duration_s"] = time.perf_counter() - started
+        record.error = message
+        if record.memory is None:
+            record.memory = Memory(**peak_rss())
+    record.duration_s = time.perf_counter() - started
     return record
 
 
-def write_atomically(path: Path, record: dict[str, Any]) -> None:
+def write_atomically(path: Path, record: Record) -> None:
     from bench.records.store import dumps
 
     tmp = path.with_suffix(".tmp")
@@ -121,9 +123,9 @@ def run_job_file(job_file: Path, result_file: Path, process: str) -> None:
         record = run_in_process(job, int(payload["threads"]))
         if cache:
             del os.environ[INDUCTOR_CACHE_ENV]
-    record["environment"]["process"] = process
+    record.environment.process = process
     if job.framework == "torch":
-        record["environment"]["compile_cache"] = (
+        record.environment.compile_cache = (
             "fresh for this job" if fresh else "this process's own, fresh at its first job" if own
             else f"shared: {os.environ[INDUCTOR_CACHE_ENV]}")
     write_atomically(result_file, record)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterator, Protocol, Sequence
+from typing import Callable, Iterator, Protocol, Sequence
 
 from bench.records.environment import base_environment, now_iso
 from bench.plan.jobs import Job
+from bench.records.schema import Record
 from bench.records.store import new_record
 
 
@@ -17,12 +18,12 @@ class Executor(Protocol):
     `on_start` is called when a job starts, for the progress display.
     """
 
-    def run(self, jobs: Sequence[Job], on_start: Callable[[Job], None] | None = None) -> Iterator[dict[str, Any]]:
+    def run(self, jobs: Sequence[Job], on_start: Callable[[Job], None] | None = None) -> Iterator[Record]:
         ...
 
 
-def failure_record(job: Job, status: str, error: str, duration_s: float, started_at: str | None = None) -> dict[str, Any]:
+def failure_record(job: Job, status: str, error: str, duration_s: float, started_at: str | None = None) -> Record:
     """The record an executor writes for a job whose process died before writing its own."""
-    record = new_record(job.job_id, job.identity(), base_environment(), started_at or now_iso())
-    record.update(status=status, error=error, duration_s=duration_s)
+    record = new_record(job, base_environment(), started_at or now_iso())
+    record.status, record.error, record.duration_s = status, error, duration_s
     return record

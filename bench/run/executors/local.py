@@ -24,7 +24,7 @@ import time
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Callable, Iterator, Sequence
 
 import psutil
 
@@ -34,7 +34,8 @@ from bench.run.executors.base import failure_record
 from bench.run.device_lock import JOB_CPUS_ENV, LOCK_DIR_ENV, PARALLEL_ENV, TIMING_CPUS_ENV, split_cores
 from bench.run.executors.ray_resources import is_timing
 from bench.plan.jobs import Job
-from bench.records.store import validate_record
+from bench.records.schema import Record
+from bench.records.store import parse_record
 
 STDERR_TAIL_CHARS = 3000  # how much of a dead job's output goes into its record
 PARENT_PID_ENV = "RNNBENCH_PARENT_PID"  # the sweep's process id: a job process ends when that process does
@@ -104,7 +105,7 @@ class LocalExecutor:
         self._guard = threading.Lock()  # guards _running and _stopping together
         self._stopping = False  # set when a parallel run is torn down: no job process may start after
 
-    def run(self, jobs: Sequence[Job], on_start: Callable[[Job], None] | None = None) -> Iterator[dict[str, Any]]:
+    def run(self, jobs: Sequence[Job], on_start: Callable[[Job], None] | None = None) -> Iterator[Record]:
         check_parallel(jobs, self.parallel)
         threads = self.threads or max(1, available_cores() // self.parallel)
         with tempfile.TemporaryDirectory(prefix="rnnbench-") as tmp:
@@ -123,14 +124,14 @@ class LocalExecutor:
             yield from self._run_parallel(jobs, threads, Path(tmp), on_start)
 
     def _run_parallel(self, jobs: Sequence[Job], threads: int, tmp: Path,
-                      on_start: Callable[[Job], None] | None) -> Iterator[dict[str, Any]]:
+                      on_start: Callable[[Job], None] | None) -> Iterator[Record]:
         lock_dir = tmp / "locks"
         # cores kept for the timed job, only where some job is timed: accuracy-only runs keep every core
         cores = split_cores(sorted(own_cores() or ()), self.parallel) if any(map(is_timing, jobs)) else None
         with self._guard:
             self._stopping = False  # this executor may run again after an earlier run was torn down
 
-        def one(job: Job) -> dict[str, Any]:
+        def one(job: Job) -> Record:
             if on_start is not None:
                 on_start(job)
             return self._run_one(job, threads, tmp, lock_dir, cores)
@@ -153,7 +154,7 @@ class LocalExecutor:
             pool.shutdown(wait=True)
 
     def _run_one(self, job: Job, threads: int, tmp: Path, lock_dir: Path | None = None,
-                 cores: tuple[list[int], list[int]] | None = None) -> dict[str, Any]:
+                 cores: tuple[list[int], list[int]] | None = None) -> Record:
         job_file, result_file = _hand_over(job, threads, tmp)
         log_file = tmp / f"{job.job_id}.log"
         started_at, start = now_iso(), time.perf_counter()
@@ -182,13 +183,13 @@ class LocalExecutor:
         return _collect(job, result_file if returncode == 0 else None, returncode, _tail(log_file),
                         time.perf_counter() - start, started_at)
 
-    def _timeout_record(self, job: Job, output: str, duration: float, started_at: str) -> dict[str, Any]:
+    def _timeout_record(self, job: Job, output: str, duration: float, started_at: str) -> Record:
         return failure_record(job, "timeout", f"the job ran longer than the per-job timeout of {self.timeout_s:g} s "
                               "and was killed; raise --timeout if it needs longer.\n" + output, duration, started_at)
 
 
     def _run_served(self, job: Job, threads: int, tmp: Path, served: dict[tuple[str, str, str], _Served]
-                    ) -> dict[str, Any]:
+                    ) -> Record:
         """Run `job` in its framework's served process (started if there is none); the same failures as _run_one."""
         key = (job.framework, job.backend, job.device)
         alive = key in served and served[key].proc.poll() is None
@@ -317,14 +318,13 @@ def _tail(path: Path, since: int = 0) -> str:
 
 
 def _collect(job: Job, result_file: Path | None, returncode: int | None, output: str, duration: float,
-             started_at: str) -> dict[str, Any]:
+             started_at: str) -> Record:
     """The job's own record from `result_file`, or, where it wrote none (None) or an unreadable one, the record
     the parent writes for it with its process's exit and last output."""
     if result_file is not None and result_file.exists():
         try:
-            record = json.loads(result_file.read_text())
-            validate_record(record)
-            record["duration_s"] = duration
+            record = parse_record(json.loads(result_file.read_text()))
+            record.duration_s = duration
             return record
         except (ValueError, OSError) as err:
             return failure_record(job, "error", f"the job wrote an unreadable record: {err}\n" + output, duration,

@@ -23,9 +23,10 @@ from bench.run.executors.base import failure_record
 from bench.run.executors.local import LocalExecutor
 from bench.run.executors.ray_resources import ClusterShape, ResourcePolicy, resources_for
 from bench.plan.jobs import Job
-from bench.records.store import validate_record
+from bench.records.typed import record_json, update_environment
+from bench.records.store import parse_record
 
-EXECUTOR_KEY = "executor"  # record["environment"][EXECUTOR_KEY]: where the job ran (node id, IP, host)
+EXECUTOR_KEY = "executor"  # the environment key saying where the job ran (node id, IP, host)
 ERROR_CHARS = 4000  # how much of a failed task's error goes into its record
 
 
@@ -40,8 +41,8 @@ def run_job_on_node(identity: dict[str, Any], threads: int, timeout_s: float, py
     """
     local = LocalExecutor(timeout_s=timeout_s, threads=threads, python=python or sys.executable, settings=settings)
     (record,) = local.run([Job.from_identity(identity)])
-    record["environment"][EXECUTOR_KEY] = node_facts()
-    return record
+    update_environment(record.environment, {EXECUTOR_KEY: node_facts()})
+    return record_json(record)  # plain JSON across the wire: the driver validates it as it would a file
 
 
 def node_facts() -> dict[str, Any]:
@@ -134,9 +135,7 @@ class RayExecutor:
     def _collect(self, ray: Any, ref: Any, job: Job, started_at: str, start: float) -> dict[str, Any]:
         """The task's record, or a failure record saying how its task failed."""
         try:
-            record = ray.get(ref)
-            validate_record(record)
-            return record
+            return parse_record(ray.get(ref))
         except ray.exceptions.RayError as err:
             status = "oom" if isinstance(err, ray.exceptions.OutOfMemoryError) else "error"
             where = getattr(err, "ip", None)  # RayTaskError knows the node's IP; a dead worker's error does not
@@ -146,8 +145,8 @@ class RayExecutor:
             status, where, message = "error", None, f"the job's Ray task returned an invalid record: {err}"
         # made here on the driver: its environment is the driver's, the node is as far as Ray told
         record = failure_record(job, status, message[-ERROR_CHARS:], time.perf_counter() - start, started_at)
-        record["environment"][EXECUTOR_KEY] = {"kind": "ray", "node_id": None, "node_ip": where, "hostname": None,
-                                               "assigned_resources": None}
+        update_environment(record.environment, {EXECUTOR_KEY: {"kind": "ray", "node_id": None, "node_ip": where,
+                                                                "hostname": None, "assigned_resources": None}})
         return record
 
 

@@ -20,6 +20,8 @@ import numpy as np
 
 from bench.cells import get_spec
 from bench.plan.jobs import Job
+from bench.records.schema import Epoch, Memory, Params, Record, Timing, Train
+from bench.records.typed import section_of
 from bench.run.runners.adapter import ModelAdapter
 from bench.run.runners.batches import Batch, batch_order, eval_batches, make_batch, random_batch
 from bench.run.runners.measure import measure_steps, native_job
@@ -117,8 +119,8 @@ def expected_recurrent_params(job: Job, problem: Problem, embedding_dim: int) ->
     return total
 
 
-def train(adapter: ModelAdapter, job: Job, problem: Problem, task, out: dict[str, Any]) -> None:
-    """Train for job.epochs, filling out["train"] as it goes (partial results survive a failure).
+def train(adapter: ModelAdapter, job: Job, problem: Problem, task, out: Record) -> None:
+    """Train for job.epochs, filling out.train as it goes (partial results survive a failure).
 
     Raises Diverged on a non-finite training loss or an epoch's mean past DIVERGENCE_FACTOR × the untrained
     loss, after recording the epoch so far.
@@ -126,52 +128,46 @@ def train(adapter: ModelAdapter, job: Job, problem: Problem, task, out: dict[str
     n_eval = min(len(task.x_train), TRAIN_EVAL_LIMIT)
     train_eval = (task.x_train[:n_eval], task.y_train[:n_eval],
                   None if task.lengths_train is None else task.lengths_train[:n_eval])
-    record: dict[str, Any] = {
-        "loss": problem.loss, "metric": problem.metric, "kind": problem.kind,
-        "higher_is_better": HIGHER_IS_BETTER[problem.metric],
-        "seq_len": int(task.x_train.shape[1]), "input_size": problem.input_size,
-        "num_outputs": problem.num_outputs, "vocab_size": problem.vocab_size,
-        "sizes": {"train": len(task.x_train), "val": len(task.x_val), "test": len(task.x_test)},
-        "train_metric_on": n_eval, "target": job.target, "epochs": [], "epochs_to_target": None,
-        "test_loss": None, "test_metric": None, "extra_tests": {}, "task_info": _jsonable(task.info),
-        "optimizer": adapter.optimizer_facts(),
+    record = out.train = Train(
+        loss=problem.loss, metric=problem.metric, kind=problem.kind, higher_is_better=HIGHER_IS_BETTER[problem.metric],
+        seq_len=int(task.x_train.shape[1]), input_size=problem.input_size, num_outputs=problem.num_outputs,
+        vocab_size=problem.vocab_size,
+        sizes={"train": len(task.x_train), "val": len(task.x_val), "test": len(task.x_test)},
+        train_metric_on=n_eval, target=job.target, epochs=[], extra_tests={}, task_info=_jsonable(task.info),
+        optimizer=adapter.optimizer_facts(),
         # how divergence is judged: the untrained loss is filled in by the first step
-        "divergence": {"factor": DIVERGENCE_FACTOR, "untrained_loss": None, "threshold": None},
-    }
-    out["train"] = record
+        divergence={"factor": DIVERGENCE_FACTOR, "untrained_loss": None, "threshold": None})
     for epoch in range(1, job.epochs + 1):
         start = time.perf_counter()
         losses = []
         for rows in batch_order(len(task.x_train), job.batch_size, job.seed, epoch, task.groups_train):
             loss = adapter.train_step(make_batch(task.x_train, task.y_train, task.lengths_train, rows, problem.kind))
             losses.append(loss)
-            divergence = record["divergence"]
+            divergence = record.divergence
             if divergence["untrained_loss"] is None and np.isfinite(loss):  # the loss before the first update
                 divergence["untrained_loss"], divergence["threshold"] = loss, DIVERGENCE_FACTOR * abs(loss)
             if not np.isfinite(loss):
-                record["epochs"].append({"epoch": epoch, "train_loss": float(np.mean(losses)),
-                                         "steps": len(losses), "wall_s": time.perf_counter() - start})
+                record.epochs.append(Epoch(epoch=epoch, train_loss=float(np.mean(losses)), steps=len(losses),
+                                           wall_s=time.perf_counter() - start))
                 raise Diverged(f"training loss became {loss} at epoch {epoch}, step {len(losses)} "
                                f"(lr {job.lr}); the job was stopped")
         wall = time.perf_counter() - start
-        mean_loss, threshold = float(np.mean(losses)), record["divergence"]["threshold"]
+        mean_loss, threshold = float(np.mean(losses)), record.divergence["threshold"]
         if threshold is not None and mean_loss > threshold:
-            record["epochs"].append({"epoch": epoch, "train_loss": mean_loss, "steps": len(losses), "wall_s": wall})
+            record.epochs.append(Epoch(epoch=epoch, train_loss=mean_loss, steps=len(losses), wall_s=wall))
             raise Diverged(f"training loss grew to {mean_loss:.4g} in epoch {epoch}, over {DIVERGENCE_FACTOR:g} × "
-                           f"the untrained loss {record['divergence']['untrained_loss']:.4g} (lr {job.lr}); "
+                           f"the untrained loss {record.divergence['untrained_loss']:.4g} (lr {job.lr}); "
                            "the job was stopped")
         _, train_metric = _evaluate(adapter, *train_eval, job, problem)
         val_loss, val_metric = _evaluate(adapter, task.x_val, task.y_val, task.lengths_val, job, problem)
-        record["epochs"].append({"epoch": epoch, "train_loss": float(np.mean(losses)), "train_metric": train_metric,
-                                 "val_loss": val_loss, "val_metric": val_metric, "steps": len(losses),
-                                 "wall_s": wall})
-    record["epochs_to_target"] = epochs_to_target([e["val_metric"] for e in record["epochs"]], job.target,
-                                                  problem.metric)
-    record["test_loss"], record["test_metric"] = _evaluate(adapter, task.x_test, task.y_test, task.lengths_test,
-                                                           job, problem)
+        record.epochs.append(Epoch(epoch=epoch, train_loss=float(np.mean(losses)), train_metric=train_metric,
+                                   val_loss=val_loss, val_metric=val_metric, steps=len(losses), wall_s=wall))
+    record.epochs_to_target = epochs_to_target([e.val_metric for e in record.epochs], job.target, problem.metric)
+    record.test_loss, record.test_metric = _evaluate(adapter, task.x_test, task.y_test, task.lengths_test, job,
+                                                     problem)
     for name, (x, y, lengths) in task.extra_tests.items():
         loss, metric = _evaluate(adapter, x, y, lengths, job, problem)
-        record["extra_tests"][name] = {"loss": loss, "metric": metric, "n": len(x)}
+        record.extra_tests[name] = {"loss": loss, "metric": metric, "n": len(x)}
 
 
 def _evaluate(adapter, x, y, lengths, job: Job, problem: Problem) -> tuple[float, float]:
@@ -199,7 +195,7 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
-def run_job(job: Job, make_adapter: Callable[[Job, Problem], ModelAdapter], out: dict[str, Any]) -> None:
+def run_job(job: Job, make_adapter: Callable[[Job, Problem], ModelAdapter], out: Record) -> None:
     """The whole job: data, model, training and/or timing, parameters, memory, into `out`."""
     seed_host(job.seed)
     if job.measure == "timing":
@@ -216,18 +212,18 @@ def run_job(job: Job, make_adapter: Callable[[Job, Problem], ModelAdapter], out:
                         sizes=(job.batch_size, input_size, job.hidden_size, int(timing_batch.x.shape[1])))
     adapter = make_adapter(job, problem)
     probe = timing_batch or first_train_batch(job, problem, task)
-    out["params"] = adapter.param_counts()
-    out["params"]["recurrent_expected"] = expected_recurrent_params(job, problem, EMBEDDING_DIM)
-    out["native_path"] = adapter.native_path(probe)
+    out.params = Params(**adapter.param_counts(),
+                        recurrent_expected=expected_recurrent_params(job, problem, EMBEDDING_DIM))
+    out.native_path = adapter.native_path(probe)
     try:
         if task is not None:
             train(adapter, job, problem, task, out)
         if timing_batch is not None:
             # built after training, so the paired native model cannot change the custom one's results
             make_native = (lambda: make_adapter(native_job(job), problem)) if job.paired else None
-            out["timing"] = measure_steps(adapter, job, timing_batch, make_native)
+            out.timing = section_of(Timing, measure_steps(adapter, job, timing_batch, make_native))
     finally:
         # a paired job's process also holds the native model: its peak read before that model existed
-        alone = (out.get("timing") or {}).get("memory_alone")
-        out["memory"] = alone if alone is not None else adapter.peak_memory()
+        alone = out.timing.memory_alone if out.timing else None
+        out.memory = alone if alone is not None else Memory(**adapter.peak_memory())
 

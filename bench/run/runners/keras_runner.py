@@ -17,6 +17,7 @@ import cells_tf
 from bench.cells import get_spec
 from bench.records.environment import keras_environment
 from bench.plan.jobs import Job
+from bench.records.schema import Record
 from bench.run.runners.batches import Batch
 from bench.run.runners.common import EMBEDDING_DIM, peak_rss, run_job
 from bench.run.runners.metrics import Problem
@@ -189,6 +190,6 @@ class KerasAdapter:
         return peak_rss()
 
 
-def run(job: Job, out: dict[str, Any]) -> None:
+def run(job: Job, out: Record) -> None:
     """Run `job` in this process, filling `out` (see bench.run.runners.common.run_job)."""
     run_job(job, KerasAdapter, out)

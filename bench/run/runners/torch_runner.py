@@ -24,6 +24,7 @@ from cells_torch import CustomRecurrent
 from bench.cells import get_spec
 from bench.records.environment import torch_environment
 from bench.plan.jobs import Job
+from bench.records.schema import Record
 from bench.plan.modes import Mode
 from bench.run.runners.batches import Batch
 from bench.run.runners.common import EMBEDDING_DIM, peak_rss, run_job
@@ -278,6 +279,6 @@ def set_float32_precision(precision: str) -> None:
         torch.backends.cudnn.allow_tf32 = allow  # the native layers (cuDNN RNN kernels)
 
 
-def run(job: Job, out: dict[str, Any]) -> None:
+def run(job: Job, out: Record) -> None:
     """Run `job` in this process, filling `out` (see bench.run.runners.common.run_job)."""
     run_job(job, TorchAdapter, out)
