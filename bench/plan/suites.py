@@ -128,6 +128,11 @@ _LONG_TIMING = tuple(Axes(frameworks=(framework,), modes=modes, seq_len=steps, *
                      for steps in LONG_STEPS
                      for framework, modes in (("torch", ("eager", "compiled_scan", "compiled")), ("keras", ("graph", "xla"))))
 
+# a stack comparison at length: the shortest and the longest sequence, a GRU, the reset-after GRU whose scan gradient
+# torch 2.13 gets wrong, the minimal gated unit and the LSTM (the four families), so two stacks' rounds fit in minutes
+STACK_LONG_STEPS = (LONG_STEPS[0], LONG_STEPS[-1])
+STACK_LONG_CELLS = ("gru0", "gru_reset_after", "mgu", "lstm")
+
 SUITES: dict[str, Suite] = {s.name: s for s in (
     Suite(
         name="quick",
@@ -157,6 +162,17 @@ SUITES: dict[str, Suite] = {s.name: s for s in (
         device="cpu",
         grids=_LONG_TIMING,
         plugins=("examples/cells/mingru.py",),
+        timeout_s=LONG_JOB_TIMEOUT_S,
+    ),
+    Suite(
+        name="stack-long",
+        description="the long suite's torch eager and compiled_scan jobs at T 28 and 1024 for gru0, gru_reset_after, "
+                    "mgu and lstm: what `bench compare --against` runs to hold one torch against another at length "
+                    "(reports/stack-torch-2.14)",
+        device="cpu",
+        grids=tuple(dataclasses.replace(grid, modes=("eager", "compiled_scan"), seq_len=steps,
+                                        cells=STACK_LONG_CELLS)
+                    for grid in _LONG_TIMING[:1] for steps in STACK_LONG_STEPS),
         timeout_s=LONG_JOB_TIMEOUT_S,
     ),
     Suite(
