@@ -24,11 +24,11 @@ from bench.records.store import RecordStore, latest_by_job, parse_record
 from bench.records.typed import record_json
 from bench.replication.catalog import MODULES, experiments, get_experiment
 from bench.commands.replicate import adopt_shared_records
-from bench.replication.experiment import SETTING_FIELDS, Ablation, Claim, Experiment, Reference
+from bench.replication.experiment import SETTING_FIELDS, Ablation, Claim, Experiment, Reading, Reference
 from bench.replication.claims import LOSS_DRIFT, NOT_RUN, ablation_table, claim_table, match_reference, mean_std
-from bench.replication.side_by_side import (AGREE_PP, PUBLISHED_LABEL, failed_frame, own_runs, published_spread,
-                                            rows_frame, side_by_side_table, strict_verdict, verdict,
-                                            write_replication_report)
+from bench.replication.side_by_side import (AGREE_PP, COUNT_KEYS, PUBLISHED_LABEL, agreement_counts, counts,
+                                            failed_frame, own_runs, published_spread, reading_cell, rows_frame,
+                                            side_by_side_table, strict_verdict, verdict, write_replication_report)
 from bench.plan.suites import SUITES, Suite
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -566,13 +566,42 @@ def test_our_keras_gru_at_the_sentiment_sources_sizes_counts_its_parameters_too(
     assert gru.count_params() == SOURCE_GRU_PARAMS  # Keras's reset-after GRU keeps two biases per gate, as torch's
 
 
-def test_the_readmes_agreement_totals_are_the_sum_of_the_summaries_counts():
-    counts = [re.search(r"Of the (\d+) rows with a score of ours, (\d+) agree by the report's rule and (\d+) by the "
-                        r"strict one", (REPLICATION_DIR / name / "summary.md").read_text()) for name in MODULES]
-    scored, lenient, strict = (sum(int(found.group(i)) for found in counts if found) for i in (1, 2, 3))
+def _committed_tables() -> dict[str, pd.DataFrame]:
+    return {name: pd.read_csv(REPLICATION_DIR / name / "side_by_side.csv", keep_default_na=False) for name in MODULES
+            if (REPLICATION_DIR / name / "side_by_side.csv").is_file()}
+
+
+def test_the_readmes_agreement_totals_are_the_sum_of_the_side_by_side_tables():
+    totals = dict.fromkeys(COUNT_KEYS, 0)
+    for name, table in _committed_tables().items():
+        found = counts(table)
+        assert agreement_counts(table) in (REPLICATION_DIR / name / "summary.md").read_text(), name
+        totals = {key: totals[key] + found[key] for key in COUNT_KEYS}
     head = README.read_text().split("## One command per experiment")[0]
-    assert f"{scored} of our rows beside a published number have a score" in head
-    assert f"**{lenient} agree by the reports' rule**" in head and f"**{strict} by the strict rule**" in head
+    assert f"{totals['scored']} of our rows beside a published number have a score" in head
+    assert f"**{totals['faithful']} of them are faithful**" in head
+    assert f"**{totals['faithful_agree']} agree by the reports' rule**" in head
+    assert f"**{totals['faithful_agree_strict']} by the strict rule**" in head
+    assert f"**{totals['faithful_differ']} faithful rows that differ**" in head
+    assert f"**{totals['tested']} have a tested reading and {totals['untested']} an untested one**" in head
+    assert f"**{totals['agree']} agree by the reports' rule** and **{totals['agree_strict']} by the strict rule**" in head
+
+
+def test_every_faithful_row_that_differs_has_a_reading_and_only_differing_rows_have_one():
+    rows = pd.concat(_committed_tables().values())
+    assert set(rows["faithful"]) == {"yes", "no"}
+    differing = rows["strict"].str.startswith("differs")
+    assert (rows.loc[~differing, "reading"] == "—").all()
+    readings = rows.loc[differing & (rows["faithful"] == "yes"), "reading"]
+    assert len(readings) and readings.str.match(r"^(tested \(by .+\)|untested): .+").all()
+
+
+def test_a_reading_is_spelled_as_tested_by_its_runs_or_untested():
+    assert Reading("too few steps", tested_by="the 75-epoch rows").spelled() == \
+        "tested (by the 75-epoch rows): too few steps"
+    assert Reading("a guess").spelled() == "untested: a guess"
+    ref = SimpleNamespace(reading=None)
+    assert reading_cell(ref, "differs (outside mean ± 2 sd)") == "none" and reading_cell(ref, "agrees") == "—"
 
 
 def test_the_strict_rule_has_no_floor_in_points_and_asks_for_the_trials_range():

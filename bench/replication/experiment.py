@@ -25,6 +25,18 @@ SETTING_FIELDS = tuple(knob.name for knob in KNOBS if knob.name != "lr")
 
 
 @dataclass(frozen=True)
+class Reading:
+    """Why our rows differ from a published number: a reading some run of ours tests, or a guess no run tests."""
+
+    text: str  # the reading, one sentence
+    tested_by: str = ""  # the runs that test it (a row, a suite, an ablation); "" = untested
+
+    def spelled(self) -> str:
+        """The side-by-side table's `reading` cell: "tested (by …): …" or "untested: …"."""
+        return f"tested (by {self.tested_by}): {self.text}" if self.tested_by else f"untested: {self.text}"
+
+
+@dataclass(frozen=True)
 class Reference(PublishedReference):
     """A published number plus which of our rows it stands beside."""
 
@@ -35,6 +47,10 @@ class Reference(PublishedReference):
     split: str = "test"  # which of our scores to set beside it: "test" or "val" (last epoch)
     trials: tuple[float, ...] = ()  # the source's per-trial values, where it lists them: its range is shown
     published_std: float | None = None  # the spread the source printed beside its mean, where it printed one
+    # whether our rows reproduce the source's setup as far as the source states it (False: our own protocol, an
+    # ablation, or a setup the source's differs from in a way it states)
+    faithful: bool = False
+    reading: Reading | None = None  # why our rows differ, shown where they do (by the strict rule)
 
 
 @dataclass(frozen=True)

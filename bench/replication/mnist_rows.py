@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from bench.plan.jobs import Axes
-from bench.replication.experiment import (Experiment, Reference, canonical_bias_ablation, keras_adam_ablation,
-                                          shared_init_ablation)
+from bench.replication.experiment import (Experiment, Reading, Reference, canonical_bias_ablation,
+                                          keras_adam_ablation, shared_init_ablation)
 from bench.plan.suites import Suite
 
 SOURCE = "source quoted in issue 7 (MNIST row by row)"
@@ -27,6 +27,20 @@ MODELS = (  # (cell, hidden, bidirectional, published test accuracy, the source'
 L2 = 1e-3  # the source's regularisation parameter for its regularised models
 REGULARISED = {"rnn_native": 0.890, "gru4": 0.945, "lstm_native": 0.938}  # their test accuracy, as published
 
+# why our rows differ from the source's, where they do: (the data, L2 or not) -> cell -> reading
+_SUBSET_TOO_SMALL = Reading("10,000 training images are too few: on the source's 50,000 ours pass it",
+                            tested_by="the 50,000-image rows")
+_RNN_INIT = Reading("Keras's RNN starts from an orthogonal recurrent matrix and torch's from a uniform one, and torch "
+                    "trains a second bias: from the same start with one bias the two frameworks agree",
+                    tested_by="the shared-init and one-bias ablations")
+_ABOVE_THE_SOURCE = Reading("ours pass the source on its own split (one seed of ours so far); the source reports one "
+                            "run per model and not its initialisers, so why it stayed lower is not known")
+_L2_UNTESTED = Reading("as for the plain models (the 10,000-image subset, and for the RNN the initialiser), which the "
+                       "50,000-image rows and the ablations test without L2 only")
+READINGS = {"subset": {"rnn_native": _RNN_INIT, "gru4": _SUBSET_TOO_SMALL, "lstm_native": _SUBSET_TOO_SMALL},
+            "source split": {cell: _ABOVE_THE_SOURCE for cell in REGULARISED},
+            "L2": {cell: _L2_UNTESTED for cell in REGULARISED}}
+
 SUITE = Suite(
     name="repl-mnist-rows",
     description="replication: MNIST row by row (10k-image training subset), rnn_native 2x128, gru4 2x256, "
@@ -39,12 +53,13 @@ SUITE = Suite(
                   REGULARISED[cell], setting=label + (f", L2 λ = {decay:g}" if decay else "") + data,
                   where=(("num_layers", 2), ("hidden_size", hidden), ("bidirectional", bidir), ("weight_decay", decay),
                          *where),
-                  note=note)
-        for decay, data, where, note in (
-            (0.0, "", (("task_options.limit_train", 10_000),), "source: 50,000 training images; ours: 10,000"),
+                  note=note, faithful=kind == "source split", reading=READINGS[kind][cell])
+        for decay, data, where, note, kind in (
+            (0.0, "", (("task_options.limit_train", 10_000),), "source: 50,000 training images; ours: 10,000",
+             "subset"),
             (0.0, ", 50,000 training images", (("task_options.val_size", 10_000),),
-             "the source's 50,000 / 10,000 / 10,000 split, seed 0"),
-            (L2, "", (("task_options.limit_train", 10_000),), "source: 50,000 training images; ours: 10,000"))
+             "the source's 50,000 / 10,000 / 10,000 split, seed 0", "source split"),
+            (L2, "", (("task_options.limit_train", 10_000),), "source: 50,000 training images; ours: 10,000", "L2"))
         for cell, hidden, bidir, value, label in MODELS),
 )
 

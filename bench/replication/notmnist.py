@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bench.plan.jobs import Axes
-from bench.replication.experiment import Experiment, Reference
+from bench.replication.experiment import Experiment, Reading, Reference
 from bench.plan.suites import Suite
 
 SOURCE = "source quoted in issue 7 (notMNIST, GRU vs MGU)"
@@ -32,14 +32,24 @@ COMMON = dict(tasks=("notmnist",), measure="train", cells=("gru4", "mgu"), batch
 LARGER_SIZES = SIZES[1:]  # planned for a GPU: on two CPU cores (2, 512) alone takes hours per job
 
 
-def published_references(our_cell: dict[str, str]) -> tuple[Reference, ...]:
-    """The source's numbers, each beside `our_cell[its cell]` at its size (validation accuracy)."""
+OUR_PROTOCOL = Reading("our protocol: with the source's GRU form, its batch and its 80/20 split scored, the same sample "
+                       "lands within 1 pp of the source", tested_by="notmnist_faithful at (1, 128) and, in Keras, "
+                       "(2, 256)")
+# the faithful runs that still differ: under the source's lowest trial or outside our 2 sd, by about 1 point
+SAMPLE_OR_SEEDS = Reading("the 10,000-image sample (8,000 training images against about 15,000 of the source's "
+                          "18,724) or the spread of three seeds; no run separates the two")
+
+
+def published_references(our_cell: dict[str, str], faithful: bool = False) -> tuple[Reference, ...]:
+    """The source's numbers, each beside `our_cell[its cell]` at its size (validation accuracy); `faithful` where
+    our runs follow the source's protocol."""
     return tuple(
         Reference(source=SOURCE, task="notmnist", cell=our_cell[cell], metric="accuracy", value=value,
                   setting=f"{layers} × {units}", where=(("num_layers", layers), ("hidden_size", units)),
                   split="val", trials=trials, published_std=std,
                   note="; ".join(filter(None, ("source: all 18,724 notMNIST_small images; ours: the 10,000-image "
-                                               "sample", TABLE_TYPO.get((cell, (layers, units)))))))
+                                               "sample", TABLE_TYPO.get((cell, (layers, units)))))),
+                  faithful=faithful, reading=SAMPLE_OR_SEEDS if faithful else OUR_PROTOCOL)
         for cell, values in PUBLISHED.items()
         for (layers, units), value, std, trials in zip(SIZES, values, PUBLISHED_STD[cell], PUBLISHED_TRIALS[cell]))
 

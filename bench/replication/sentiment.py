@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bench.plan.jobs import Axes
-from bench.replication.experiment import Ablation, Experiment, Reference, shared_init_ablation
+from bench.replication.experiment import Ablation, Experiment, Reading, Reference, shared_init_ablation
 from bench.plan.suites import Suite
 
 SOURCE = "source quoted in issue 7 (Amazon product-review sentiment, word2vec inputs)"
@@ -13,6 +13,13 @@ MODELS = (("gru4", 2, 0.8017, "GRU 2 × 100"), ("mgu", 1, 0.7995, "MGU 1 × 100"
 PUBLISHED = tuple((cell, value) for cell, _, value, _ in MODELS)
 LR_SOURCE, LR_BATCHED = 1e-4, 1e-3  # the source's lr (batch 1) and ours for batches of 64
 BATCH = 64
+# why we stay below the source: no run of ours here isolates the inputs, the guess; at the source's lr torch's own
+# initialisers also keep it near chance, which the shared-init ablation shows (but not the gap to the source)
+INPUTS = Reading("the inputs: 64-d embeddings learned from 5,654 reviews for the source's 300-d word2vec vectors, and "
+                 "the 100-token cut; no run isolates either")
+TORCH_AT_LR_SOURCE = Reading("the inputs, as at lr 1e-3; and torch's own initialisers, from which it stays near chance "
+                             "at lr 1e-4 (from Keras's start it trains: the shared-init ablation), which tests the gap "
+                             "between the frameworks, not the gap to the source")
 SEEDS = (0, 1, 2)
 COMMON = dict(tasks=("sentiment",), measure="train", hidden_sizes=(100,), batch_sizes=(BATCH,), epochs=5, seeds=SEEDS,
               task_options=SENTIMENT_OPTIONS)
@@ -36,12 +43,13 @@ SUITE = Suite(
         Reference(source=SOURCE, task="sentiment", cell=cell, metric="accuracy", value=value,
                   setting=f"{label}, batch {BATCH}, lr {lr:g}", where=(("num_layers", layers), ("lr", lr),
                                                                       ("batch_size", BATCH)),
-                  note="source: Amazon reviews by category (counts not stated), word2vec 300-d, batch 1, lr 1e-4")
+                  note="source: Amazon reviews by category (counts not stated), word2vec 300-d, batch 1, lr 1e-4",
+                  reading=INPUTS if lr == LR_BATCHED else TORCH_AT_LR_SOURCE)
         for cell, layers, value, label in MODELS for lr in (LR_BATCHED, LR_SOURCE)) + tuple(
         Reference(source=SOURCE, task="sentiment", cell=cell, metric="accuracy", value=dict(PUBLISHED)[source_cell],
                   setting=f"{label} as coded: batch 1, lr 1e-4, ReLU head",
                   where=(("num_layers", layers), ("batch_size", 1)),
-                  note="the source's protocol and head; a learned 64-d embedding for its word2vec")
+                  note="the source's protocol and head; a learned 64-d embedding for its word2vec", reading=INPUTS)
         for cell, layers, source_cell, label in (("gru4", 2, "gru4", "GRU 2 × 100"),
                                                   ("pmgru_as_coded", 1, "mgu", "pmGRU 1 × 100"),
                                                   ("mgu", 1, "mgu", "MGU 1 × 100 (the paper's, for the pmGRU)"))),

@@ -38,6 +38,9 @@ AGREE_SDS = 2.0
 AGREE_PP = 1.0
 STRICT_SDS = 2.0  # the strict rule: the published value within this many of our sds of our mean, no floor
 EXACT_TOL = 1e-9  # float slack where the strict rule asks for equality (one seed, or no spread: 100.00% ± 0)
+NO_READING = "none"  # a differing row's reading where no reading is offered
+COUNT_KEYS = ("scored", "agree", "agree_strict", "faithful", "faithful_agree", "faithful_agree_strict",
+              "faithful_differ", "tested", "untested", "no_reading")
 STD_MATCH_TOL = 6e-5  # a printed 4-decimal std against the trials' population / sample std: rounding plus slack
 
 
@@ -92,6 +95,8 @@ def side_by_side_table(experiment: Experiment, frame: pd.DataFrame, failed: pd.D
                             "ours − published": f"{100 * (mean - ref.value):+.2f} pp",
                             "verdict": verdict(mean - ref.value, std, len(ours)),
                             "strict": strict_verdict(mean, std, ref.value, trials)})
+            row["faithful"] = "yes" if getattr(ref, "faithful", False) else "no"
+            row["reading"] = reading_cell(ref, row["strict"])
             if trials or getattr(ref, "published_std", None) is not None:
                 row["published ± std"] = published_spread(ref)
             if trials:
@@ -144,13 +149,42 @@ def strict_verdict(mean: float, std: float, published: float, trials: tuple[floa
     return "differs (" + ("outside mean ± 2 sd" if not inside else "mean outside the published trials") + ")"
 
 
+def reading_cell(ref: Any, strict: str) -> str:
+    """A row's `reading`: "—" where it agrees by the strict rule or has no score, else the reference's reading
+    ("tested (by …): …" or "untested: …"), or "none" where no reading is offered."""
+    if not strict.startswith("differs"):
+        return "—"
+    reading = getattr(ref, "reading", None)
+    return reading.spelled() if reading is not None else NO_READING
+
+
+def counts(table: pd.DataFrame) -> dict[str, int]:
+    """The side-by-side table's counts: scored rows, how many agree by each rule, and of the faithful ones the same
+    and how the differing ones (strict rule) are read."""
+    if table.empty:
+        return {key: 0 for key in COUNT_KEYS}
+    scored = table[table["verdict"] != "—"]
+    faithful = scored[scored["faithful"] == "yes"]
+    differing = faithful[faithful["strict"].str.startswith("differs")]
+    return {"scored": len(scored), "agree": int(scored["verdict"].str.startswith("agrees").sum()),
+            "agree_strict": int(scored["strict"].str.startswith("agrees").sum()), "faithful": len(faithful),
+            "faithful_agree": int(faithful["verdict"].str.startswith("agrees").sum()),
+            "faithful_agree_strict": int(faithful["strict"].str.startswith("agrees").sum()),
+            "faithful_differ": len(differing),
+            "tested": int(differing["reading"].str.startswith("tested").sum()),
+            "untested": int(differing["reading"].str.startswith("untested").sum()),
+            "no_reading": int((differing["reading"] == NO_READING).sum())}
+
+
 def agreement_counts(table: pd.DataFrame) -> str:
-    """How many scored rows agree by the report's rule and by the strict one, as a sentence."""
-    scored = table[table["verdict"] != "—"] if not table.empty else table
-    lenient = int(scored["verdict"].str.startswith("agrees").sum()) if len(scored) else 0
-    strict = int(scored["strict"].str.startswith("agrees").sum()) if len(scored) else 0
-    return (f"Of the {len(scored)} rows with a score of ours, {lenient} agree by the report's rule and {strict} by "
-            f"the strict one.")
+    """How many scored rows agree by the report's rule and by the strict one, and the same of the faithful rows with
+    how their differences are read, as sentences."""
+    c = counts(table)
+    return (f"Of the {c['scored']} rows with a score of ours, {c['agree']} agree by the report's rule and "
+            f"{c['agree_strict']} by the strict one. {c['faithful']} of them are faithful (our setup is the source's "
+            f"as far as it states it): {c['faithful_agree']} agree by the report's rule and "
+            f"{c['faithful_agree_strict']} by the strict one; of the {c['faithful_differ']} that differ by the strict "
+            f"rule, {c['tested']} have a tested reading, {c['untested']} an untested one and {c['no_reading']} none.")
 
 
 def published_spread(ref: Any) -> str:
@@ -256,7 +290,10 @@ def write_replication_report(experiment: Experiment, records_path: str | Path, o
                   f"{AGREE_PP:g} pp of it; the brackets give the gap in our standard deviations and in points. "
                   f"*strict*: the published number lies within {STRICT_SDS:g} of our standard deviations of our "
                   "mean, with no floor in points (one seed: only an exact match), and our mean lies inside the "
-                  "source's trials where it lists them."
+                  "source's trials where it lists them. *faithful*: yes where our setup is the source's as far as "
+                  "the source states it, no for our own protocols. *reading*, where a row differs by the strict "
+                  "rule: why, *tested* when a run of ours (named) shows it, *untested* when it is a guess, *none* "
+                  "when we offer none."
                   + (" Where the source lists its trials, their range is shown, and whether our mean lies in it; "
                      "*published ± std* says which std the source printed, computed from its trials."
                      if "published trials (range)" in table.columns else ""), "", _markdown(table), "",
