@@ -100,6 +100,14 @@ SUBCOMMANDS.append(("replicate", "run a replication suite (reports/replication/N
                     "report", _replicate.add_arguments, _replicate.handle))
 
 
+# `ab-times` (issue 33): an A/B run's step times on each side, for stacks where the ratio hides a change.
+from bench.commands import ab_times as _ab_times  # noqa: E402
+
+SUBCOMMANDS.append(("ab-times", "an A/B run's step times on each side (its own and its native layer's), head ÷ base "
+                    "with intervals, compile times and how its jobs ended, from its folder", _ab_times.add_arguments,
+                    _ab_times.handle))
+
+
 # `history` (issue 30): results over commits, the backfill, the page.
 from bench.commands import history as _history  # noqa: E402
 
