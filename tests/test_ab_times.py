@@ -52,3 +52,16 @@ def test_the_command_writes_a_summary_and_a_csv_per_run(tmp_path, capsys):
 def test_a_folder_that_is_not_an_ab_run_is_refused(tmp_path):
     with pytest.raises(ConfigError, match="no gate.json"):
         ab_times.side_records(tmp_path)
+
+
+def test_by_mode_the_jobs_changes_are_pooled_as_a_geometric_mean():
+    table = ab_times.times_table(RUN)
+    modes = ab_times.mode_table(table)
+    (row,) = modes[(modes["mode"] == "torch-eager") & (modes.step == "train")].to_dict("records")
+    part = table[table.job.str.contains("/torch-eager/") & (table.step == "train")
+                 & table["head ÷ base"].str.endswith(ab_times.WORDS)]
+    estimates = [1 + float(cell.split("%")[0]) / 100 for cell in part["head ÷ base"]]
+    assert row["custom jobs"] == len(estimates) > 1
+    pooled = math.exp(sum(map(math.log, estimates)) / len(estimates)) - 1
+    assert abs(float(row["custom head ÷ base (geometric mean)"].rstrip("%")) - 100 * pooled) < PCT_TOL
+    assert sum(map(int, row["jobs faster / same / slower / unclear"].split(" / "))) == len(estimates)

@@ -32,6 +32,7 @@ STEP_NAMES = {"train_step": "train", "inference_step": "infer"}
 # head ÷ base of a step time counts as a change only when its whole interval clears 1 by this much: the
 # machine's drift between processes (a few percent, docs/regression_gate.md) is no change of the stack
 SAME_BAND = 0.03
+WORDS = ("faster", "same", "slower", "unclear")  # what a head ÷ base interval says, in that order
 COMPILES_S = 0.5  # a first call this much slower than the median step is a compile worth showing
 
 
@@ -114,6 +115,31 @@ def times_table(folder: Path) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _estimate(cell: str) -> float | None:
+    """The head ÷ base estimate a `head ÷ base` cell prints, as a ratio."""
+    return 1 + float(cell.split("%")[0]) / 100 if cell.endswith(WORDS) else None
+
+
+def mode_table(table: pd.DataFrame) -> pd.DataFrame:
+    """Per mode and step: the geometric mean over the custom jobs of their head ÷ base (their own step time and
+    their native layer's), and how many jobs came out faster, slower, the same or unclear: the stack's effect on
+    the mode, where one job's two rounds seldom settle it."""
+    rows = []
+    table = table.assign(mode=[job.split("/")[1] for job in table["job"]])
+    for (mode, step), part in table.groupby(["mode", "step"], sort=True):
+        own = [e for e in map(_estimate, part["head ÷ base"]) if e]
+        native = [e for e in map(_estimate, part["native head ÷ base"]) if e]
+        if not own:
+            continue
+        words = Counter(cell.rsplit(" ", 1)[-1] for cell in part["head ÷ base"] if cell.endswith(WORDS))
+        rows.append({"mode": mode, "step": step, "custom jobs": len(own),
+                     "custom head ÷ base (geometric mean)": f"{(statistics.geometric_mean(own) - 1) * 100:+.1f}%",
+                     "native head ÷ base (geometric mean)": (f"{(statistics.geometric_mean(native) - 1) * 100:+.1f}%"
+                                                            if native else "—"),
+                     "jobs faster / same / slower / unclear": " / ".join(str(words[w]) for w in WORDS)})
+    return pd.DataFrame(rows)
+
+
 def status_lines(folder: Path) -> list[str]:
     """How each side's jobs ended, counted, with every job that did not end ok on one side named."""
     records = side_records(folder)
@@ -155,6 +181,9 @@ def write(folders: list[Path], out: Path) -> Path:
                   f"average {summary['load_start']:.2f} at the start, {summary['load_end']:.2f} at the end; the "
                   f"gate's verdict on the paired ratios: {summary['verdict']} (threshold {summary['threshold']:.0%}).",
                   "", "How the jobs ended:", "", *status_lines(folder), "",
+                  "By mode (custom cells' jobs with an interval):", "",
+                  tabulate(mode_table(table).values.tolist(), headers=list(mode_table(table).columns),
+                           tablefmt="github"), "",
                   tabulate(table.drop(columns="_key").fillna("—").values.tolist(),
                            headers=[c for c in table.columns if c != "_key"], tablefmt="github"), ""]
     path = out / "summary.md"
