@@ -37,7 +37,7 @@ OUR_PROTOCOL = Reading("our protocol: with the source's GRU form, its batch and 
                        "(2, 256)")
 # the faithful runs that still differ: under the source's lowest trial or outside our 2 sd, by about 1 point
 SAMPLE_OR_SEEDS = Reading("the 10,000-image sample (8,000 training images against about 15,000 of the source's "
-                          "18,724) or the spread of three seeds; no run separates the two")
+                          "18,724) or the spread of our seeds (one to three so far); no run separates the two")
 
 
 def published_references(our_cell: dict[str, str], faithful: bool = False) -> tuple[Reference, ...]:
