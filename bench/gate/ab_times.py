@@ -132,11 +132,15 @@ def mode_table(table: pd.DataFrame) -> pd.DataFrame:
         if not own:
             continue
         words = Counter(cell.rsplit(" ", 1)[-1] for cell in part["head ÷ base"] if cell.endswith(WORDS))
+        compiles = [tuple(map(float, cell.split(" → "))) for cell in part["compile s base → head"] if cell != "—"]
         rows.append({"mode": mode, "step": step, "custom jobs": len(own),
                      "custom head ÷ base (geometric mean)": f"{(statistics.geometric_mean(own) - 1) * 100:+.1f}%",
                      "native head ÷ base (geometric mean)": (f"{(statistics.geometric_mean(native) - 1) * 100:+.1f}%"
                                                             if native else "—"),
-                     "jobs faster / same / slower / unclear": " / ".join(str(words[w]) for w in WORDS)})
+                     "jobs faster / same / slower / unclear": " / ".join(str(words[w]) for w in WORDS),
+                     "compile s, median base → head": (f"{statistics.median(b for b, _ in compiles):.1f} → "
+                                                       f"{statistics.median(h for _, h in compiles):.1f}"
+                                                       if compiles else "—")})
     return pd.DataFrame(rows)
 
 
