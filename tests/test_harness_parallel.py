@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from filelock import FileLock, Timeout
 
+from bench.records.typed import record_json
 from bench.plan.config import ConfigError, TimingConfig
 from bench.run.device_lock import (JOB_CPUS_ENV, LOCK_DIR_ENV, PARALLEL_ENV, TIMING_CPUS_ENV, device_lock,
                                    split_cores, timing_cores)
@@ -108,12 +109,12 @@ def test_parallel_accuracy_jobs_give_the_same_records_as_sequential_ones(monkeyp
     import bench.run.executors.local as local
 
     jobs = _tiny_train_jobs()
-    sequential = {r["job_id"]: r for r in LocalExecutor(threads=1).run(jobs)}
+    sequential = {r.job_id: record_json(r) for r in LocalExecutor(threads=1).run(jobs)}
     # as on a many-core machine; accuracy-only jobs are never timed, so none of the cores is kept back
     monkeypatch.setattr(local, "own_cores", lambda: set(range(16)))
     envs = []
     monkeypatch.setattr(local, "job_env", lambda *args, **kw: envs.append(job_env(*args, **kw)) or envs[-1])
-    parallel = {r["job_id"]: r for r in LocalExecutor(threads=1, parallel=2).run(jobs)}
+    parallel = {r.job_id: record_json(r) for r in LocalExecutor(threads=1, parallel=2).run(jobs)}
     assert len(envs) == len(jobs) and not any(TIMING_CPUS_ENV in env for env in envs)
     assert set(parallel) == set(sequential) == {job.job_id for job in jobs}
     for job_id, record in parallel.items():

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from bench.cli import main
+from bench.records.typed import record_json
 from bench.run.executors.local import LocalExecutor
 from bench.plan.jobs import Axes, expand
 from bench.run.runners.common import peak_rss, reset_peak_rss
@@ -29,7 +30,7 @@ def _jobs(cells, epochs=1, frameworks=("torch",)):
 
 def test_a_served_process_gives_each_job_the_results_a_fresh_process_gives():
     jobs = _jobs(("gru0", "mgu"), frameworks=("torch", "keras"))
-    served = list(LocalExecutor(threads=1, reuse_processes=True).run(jobs))
+    served = [record_json(r) for r in LocalExecutor(threads=1, reuse_processes=True).run(jobs)]
     by_framework: dict[str, list[str]] = {}
     for record in served:
         by_framework.setdefault(record["identity"]["framework"], []).append(record["environment"]["process"])
@@ -38,7 +39,7 @@ def test_a_served_process_gives_each_job_the_results_a_fresh_process_gives():
                             "keras": ["fresh", "reused: job 2 of this process"]}
     reused = [record for record in served if record["environment"]["process"] != "fresh"]
     by_id = {job.job_id: job for job in jobs}
-    fresh = list(LocalExecutor(threads=1).run([by_id[record["job_id"]] for record in reused]))
+    fresh = [record_json(r) for r in LocalExecutor(threads=1).run([by_id[record["job_id"]] for record in reused])]
     assert [r["status"] for r in served + fresh] == ["ok"] * (len(jobs) + len(reused))
     assert {r["environment"]["process"] for r in fresh} == {"fresh"}
     for one, other in zip(reused, fresh):  # seeds, weights and data: the job, not the process, decides them
@@ -50,7 +51,8 @@ def test_a_served_process_gives_each_job_the_results_a_fresh_process_gives():
 def test_a_job_that_hangs_in_a_served_process_is_recorded_and_the_next_job_gets_a_new_process():
     hanging, quick = _jobs(("gru0",), epochs=HANG_EPOCHS) + _jobs(("mgu",))
     start = time.monotonic()
-    first, second = LocalExecutor(threads=1, timeout_s=TIMEOUT_S, reuse_processes=True).run([hanging, quick])
+    executor = LocalExecutor(threads=1, timeout_s=TIMEOUT_S, reuse_processes=True)
+    first, second = map(record_json, executor.run([hanging, quick]))
     assert first["status"] == "timeout" and f"per-job timeout of {TIMEOUT_S:g} s" in first["error"]
     assert second["status"] == "ok" and second["environment"]["process"] == "fresh"
     assert time.monotonic() - start < 10 * TIMEOUT_S
@@ -60,7 +62,7 @@ def test_a_served_process_that_dies_leaves_an_error_record_with_its_output(tmp_p
     script = tmp_path / "python"
     script.write_text("#!/bin/sh\necho 'about to crash' >&2; kill -SEGV $$\n")
     script.chmod(0o755)
-    (record,) = list(LocalExecutor(python=str(script), reuse_processes=True).run(_jobs(("gru0",))))
+    (record,) = [record_json(r) for r in LocalExecutor(python=str(script), reuse_processes=True).run(_jobs(("gru0",)))]
     assert record["status"] == "error"
     assert "SIGSEGV" in record["error"] and "about to crash" in record["error"]
 

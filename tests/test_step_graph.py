@@ -20,6 +20,7 @@ from bench.run.runners.common import timing_problem
 from bench.run.runners.batches import random_batch
 from bench.run.runners.step_graph import training_state_restored
 from bench.run.runners.torch_runner import TorchAdapter
+from bench.records.typed import record_json
 from bench.run.worker import run_in_process
 
 GRAPH_VS_EAGER_RTOL = 1e-4  # compiled-and-replayed vs eager float32 after a few Adam steps (kernels round differently)
@@ -174,7 +175,7 @@ def test_replayed_steps_train_as_eager_steps_do(cell):
 
 @needs_cuda
 def test_a_paired_timing_job_runs_both_sides_as_graphs():
-    record = run_in_process(_job("gru0", "compiled_step_graph", "cuda"), threads=2)
+    record = record_json(run_in_process(_job("gru0", "compiled_step_graph", "cuda"), threads=2))
     assert record["status"] == "ok", record["error"]
     timing = record["timing"]
     assert timing["native"]["cell"] == "gru4" and timing["paired_ratio"]["train_step"]["n"] > 0
