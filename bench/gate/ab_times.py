@@ -90,9 +90,10 @@ def _compile(base: list[Record], head: list[Record]) -> str:
     return f"{b:.1f} → {h:.1f}" if b is not None and h is not None and max(b, h) >= COMPILES_S else "—"
 
 
-def times_table(folder: Path) -> pd.DataFrame:
-    """One row per timed job and step kind of the A/B run in `folder`: each side's own and native step times."""
-    records = side_records(folder)
+def times_table(folder: Path, records: dict[str, list[Record]] | None = None) -> pd.DataFrame:
+    """One row per timed job and step kind of the A/B run in `folder`: each side's own and native step times.
+    `records`: the folder's side_records, where the caller has read them already."""
+    records = records or side_records(folder)
     groups = {side: timed_rounds(records[side]) for side in SIDES}
     speed = {(row["key"], row["kind"]): row for row in json.loads((folder / "gate.json").read_text())["speed"]}
     rows = []
@@ -144,9 +145,9 @@ def mode_table(table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def status_lines(folder: Path) -> list[str]:
-    """How each side's jobs ended, counted, with every job that did not end ok on one side named."""
-    records = side_records(folder)
+def status_lines(records: dict[str, list[Record]]) -> list[str]:
+    """How each side's jobs ended (`records`: an A/B folder's side_records), counted, with every job that did not end
+    ok on one side named."""
     lines = [f"- {side}: " + ", ".join(f"{n} {status}" for status, n in sorted(Counter(r.status for r in recs).items()))
              for side, recs in records.items()]
     by_side = {side: {rounds_key(r.identity): r for r in recs} for side, recs in records.items()}
@@ -174,7 +175,8 @@ def write(folders: list[Path], out: Path) -> Path:
     for folder in folders:
         summary = json.loads((folder / "gate.json").read_text())
         records = side_records(folder)
-        table = times_table(folder)
+        table = times_table(folder, records)
+        modes = mode_table(table)
         table.drop(columns="_key").to_csv(out / f"{folder.name}.csv", index=False)
         lines += [f"## `{folder.name}`: suite `{summary['suite']}`"
                   + (f" ({' '.join(summary['select'])})" if summary["select"] else ""), "",
@@ -184,10 +186,9 @@ def write(folders: list[Path], out: Path) -> Path:
                   f"- {summary['rounds']} rounds on {summary['machine']}, {summary['wall_s'] / 60:.0f} min; load "
                   f"average {summary['load_start']:.2f} at the start, {summary['load_end']:.2f} at the end; the "
                   f"gate's verdict on the paired ratios: {summary['verdict']} (threshold {summary['threshold']:.0%}).",
-                  "", "How the jobs ended:", "", *status_lines(folder), "",
+                  "", "How the jobs ended:", "", *status_lines(records), "",
                   "By mode (custom cells' jobs with an interval):", "",
-                  tabulate(mode_table(table).values.tolist(), headers=list(mode_table(table).columns),
-                           tablefmt="github"), "",
+                  tabulate(modes.values.tolist(), headers=list(modes.columns), tablefmt="github"), "",
                   tabulate(table.drop(columns="_key").fillna("—").values.tolist(),
                            headers=[c for c in table.columns if c != "_key"], tablefmt="github"), ""]
     path = out / "summary.md"

@@ -203,7 +203,6 @@ class Environment:
     extras: dict = field(default_factory=dict, metadata={"internal": True})  # the keys beyond these (CUDA driver …)
 
 
-
 def _identity_types() -> dict[str, Any]:
     """Each identity key and its type, from the Job's own fields (task options travel as a JSON object)."""
     hints = _hints(Job)

@@ -29,15 +29,16 @@ def _section_type(expected: Any) -> Any:
     return None
 
 
-def _build(value: Any, expected: Any) -> Any:
+def section_of(expected: Any, value: Any) -> Any:
+    """`value` (JSON) as the section type `expected` (Train, list[Epoch] …); a plain value unchanged."""
     section = _section_type(expected)
     if value is None or section is None:
         return value
     if typing.get_origin(section) is list:
-        return [_build(item, typing.get_args(section)[0]) for item in value]
+        return [section_of(typing.get_args(section)[0], item) for item in value]
     hints = _hints(section)
     declared = _json_fields(section)
-    made = section(**{name: _build(value[name], hints[name]) for name in declared if name in value})
+    made = section(**{name: section_of(hints[name], value[name]) for name in declared if name in value})
     if getattr(section, "section", None) == OPEN:
         made.extras = {k: v for k, v in value.items() if k not in declared}
     object.__setattr__(made, _ABSENT_KEYS, frozenset(n for n, f in declared.items()
@@ -63,14 +64,9 @@ def _json(value: Any) -> Any:
     return dict(sorted(data.items()))  # the key order of a line on disk (store.dumps sorts): frames keep their columns
 
 
-def section_of(expected: Any, value: Any) -> Any:
-    """`value` (JSON) as the section type `expected` (Train, list[Epoch] …); a plain value unchanged."""
-    return _build(value, expected)
-
-
 def build_record(data: dict[str, Any]) -> Record:
     """The typed record of a JSON object that passed `record_problems` (bench.records.store validates first)."""
-    record = _build(data, Record)
+    record = section_of(Record, data)
     record.job = Job.from_identity(record.identity)
     return record
 

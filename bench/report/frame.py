@@ -19,7 +19,7 @@ from bench.records.schema import Record
 from bench.records.typed import field_path as column, record_json
 from bench.records.store import RecordStore, latest_by_job
 
-# The frame's columns, named by the record fields' paths (bench.records.schema.field_path checks each against the
+# The frame's columns, named by the record fields' paths (bench.records.typed.field_path checks each against the
 # schema when this module loads: a renamed field fails here, not in a report)
 TRAIN_METRIC, TRAIN_TARGET = column("train", "metric"), column("train", "target")
 TRAIN_TEST_METRIC, TRAIN_EPOCHS_TO_TARGET = column("train", "test_metric"), column("train", "epochs_to_target")

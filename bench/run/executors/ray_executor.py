@@ -23,6 +23,7 @@ from bench.run.executors.base import failure_record
 from bench.run.executors.local import LocalExecutor
 from bench.run.executors.ray_resources import ClusterShape, ResourcePolicy, resources_for
 from bench.plan.jobs import Job
+from bench.records.schema import Record
 from bench.records.typed import record_json, update_environment
 from bench.records.store import parse_record
 
@@ -132,7 +133,7 @@ class RayExecutor:
         for ref in still_running:
             ray.cancel(ref, force=True)
 
-    def _collect(self, ray: Any, ref: Any, job: Job, started_at: str, start: float) -> dict[str, Any]:
+    def _collect(self, ray: Any, ref: Any, job: Job, started_at: str, start: float) -> Record:
         """The task's record, or a failure record saying how its task failed."""
         try:
             return parse_record(ray.get(ref))
