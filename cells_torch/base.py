@@ -66,8 +66,18 @@ class CustomRecurrent(CanonicalWeights, nn.Module):
         raise NotImplementedError
 
     # how the default `sequence` runs `step` over time: "python" (a loop, which torch.compile unrolls) or
-    # "scan" (torch's scan operator, compiled once whatever the length; bench's compiled_scan mode sets it)
+    # "scan" (torch's scan operator, compiled once whatever the length; bench's compiled_scan modes set it)
     time_loop: str = "python"
+    # steps per scan iteration, unrolled inside its body: the host drives T / scan_unroll loop trips, not T
+    scan_unroll: int = 1
+
+    def set_time_loop(self, time_loop: str, scan_unroll: int = 1) -> None:
+        """Run the default `sequence` as a Python loop or a scan of `scan_unroll` unrolled steps per iteration."""
+        if time_loop not in ("python", "scan"):
+            raise ValueError(f"time_loop must be 'python' or 'scan', got {time_loop!r}")
+        if not isinstance(scan_unroll, int) or scan_unroll < 1:
+            raise ValueError(f"scan_unroll must be a positive int (steps per scan iteration), got {scan_unroll!r}")
+        self.time_loop, self.scan_unroll = time_loop, scan_unroll
 
     def sequence(self, x_proj: Tensor, state: State, consts: tuple) -> tuple[Tensor, State]:
         """All time steps: (projected inputs (B, T, k*H), initial state) -> (outputs (B, T, H), final state).
@@ -77,6 +87,10 @@ class CustomRecurrent(CanonicalWeights, nn.Module):
         """
         if self.time_loop == "scan":
             return self._scan(x_proj, state)
+        return self._loop(x_proj, state, consts)
+
+    def _loop(self, x_proj: Tensor, state: State, consts: tuple) -> tuple[Tensor, State]:
+        """`step` over the time axis of `x_proj` in a Python loop."""
         outputs = []
         for x_proj_t in x_proj.unbind(1):
             h, state = self.step(x_proj_t, state, consts)
@@ -86,17 +100,40 @@ class CustomRecurrent(CanonicalWeights, nn.Module):
     def _scan(self, x_proj: Tensor, state: State) -> tuple[Tensor, State]:
         """`step` over time with torch._higher_order_ops.scan (a prototype in torch 2.13; needs torch.compile).
 
-        The step's constants are built inside the combine function and its outputs cloned: the
-        operator refuses outputs that alias its inputs or each other.
+        Each scan iteration runs `scan_unroll` steps; the steps left over when T is not a multiple of it run
+        after the scan as a loop the compiler unrolls. The step's constants are built inside the combine
+        function and the carried state cloned: the operator refuses outputs that alias its inputs or each other.
         """
         from torch._higher_order_ops.scan import scan
 
-        def combine(carry: State, x_proj_t: Tensor):
-            h, new_state = self.step(x_proj_t, carry, self.step_constants())
-            return tuple(part.clone() for part in new_state), h.clone()
+        batch, steps, width = x_proj.shape
+        unroll = self.scan_unroll
+        chunks = steps // unroll
+        if chunks == 0:
+            return self._loop(x_proj, state, self.step_constants())
 
-        final, outputs = scan(combine, tuple(state), x_proj.transpose(0, 1).contiguous())
-        return outputs.transpose(0, 1), tuple(final)
+        if unroll == 1:  # one step per iteration, no chunk axis: the graph compiled_scan has always timed
+            def combine(carry: State, x_proj_t: Tensor):
+                h, new_state = self.step(x_proj_t, carry, self.step_constants())
+                return tuple(part.clone() for part in new_state), h.clone()
+
+            final, outputs = scan(combine, tuple(state), x_proj.transpose(0, 1).contiguous())
+            return outputs.transpose(0, 1), tuple(final)
+
+        def combine_chunk(carry: State, x_chunk: Tensor):
+            consts, outputs = self.step_constants(), []
+            for x_proj_t in x_chunk.unbind(0):
+                h, carry = self.step(x_proj_t, carry, consts)
+                outputs.append(h)
+            return tuple(part.clone() for part in carry), torch.stack(outputs, 0)
+
+        scanned = x_proj[:, : chunks * unroll].transpose(0, 1).reshape(chunks, unroll, batch, width)
+        final, outputs = scan(combine_chunk, tuple(state), scanned)
+        outputs = outputs.reshape(chunks * unroll, batch, -1).transpose(0, 1)
+        if chunks * unroll == steps:
+            return outputs, tuple(final)
+        tail, final = self._loop(x_proj[:, chunks * unroll:], tuple(final), self.step_constants())
+        return torch.cat([outputs, tail], 1), final
 
     @classmethod
     def implements_recurrence(cls) -> bool:

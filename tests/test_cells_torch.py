@@ -417,6 +417,56 @@ def test_the_scan_time_loop_compiled_matches_the_reference_forward_and_backward(
     assert "scan" in str(torch._dynamo.explain(layer)(x_t).graphs[0].graph)  # the scan operator really ran
 
 
+UNROLL_STEPS = 11  # time steps of the unrolled-scan cases: k 4 leaves a tail of 3, k 16 has no full chunk
+UNROLL_CASES = [(name, 4) for name in CUSTOM_CELLS
+                if cells_torch.layer_class(name).sequence is CustomRecurrent.sequence] + [("gru0", 16)]
+
+
+@pytest.mark.parametrize(("name", "unroll"), UNROLL_CASES)
+def test_a_scan_of_k_unrolled_steps_per_iteration_matches_the_reference_tail_included(name, unroll):
+    """The chunked scan's bookkeeping (chunks, the leftover steps after them, the state carried across), traced by
+    Dynamo and run by its eager backend: cheap, and what Inductor then compiles (its numerics: the slow test below)."""
+    spec, rng = get_spec(name), _rng(name, "unroll", unroll)
+    batch, input_size, hidden_size = 2, 3, 4
+    skip_unless_fits(name, input_size, hidden_size)
+    weights = spec.random_canonical(input_size, hidden_size, rng)
+    x = _inputs(rng, batch, UNROLL_STEPS, input_size)
+    d_outputs = rng.uniform(-1, 1, (batch, UNROLL_STEPS, hidden_size))
+    layer = _layer_with(name, input_size, hidden_size, weights)
+    layer.set_time_loop("scan", unroll)
+    torch._dynamo.reset()
+    x_t = torch.from_numpy(x).requires_grad_()
+    outputs, final = torch.compile(layer, backend="eager", fullgraph=True, dynamic=False)(x_t)
+    want_outputs, want_final = spec.reference_forward(weights, x)
+    np.testing.assert_allclose(outputs.detach().numpy(), want_outputs, rtol=0, atol=FORWARD_TOLERANCE.atol)
+    for got, want in zip(_as_tuple(final), want_final):
+        np.testing.assert_allclose(got.detach().numpy(), want, rtol=0, atol=FORWARD_TOLERANCE.atol)
+    (outputs * torch.from_numpy(d_outputs.astype(np.float32))).sum().backward()
+    want_d_x, want_d_weights = spec.reference_grad(weights, x, d_outputs)
+    np.testing.assert_allclose(x_t.grad.numpy(), want_d_x, rtol=0, atol=GRADIENT_TOLERANCE.atol)
+    for key, param in layer.named_parameters():
+        np.testing.assert_allclose(param.grad.numpy(), want_d_weights[key], rtol=0, atol=GRADIENT_TOLERANCE.atol,
+                                   err_msg=key)
+
+
+def test_a_time_loop_that_is_not_one_refuses_at_once():
+    layer = cells_torch.make_layer("gru0", 3, 4)
+    with pytest.raises(ValueError, match="scan_unroll must be a positive int"):
+        layer.set_time_loop("scan", 0)
+    with pytest.raises(ValueError, match="time_loop must be 'python' or 'scan'"):
+        layer.set_time_loop("while")
+
+
+@pytest.mark.slow
+def test_the_unrolled_scan_modes_pass_the_gate_at_a_length_with_a_tail_for_the_cell_torch_gets_wrong():
+    """gru_reset_after, whose scan gradients torch 2.13 gets wrong with buffer donation on, compiled by Inductor as
+    compiled_scan_k4 declares it (donation off) at T 11: two chunks and three leftover steps, right."""
+    from bench.correctness import require_correct
+    from bench.plan.modes import get_mode
+
+    require_correct("gru_reset_after", "torch", get_mode("torch", "compiled_scan_k4"), sizes=(2, 3, 4, UNROLL_STEPS))
+
+
 @pytest.mark.slow
 def test_the_compiled_scan_gate_refuses_a_cell_the_compiler_gets_wrong_at_the_jobs_own_sizes():
     """gru1 passes the reference at the checker's shape even compiled, but not at I3 H4: never timed there.

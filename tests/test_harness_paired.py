@@ -63,6 +63,22 @@ def test_a_paired_job_records_its_native_half_and_the_paired_ratio(framework):
         assert 1 / RATIO_SANITY < ratio["median"] < RATIO_SANITY
 
 
+def test_a_job_in_another_mode_also_times_the_native_layer_as_users_run_it():
+    """Keras xla: the cell is paired with the native layer in xla and, interleaved again, in graph (Keras's usual
+    mode on TensorFlow); a job already in the usual mode has only the one pairing."""
+    (graph_job,) = _jobs("timing", ("mgu",), "keras")
+    xla_job = dataclasses.replace(graph_job, mode="xla")
+    xla, graph = (record_json(run_in_process(job, threads=1)) for job in (xla_job, graph_job))
+    assert xla["status"] == graph["status"] == "ok", (xla["error"], graph["error"])
+    usual = xla["timing"]["native_usual"]
+    assert usual["cell"] == "gru4" and usual["mode"] == "graph" and "mode" not in xla["timing"]["native"]
+    for kind in STEP_KINDS:
+        ratio = xla["timing"]["paired_ratio_usual"][kind]
+        assert usual[kind]["n"] == ratio["n"] == TIMING.timed_steps
+        assert 1 / RATIO_SANITY < ratio["median"] < RATIO_SANITY
+    assert "native_usual" not in graph["timing"] and "paired_ratio_usual" not in graph["timing"]
+
+
 def test_pairing_leaves_training_untouched_and_an_unpaired_job_times_alone():
     (paired,) = _jobs("both", ("gru0",), "torch")
     (alone,) = _jobs("both", ("gru0",), "torch", paired=False)

@@ -76,8 +76,17 @@ def test_torch_compile_arguments_come_from_the_declaration():
     assert get_mode("torch", "compiled_scan_cpp").torch_compile_kwargs() == {"dynamic": False,
                                                                             "options": {"cpp_wrapper": True}}
     # the scan modes compile without AOT autograd's buffer donation (tests/test_cells_torch.py: why)
-    assert [mode.name for mode in list_modes("torch") if not mode.donated_buffers] == ["compiled_scan",
-                                                                                      "compiled_scan_cpp"]
+    scans = [mode.name for mode in list_modes("torch") if mode.time_loop == "scan"]
+    assert scans == ["compiled_scan", "compiled_scan_cpp", "compiled_scan_k4", "compiled_scan_k8", "compiled_scan_k16"]
+    assert [mode.name for mode in list_modes("torch") if not mode.donated_buffers] == scans
+    assert [get_mode("torch", name).scan_unroll for name in scans] == [1, 1, 4, 8, 16]
+
+
+def test_only_a_scan_mode_can_unroll_steps_per_iteration():
+    with pytest.raises(ValueError, match="scan_unroll 4 needs the scan time loop"):
+        Mode("bad", "torch", "unrolled without a scan", compiler="torch.compile", scan_unroll=4)
+    with pytest.raises(ValueError, match="scan_unroll 0 needs"):
+        Mode("bad", "torch", "zero steps per iteration", compiler="torch.compile", time_loop="scan", scan_unroll=0)
 
 
 def test_no_module_outside_the_registry_tests_a_mode_by_its_name():

@@ -116,3 +116,31 @@ def test_a_compiled_cell_against_the_native_layer_as_users_run_it_is_the_cross_j
     # a cell already in the usual mode has its own ratio_in; there is no second figure for it
     assert ratios.ratio_to_usual(groups, ratios.rounds_key(records[2]["identity"], cell="gru0"), "gru4", "eager",
                                  "train_step") is None
+
+
+def test_a_job_that_also_timed_the_usual_native_layer_gives_the_paired_ratio_to_it(tmp_path):
+    """Where every round timed eager nn.GRU in its own process (paired_ratio_usual), that median of the rounds'
+    paired ratios is the figure, not the cross-job one; one round without it and the rule falls back."""
+    from bench.report.tables import default_mode_pivots
+
+    base = _torch_timing_json(ROOT / "reports/baseline/regress.jsonl")
+    template = next(r for r in base if r["identity"]["cell"] == "gru4")
+    compiled = copy.deepcopy(template)
+    compiled["identity"]["mode"] = "compiled"
+    custom = _rounds(compiled, "gru0", [10.0, 30.0], paired=False)
+    for record, median in zip(custom, (0.8, 0.9)):
+        record["timing"]["paired"] = True
+        record["timing"]["paired_ratio_usual"] = {"order": "ABBA", **{kind: {"median": median, "iqr": 0.1}
+                                                                      for kind in KINDS}}
+    records = custom + _rounds(template, "gru4", [20.0, 22.0], paired=False)
+    path = tmp_path / "usual.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    summary = timing_table(load_frame(path)[0])
+    row = summary[summary.cell == "gru0"].iloc[0]
+    assert row["train_ratio_to_usual"] == pytest.approx(0.85) and row["train_ratio_to_usual_method"] == ratios.PAIRED
+    [(title, _)] = default_mode_pivots(summary)
+    assert "train step, paired —" in title
+    del records[1]["timing"]["paired_ratio_usual"]
+    groups = ratios.timed_rounds([parse_record(r) for r in records])
+    fallback = ratios.ratio_to_usual(groups, row["_rounds"], "gru4", "eager", "train_step")
+    assert (fallback.value, fallback.method) == (0.5, ratios.CROSS_JOB)

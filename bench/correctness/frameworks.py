@@ -119,7 +119,7 @@ def _compiled_run(name, weights, x, d_outputs, initial_state, hidden, mode: Mode
     import torch
 
     layer, hidden, initial = _torch_layer(name, weights, x, initial_state, hidden)
-    layer.time_loop = mode.time_loop  # a hand-written cell's parameters are its canonical weights: plain backward
+    layer.set_time_loop(mode.time_loop, mode.scan_unroll)  # parameters = canonical weights
     compiled = torch.compile(layer, **{"fullgraph": True, **mode.torch_compile_kwargs()})
     x_t = torch.from_numpy(x).requires_grad_(d_outputs is not None)
     outputs, final = compiled(x_t, initial)

@@ -112,21 +112,25 @@ LONG_JOB_TIMEOUT_S = 300.0  # the documented per-job limit of the long suites: m
 
 @dataclass(frozen=True)
 class LongGoal:
-    """The long suite's performance goal: a benchmark target its report judges (bench.report.lengths), never a test."""
+    """The long suite's performance goal: a benchmark target its report judges (bench.report.lengths), never a test.
 
-    framework: str  # the framework of the mode judged
-    mode: str  # the mode judged: the scan, which should compile once whatever T
-    steps: int  # the sequence length judged
-    compile_s: float  # a custom cell's compile time must be below this
-    ratio: float  # and its training step at most this many times its native layer's (paired)
+    Met for a cell at a length when one of the framework's compiled modes, timed correct there, compiles in under
+    `compile_s`, is no slower than the cell's own eager loop, and trains within `ratio` of the native layer as
+    users run it (paired in one job).
+    """
+
+    framework: str  # the framework whose compiled modes are judged
+    compile_s: float  # a compiled mode counts only if its compile takes less than this
+    ratio: float  # and its training step is at most this many times the usual-mode native layer's (paired)
 
 
-LONG_GOAL = LongGoal(framework="torch", mode="compiled_scan", steps=1024, compile_s=60.0, ratio=1.2)
+LONG_GOAL = LongGoal(framework="torch", compile_s=60.0, ratio=1.2)
 _LONG_SHAPE = dict(tasks=("mnist",), measure="timing", hidden_sizes=(128,), batch_sizes=(16,),
                    timing=TimingConfig(warmup_steps=2, timed_steps=10))
 _LONG_TIMING = tuple(Axes(frameworks=(framework,), modes=modes, seq_len=steps, **_LONG_SHAPE)
                      for steps in LONG_STEPS
-                     for framework, modes in (("torch", ("eager", "compiled_scan", "compiled")), ("keras", ("graph", "xla"))))
+                     for framework, modes in (("torch", ("eager", "compiled_scan", "compiled_scan_k8", "compiled")),
+                                             ("keras", ("graph", "xla"))))
 
 # a stack comparison at length: the shortest and the longest sequence, a GRU, the reset-after GRU whose scan gradient
 # torch 2.13 gets wrong, the minimal gated unit and the LSTM (the four families), so two stacks' rounds fit in minutes

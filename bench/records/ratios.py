@@ -59,12 +59,14 @@ def timed_rounds(records: Iterable[Record]) -> dict[str, list[Record]]:
     return groups
 
 
-def paired_ratio(record: Record, kind: str) -> PairedRatio | None:
-    """The record's in-process ratio statistics for `kind` (train_step or inference_step), if it was timed paired."""
+def paired_ratio(record: Record, kind: str, to_usual: bool = False) -> PairedRatio | None:
+    """The record's in-process ratio statistics for `kind` (train_step or inference_step), if it was timed paired;
+    with `to_usual`, against the native layer in its backend's usual mode (Timing.paired_ratio_usual)."""
     timing = record.timing
-    if not timing or not timing.paired or not timing.paired_ratio:
+    ratios = timing and (timing.paired_ratio_usual if to_usual else timing.paired_ratio)
+    if not timing or not timing.paired or not ratios:
         return None
-    stats = getattr(timing.paired_ratio, kind)
+    stats = getattr(ratios, kind)
     return stats if stats is not None and (stats.median or 0) > 0 else None
 
 
@@ -87,12 +89,17 @@ def fastest(rounds: list[Record], kind: str) -> float | None:
 def ratio(custom: list[Record], native: list[Record] | None, kind: str) -> Ratio | None:
     """The ratio of the custom cell's rounds to its native layer's rounds (module docstring); None when there is
     nothing to divide by."""
-    paired = [paired_ratio(record, kind) for record in custom]
-    if custom and all(stats is not None for stats in paired):
-        iqrs = [stats.iqr for stats in paired if stats.iqr is not None]
-        return Ratio(float(statistics.median(s.median for s in paired)), PAIRED,
-                     float(statistics.median(iqrs)) if len(iqrs) == len(paired) else None)
-    return cross_job(custom, native or [], kind)
+    return _over_rounds(custom, kind, to_usual=False) or cross_job(custom, native or [], kind)
+
+
+def _over_rounds(custom: list[Record], kind: str, to_usual: bool) -> Ratio | None:
+    """The paired ratio over the rounds (module docstring); None unless every round was timed paired so."""
+    paired = [paired_ratio(record, kind, to_usual) for record in custom]
+    if not custom or any(stats is None for stats in paired):
+        return None
+    iqrs = [stats.iqr for stats in paired if stats.iqr is not None]
+    return Ratio(float(statistics.median(s.median for s in paired)), PAIRED,
+                 float(statistics.median(iqrs)) if len(iqrs) == len(paired) else None)
 
 
 def cross_job(custom: list[Record], native: list[Record], kind: str) -> Ratio | None:
@@ -105,13 +112,15 @@ def ratio_to_usual(groups: dict[str, list[Record]], key: str, baseline: str | No
                    kind: str) -> Ratio | None:
     """Configuration `key` over cell `baseline` in `usual_mode`, the mode users run the native layer in.
 
-    Cross-job whatever the records hold: a paired ratio is against the native layer in the cell's own mode.
-    None when `key` already runs in `usual_mode` (its ratio_in is that figure) or there is nothing to divide by.
+    Paired where every round also timed that native layer in its process (Timing.paired_ratio_usual), else
+    cross-job against the records of `baseline` in `usual_mode`. None when `key` already runs in `usual_mode`
+    (its ratio_in is that figure) or there is nothing to divide by.
     """
     custom = groups.get(key, [])
     if not custom or baseline is None or custom[0].job.mode == usual_mode:
         return None
-    return cross_job(custom, groups.get(rounds_key(custom[0].identity, cell=baseline, mode=usual_mode), []), kind)
+    return _over_rounds(custom, kind, to_usual=True) or cross_job(
+        custom, groups.get(rounds_key(custom[0].identity, cell=baseline, mode=usual_mode), []), kind)
 
 
 def ratio_in(groups: dict[str, list[Record]], key: str, baseline: str | None, kind: str) -> Ratio | None:

@@ -82,6 +82,7 @@ class NativeSide:
     """The native layer timed in the same job as a custom cell."""
 
     cell: str = doc("the baseline's registry name")
+    mode: str = doc("the mode it ran in (absent: the job's own mode)", ABSENT)
     train_step: StepStats = doc("its training step", ABSENT)
     inference_step: StepStats = doc("its inference step", ABSENT)
 
@@ -105,6 +106,9 @@ class Timing:
     data: str = doc("random, or the first training batch", ABSENT)
     native: NativeSide = doc("the paired native layer's timing", ABSENT)
     paired_ratio: PairedRatios = doc("the per-pair ratios to native (what the report and gate use)", ABSENT)
+    native_usual: NativeSide = doc("the native layer as users run it (its backend's default mode), timed interleaved "
+                                   "too where the job's mode is another", ABSENT)
+    paired_ratio_usual: PairedRatios = doc("the per-pair ratios to native_usual", ABSENT)
     memory_alone: Memory = doc("peak memory before the native model existed", ABSENT)
     compiled_graphs: dict = doc("graphs compiled: total, after both models' steps were primed (should be 0), and while the "
                                 "timed steps ran (should be 0)", ABSENT)

@@ -19,6 +19,7 @@ from bench.plan.jobs import JOB_DEFAULTS
 from bench.records.schema import Record
 from bench.report.frame import column, load_frame
 from bench.report.lengths import compile_by_length, goal_table, length_studies, ratio_by_length, untimed_in
+from bench.plan.modes import usual_mode
 from bench.plan.suites import LONG_GOAL
 from bench.report.tables import (MIB, TIMING_GROUP, _fmt_num, _shape, accuracy_table, cost_table,
                                  default_mode_pivots, host_table, overview_table, profile_table, ratio_pivots,
@@ -147,23 +148,33 @@ def _length_section(studies: list[tuple[str, pd.DataFrame, pd.DataFrame]]) -> li
                   "suite's per-job limit; a job whose same job at a shorter T timed out is recorded without being "
                   "started; `incorrect` failed its correctness gate).", "",
                   _frame_markdown(compile_by_length(rows, untimed), numparse=False), "",
-                  "Training step ÷ the native layer's (paired, in one job), at each T: the custom cells' median "
-                  "(range) and how many are at most 1.", "",
+                  "Training step ÷ the native layer's in the same mode (paired, in one job), at each T: the custom "
+                  "cells' median (range) and how many are at most 1.", "",
                   _frame_markdown(ratio_by_length(rows, untimed), numparse=False), ""]
+        as_used = ratio_by_length(rows, untimed, "train_ratio_to_usual")
+        if not as_used.empty:
+            lines += ["Training step ÷ the native layer as users run it (its framework's default mode: torch eager, "
+                      "Keras graph), at each T: paired where the job timed that layer too, else cross-job "
+                      "(*Compiled cells against the native layer as it usually runs* says which). A same-mode ratio "
+                      "can hide that a whole mode is slow; this one cannot.", "",
+                      _frame_markdown(as_used, numparse=False), ""]
     return lines
 
 
 def _goal_section(studies: list[tuple[str, pd.DataFrame, pd.DataFrame]]) -> list[str]:
-    """The long suite's verdicts: at the longest T of each length study (as _length_section's), which cells meet
-    the goal."""
+    """The long suite's verdicts: per custom cell and length of each length study (as _length_section's), whether
+    one of the goal's compiled modes meets it, and which."""
     lines: list[str] = []
     for title, rows, untimed in studies:
-        steps, goal = goal_table(rows, untimed)
+        goal = goal_table(rows, untimed)
         if not goal.empty:
-            lines += [f"### The goal at T {steps}, {title}", "",
-                      f"Each custom cell in {LONG_GOAL.framework} `{LONG_GOAL.mode}` compiles in under "
-                      f"{LONG_GOAL.compile_s:g} s and trains at most {LONG_GOAL.ratio:g}× its native layer per step "
-                      "(paired ratio); every other mode beside it, with the reason where a job was not timed.", "",
+            lines += [f"### The goal at every length, {title}", "",
+                      f"Per custom cell and T: the {LONG_GOAL.framework} compiled mode that trains fastest against "
+                      f"the native layer as users run it ({usual_mode(LONG_GOAL.framework).name}), among those timed "
+                      f"correct there that compile in under {LONG_GOAL.compile_s:g} s and are no slower than the "
+                      "cell's own eager loop (both ratios divided by that native layer, each paired in its own "
+                      f"job); *met* where its ratio is at most {LONG_GOAL.ratio:g}×. Where no mode qualifies, what "
+                      "each missed.", "",
                       _frame_markdown(goal, numparse=False), ""]
     return lines
 
@@ -223,8 +234,9 @@ def write_report(records_path: str | Path, out_dir: str | Path) -> dict[str, Any
         lines += _pivot_section(
             "## Compiled cells against the native layer as it usually runs",
             "Each custom cell in a compiled mode divided by its native layer in the framework's default mode "
-            "(torch: eager `nn.GRU`/`LSTM`/`RNN`, cuDNN on a GPU), same shape: the fastest round of each, "
-            "from different jobs timed at different moments, so these ratios are noisier than the paired ones above.",
+            "(torch: eager `nn.GRU`/`LSTM`/`RNN`, cuDNN on a GPU), same shape. *paired* where the cell's job also "
+            "timed that native layer, interleaved, in its process; *cross-job* otherwise: the fastest round of each, "
+            "from different jobs timed at different moments, noisier than a paired ratio.",
             default_mode_pivots(timing))
     profiles = profile_table(records)
     if not profiles.empty:

@@ -127,18 +127,20 @@ def timing_table(flat: pd.DataFrame) -> pd.DataFrame:
         summary[column] = summary[column] * 1e3
     groups = timed_rounds(ok["_record"])
     columns: dict[str, list] = {"train_ratio": [], "infer_ratio": [], "train_ratio_iqr": [], "infer_ratio_iqr": [],
-                                "method": [], "train_ratio_to_usual": []}
+                                "method": [], "train_ratio_to_usual": [], "train_ratio_to_usual_method": []}
     for _, row in summary.iterrows():
         usual = _usual_mode_name(row.backend)
         to_usual = usual and ratio_to_usual(groups, row["_rounds"], baseline_of(row.cell), usual, "train_step")
         columns["train_ratio_to_usual"].append(to_usual.value if to_usual else None)
+        columns["train_ratio_to_usual_method"].append(to_usual.method if to_usual else "")
         found = {kind: ratio_in(groups, row["_rounds"], baseline_of(row.cell), step)
                  for kind, step in (("train", "train_step"), ("infer", "inference_step"))}
         for kind, ratio in found.items():  # bench.records.ratios: the number the gate judges
             columns[f"{kind}_ratio"].append(ratio.value if ratio else None)
             columns[f"{kind}_ratio_iqr"].append(ratio.iqr if ratio else None)
         columns["method"].append(found["train"].method if found["train"] else "")
-    for name in ("train_ratio", "infer_ratio", "train_ratio_iqr", "infer_ratio_iqr", "train_ratio_to_usual"):
+    for name in ("train_ratio", "infer_ratio", "train_ratio_iqr", "infer_ratio_iqr", "train_ratio_to_usual",
+                 "train_ratio_to_usual_method"):
         summary[name] = columns[name]
     summary["native"] = summary.cell.map(is_native)
     summary["ratio_method"] = [m if not native else "" for m, native in zip(columns["method"], summary.native)]
@@ -214,12 +216,13 @@ def cost_table(summary: pd.DataFrame) -> pd.DataFrame:
 
 
 def default_mode_pivots(summary: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
-    """Custom cells in a non-default mode against the native layer in its default mode (cross-job).
+    """Custom cells in a non-default mode against the native layer in its default mode.
 
     The question "can compiling my cell beat the framework's own layer as people run it?":
     e.g. torch `compiled_cudagraphs` custom cells ÷ eager `nn.GRU` (cuDNN). The figure is
-    timing_table's `train_ratio_to_usual` (bench.records.ratios.ratio_to_usual): the two come from different
-    jobs, so these ratios carry the load differences between them.
+    timing_table's `train_ratio_to_usual` (bench.records.ratios.ratio_to_usual): paired where the jobs also
+    timed that native layer in their process, else from different jobs, carrying the load differences
+    between them; each title says which.
     """
     out = []
     keys = ["framework", "backend", "device"]
@@ -227,8 +230,9 @@ def default_mode_pivots(summary: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]
     for key, group in custom.groupby(keys, sort=True):
         default = _usual_mode_name(key[1])
         for mode, part in group.assign(ratio=group.train_ratio_to_usual).groupby("mode", sort=True):
+            methods = sorted(set(part.train_ratio_to_usual_method))
             title = (f"{key[0]} ({key[1]}) · {mode} cells ÷ {default} native layer · {key[2]}: train step, "
-                     f"cross-job — {int((part.ratio <= 1.0).sum())} of {len(part)} at most 1.0")
+                     f"{' and '.join(methods)} — {int((part.ratio <= 1.0).sum())} of {len(part)} at most 1.0")
             out.append((title, _cells_by_shape(part, "ratio")))
     return out
 

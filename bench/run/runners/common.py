@@ -24,7 +24,7 @@ from bench.records.schema import Epoch, Memory, Params, Record, Timing, Train
 from bench.records.typed import section_of
 from bench.run.runners.adapter import ModelAdapter
 from bench.run.runners.batches import Batch, batch_order, eval_batches, make_batch, random_batch
-from bench.run.runners.measure import measure_steps, native_job
+from bench.run.runners.measure import measure_steps, native_job, usual_native_job
 from bench.run.runners.metrics import HIGHER_IS_BETTER, Problem, epochs_to_target, score
 
 EMBEDDING_DIM = 64  # token tasks: embedding width passed to make_model (its default)
@@ -221,7 +221,9 @@ def run_job(job: Job, make_adapter: Callable[[Job, Problem], ModelAdapter], out:
         if timing_batch is not None:
             # built after training, so the paired native model cannot change the custom one's results
             make_native = (lambda: make_adapter(native_job(job), problem)) if job.paired else None
-            out.timing = section_of(Timing, measure_steps(adapter, job, timing_batch, make_native))
+            usual = usual_native_job(job) if job.paired else None
+            make_usual = (lambda: make_adapter(usual, problem)) if usual is not None else None
+            out.timing = section_of(Timing, measure_steps(adapter, job, timing_batch, make_native, make_usual))
     finally:
         # a paired job's process also holds the native model: its peak read before that model existed
         alone = out.timing.memory_alone if out.timing else None

@@ -15,6 +15,7 @@ from typing import Any, Callable
 from bench.cells import get_spec
 from bench.run.device_lock import LOCK_DIR_ENV, PARALLEL_ENV, device_lock, timing_cores
 from bench.plan.jobs import Job
+from bench.plan.modes import usual_mode
 from bench.run.runners.adapter import ModelAdapter
 from bench.run.runners.batches import Batch
 from bench.run.timing import StepStats, time_pair, time_steps, timed_call
@@ -32,8 +33,15 @@ def native_job(job: Job) -> Job:
     return dataclasses.replace(job, cell=get_spec(job.cell).baseline, paired=False)
 
 
+def usual_native_job(job: Job) -> Job | None:
+    """`job`'s native baseline as users run it (its backend's usual mode); None where that is native_job's mode."""
+    usual = usual_mode(job.backend).name
+    return None if job.mode == usual else dataclasses.replace(native_job(job), mode=usual)
+
+
 def measure_steps(adapter: ModelAdapter, job: Job, batch: Batch,
-                  make_native: Callable[[], ModelAdapter] | None = None) -> dict[str, Any]:
+                  make_native: Callable[[], ModelAdapter] | None = None,
+                  make_usual_native: Callable[[], ModelAdapter] | None = None) -> dict[str, Any]:
     """Training-step and inference-step statistics on one batch, after warm-up.
 
     Kind by kind (training step, then inference step), each step is first primed:
@@ -51,10 +59,13 @@ def measure_steps(adapter: ModelAdapter, job: Job, batch: Batch,
     step is timed interleaved with the native one (bench.run.timing.time_pair); the record
     then holds the native's statistics under "native" and the median of the per-pair
     ratios under "paired_ratio", which the report and the gate prefer to a ratio
-    across jobs.
+    across jobs. With `make_usual_native` too (the baseline in its backend's usual mode, where
+    the job's mode is another), the custom step is then timed interleaved with that one as well:
+    "native_usual" and "paired_ratio_usual", the figure against the native layer as users run it.
     """
     result: dict[str, Any] = {"paired": make_native is not None}
     native: ModelAdapter | None = None
+    usual: ModelAdapter | None = None
     waited, compiles = 0.0, _compile_count(adapter)
     timing_cpus: list[int] | None = None
     recompiled_while_timed = recompiled_after_priming = 0
@@ -77,6 +88,14 @@ def measure_steps(adapter: ModelAdapter, job: Job, batch: Batch,
             for _ in range(job.warmup_steps):
                 adapter.sync(step())
                 native.sync(native_step())
+        if make_usual_native is not None and native is not None:
+            if usual is None:
+                usual = make_usual_native()
+                result["native_usual"] = {"cell": get_spec(job.cell).baseline, "mode": usual_mode(job.backend).name}
+                result["paired_ratio_usual"] = {"order": None}
+            usual_step = _step_maker(usual, name)(batch)
+            usual_first = _prime(usual_step, usual.sync, job.warmup_steps)
+            primed = _compile_count(adapter)
         before = _compile_count(adapter)
         with device_lock(job.device) as lock, timing_cores() as cpus:
             if native is None:
@@ -90,6 +109,12 @@ def measure_steps(adapter: ModelAdapter, job: Job, batch: Batch,
                 result["native"][name] = _with_first_call(pair.b, native_first).to_dict()
                 result["paired_ratio"][name] = pair.ratio.to_dict() if pair.ratio else None
                 result["paired_ratio"]["order"] = pair.order
+            if usual is not None:
+                pair = time_pair(step, usual_step, warmup=job.warmup_steps, repeats=job.timed_steps,
+                                 batch_size=job.batch_size, sync_a=adapter.sync, sync_b=usual.sync)
+                result["native_usual"][name] = _with_first_call(pair.b, usual_first).to_dict()
+                result["paired_ratio_usual"][name] = pair.ratio.to_dict() if pair.ratio else None
+                result["paired_ratio_usual"]["order"] = pair.order
             if os.environ.get(PROFILE_ENV) and hasattr(adapter, "profile_step"):
                 # after the timed steps, still alone on the device; never part of the statistics
                 profiles = result.setdefault("profile", {})

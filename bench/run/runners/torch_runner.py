@@ -61,7 +61,7 @@ def compiled_forward(model: torch.nn.Module, mode: Mode) -> Callable[..., Any]:
     if mode.time_loop != "python":
         layers = [layer for layer in model.recurrent_layers if isinstance(layer, CustomRecurrent)]
         for layer in layers:  # a cell with its own `sequence` keeps it
-            layer.time_loop = mode.time_loop
+            layer.set_time_loop(mode.time_loop, mode.scan_unroll)
         # a scan compiles as one whole graph: compiled in pieces, torch 2.13's Inductor fails to lower it
         # (DataDependentOutputException in decompose_scan_to_while_loop); the native layers, which
         # Dynamo does not trace (nn.GRU/LSTM/RNN), compile as in `compiled`
