@@ -585,6 +585,8 @@ def test_the_readmes_agreement_totals_are_the_sum_of_the_side_by_side_tables():
     assert f"**{totals['faithful_differ']} faithful rows that differ**" in head
     assert f"**{totals['tested']} have a tested reading and {totals['untested']} an untested one**" in head
     assert f"**{totals['agree']} agree by the reports' rule** and **{totals['agree_strict']} by the strict rule**" in head
+    assert f"**{totals['uncommitted']} of the {totals['scored']} rest wholly or partly on runs made by uncommitted " \
+           "code**" in head
 
 
 def test_every_faithful_row_that_differs_has_a_reading_and_only_differing_rows_have_one():

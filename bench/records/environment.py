@@ -16,7 +16,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 from bench.plan.config import REPO_ROOT
 
@@ -96,10 +96,20 @@ def source_digest(root: Path = REPO_ROOT) -> str:
     Names the code that made a record even where git cannot: a copy of the working tree
     with uncommitted changes, or a checkout whose .git is stale (a remote GPU machine).
     """
+    return digest_sources((path.relative_to(root).as_posix(), path.read_bytes())
+                          for package in SOURCE_PACKAGES for path in (root / package).rglob("*.py"))
+
+
+def digest_sources(files: Iterable[tuple[str, bytes]]) -> str:
+    """The source digest of (path relative to the project root, content) pairs: the one rule, for a working tree
+    (source_digest) and for a commit's tree (bench.records.provenance)."""
+    def order(item: tuple[str, bytes]) -> tuple[int, list[str]]:  # package by package, then as sorted() sorts Paths
+        parts = item[0].split("/")
+        return SOURCE_PACKAGES.index(parts[0]), parts
+
     digest = hashlib.sha256()
-    for package in SOURCE_PACKAGES:
-        for path in sorted((root / package).rglob("*.py")):
-            digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    for path, content in sorted(files, key=order):
+        digest.update(path.encode() + b"\0" + content + b"\0")
     return digest.hexdigest()[:16]
 
 

@@ -21,7 +21,9 @@ LR_RTOL = 1e-9  # learning rates are matched as floats
 ABLATION_PAIRED_OVER = ("seed", "framework", "backend", "mode", "float32")
 LABELLED_KEYS = ("cell", "num_layers", "hidden_size", "bidirectional")  # always in an ablated model's label
 # rows_frame's columns that are results, not identity
-SCORE_COLUMNS = ("metric", "test", "val", "loss_first", "loss_last", "duration_s")
+MADE_BY = "made_by"  # rows_frame's column: the commit whose code made the run, None where no commit holds it
+# what a run measured or how it came about, never a setting that tells runs apart
+SCORE_COLUMNS = ("metric", "test", "val", "loss_first", "loss_last", "duration_s", MADE_BY)
 TASK_OPTION_COLUMN = "task_options."  # rows_frame's prefix of a task option's column
 LOSS_DRIFT = "training-loss gap of one seed, first → last epoch"  # ablation columns of runs from one start
 NOT_RUN = "not run"

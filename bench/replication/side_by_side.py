@@ -19,9 +19,10 @@ import pandas as pd
 from tabulate import tabulate
 
 from bench.plan.config import FRAMEWORKS  # the column order of every side-by-side table
+from bench.records.provenance import code_history, made_by
 from bench.records.schema import Record
 from bench.records.store import RecordStore, latest_by_job
-from bench.replication.claims import (LOSS_DRIFT, NOT_RUN, TASK_OPTION_COLUMN, ablation_table, claim_table,
+from bench.replication.claims import (LOSS_DRIFT, MADE_BY, NOT_RUN, TASK_OPTION_COLUMN, ablation_table, claim_table,
                                       match_reference, mean_pm, mean_std, pct)
 from bench.replication.experiment import SETTING_FIELDS, Experiment
 from bench.replication.plots import length_plot, loss_curve_plot
@@ -40,7 +41,8 @@ STRICT_SDS = 2.0  # the strict rule: the published value within this many of our
 EXACT_TOL = 1e-9  # float slack where the strict rule asks for equality (one seed, or no spread: 100.00% ± 0)
 NO_READING = "none"  # a differing row's reading where no reading is offered
 COUNT_KEYS = ("scored", "agree", "agree_strict", "faithful", "faithful_agree", "faithful_agree_strict",
-              "faithful_differ", "tested", "untested", "no_reading")
+              "faithful_differ", "tested", "untested", "no_reading", "uncommitted")
+COMMITTED, UNCOMMITTED = "committed", "uncommitted code"  # a side-by-side row's `code`
 STD_MATCH_TOL = 6e-5  # a printed 4-decimal std against the trials' population / sample std: rounding plus slack
 
 
@@ -64,7 +66,10 @@ def rows_frame(records: list[Record]) -> pd.DataFrame:
     kept = [c for c in flat.columns if c in identity or c.startswith(TASK_OPTION_COLUMN)]
     scores = {TRAIN_METRIC: "metric", TRAIN_TEST_METRIC: "test", VAL_METRIC_LAST: "val", LOSS_FIRST: "loss_first",
               LOSS_LAST: "loss_last", DURATION_S: "duration_s"}
-    return flat[kept + list(scores)].rename(columns=scores)
+    out = flat[kept + list(scores)].rename(columns=scores)
+    history = code_history()
+    out[MADE_BY] = [made_by(record, history) for record in records]  # frame_of keeps the records' order
+    return out
 
 
 def side_by_side_table(experiment: Experiment, frame: pd.DataFrame, failed: pd.DataFrame | None = None) -> pd.DataFrame:
@@ -97,6 +102,7 @@ def side_by_side_table(experiment: Experiment, frame: pd.DataFrame, failed: pd.D
                             "strict": strict_verdict(mean, std, ref.value, trials)})
             row["faithful"] = "yes" if getattr(ref, "faithful", False) else "no"
             row["reading"] = reading_cell(ref, row["strict"])
+            row["code"] = code_cell(ours)
             if trials or getattr(ref, "published_std", None) is not None:
                 row["published ± std"] = published_spread(ref)
             if trials:
@@ -108,6 +114,14 @@ def side_by_side_table(experiment: Experiment, frame: pd.DataFrame, failed: pd.D
             rows.append(row)
     columns = list(dict.fromkeys(key for row in rows for key in row if key != "note")) + ["note"]
     return pd.DataFrame(rows, columns=columns if rows else None)
+
+
+def code_cell(ours: pd.DataFrame) -> str:
+    """Whether a commit holds the code that made every run behind a row (bench.records.provenance)."""
+    if ours.empty:
+        return "—"
+    unidentified = int(ours[MADE_BY].isna().sum())
+    return COMMITTED if not unidentified else f"{UNCOMMITTED}: {unidentified} of {len(ours)} runs"
 
 
 def failed_frame(records: list[Record]) -> pd.DataFrame:
@@ -173,7 +187,8 @@ def counts(table: pd.DataFrame) -> dict[str, int]:
             "faithful_differ": len(differing),
             "tested": int(differing["reading"].str.startswith("tested").sum()),
             "untested": int(differing["reading"].str.startswith("untested").sum()),
-            "no_reading": int((differing["reading"] == NO_READING).sum())}
+            "no_reading": int((differing["reading"] == NO_READING).sum()),
+            "uncommitted": int(scored["code"].str.startswith(UNCOMMITTED).sum())}
 
 
 def agreement_counts(table: pd.DataFrame) -> str:
@@ -184,7 +199,8 @@ def agreement_counts(table: pd.DataFrame) -> str:
             f"{c['agree_strict']} by the strict one. {c['faithful']} of them are faithful (our setup is the source's "
             f"as far as it states it): {c['faithful_agree']} agree by the report's rule and "
             f"{c['faithful_agree_strict']} by the strict one; of the {c['faithful_differ']} that differ by the strict "
-            f"rule, {c['tested']} have a tested reading, {c['untested']} an untested one and {c['no_reading']} none.")
+            f"rule, {c['tested']} have a tested reading, {c['untested']} an untested one and {c['no_reading']} none. "
+            f"{c['uncommitted']} of the {c['scored']} rest wholly or partly on runs made by uncommitted code (*code*).")
 
 
 def published_spread(ref: Any) -> str:
@@ -225,10 +241,13 @@ def _run_summary(experiment: Experiment, every: list[Record]) -> str:
     minutes = sum(r.duration_s or 0.0 for r in every) / 60
     devices = sorted({str(r.environment.device_name or "?") for r in every})
     statuses = pd.Series([r.status for r in every]).value_counts().to_dict()
+    history = code_history()
+    unidentified = sum(made_by(r, history) is None for r in every)
     return (f"{sum(r.job_id in planned for r in every)} of the {len(planned)} planned jobs recorded ("
             + ", ".join(f"{n} {status}" for status, n in sorted(statuses.items()))
             + f"); {minutes:.1f} min of job time (the records' `duration_s` summed, process start-up included) on "
-            + "; ".join(devices))
+            + "; ".join(devices) + f"; {unidentified} of the {len(every)} records made by {UNCOMMITTED} (code no "
+            "commit of this repository holds: it cannot be run again)")
 
 
 def _seen_in_training(records: list[Record]) -> list[str]:
@@ -293,7 +312,10 @@ def write_replication_report(experiment: Experiment, records_path: str | Path, o
                   "source's trials where it lists them. *faithful*: yes where our setup is the source's as far as "
                   "the source states it, no for our own protocols. *reading*, where a row differs by the strict "
                   "rule: why, *tested* when a run of ours (named) shows it, *untested* when it is a guess, *none* "
-                  "when we offer none."
+                  f"when we offer none. *code*: {COMMITTED} where a commit of this repository holds the code that "
+                  f"made every run behind the row (a clean checkout's commit, or a commit whose sources have the "
+                  f"run's source digest); *{UNCOMMITTED}* counts the runs whose code no commit holds, so nobody "
+                  "can run it again."
                   + (" Where the source lists its trials, their range is shown, and whether our mean lies in it; "
                      "*published ± std* says which std the source printed, computed from its trials."
                      if "published trials (range)" in table.columns else ""), "", _markdown(table), "",
