@@ -395,6 +395,20 @@ def _scan_case(name: str):
     return spec, weights, x, d_outputs
 
 
+def _assert_matches_reference(spec, weights, x, d_outputs, layer, x_t, outputs, final):
+    """A layer's outputs, final state and gradients (of sum(outputs · d_outputs)) against the spec's NumPy reference."""
+    want_outputs, want_final = spec.reference_forward(weights, x)
+    np.testing.assert_allclose(outputs.detach().numpy(), want_outputs, rtol=0, atol=FORWARD_TOLERANCE.atol)
+    for got, want in zip(_as_tuple(final), want_final):
+        np.testing.assert_allclose(got.detach().numpy(), want, rtol=0, atol=FORWARD_TOLERANCE.atol)
+    (outputs * torch.from_numpy(d_outputs.astype(np.float32))).sum().backward()
+    want_d_x, want_d_weights = spec.reference_grad(weights, x, d_outputs)
+    np.testing.assert_allclose(x_t.grad.numpy(), want_d_x, rtol=0, atol=GRADIENT_TOLERANCE.atol)
+    for key, param in layer.named_parameters():
+        np.testing.assert_allclose(param.grad.numpy(), want_d_weights[key], rtol=0, atol=GRADIENT_TOLERANCE.atol,
+                                   err_msg=key)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("name", SCAN_CELLS)
 def test_the_scan_time_loop_compiled_matches_the_reference_forward_and_backward(name):
@@ -405,15 +419,7 @@ def test_the_scan_time_loop_compiled_matches_the_reference_forward_and_backward(
     compiled = torch.compile(layer, fullgraph=True, dynamic=False)
     x_t = torch.from_numpy(x).requires_grad_()
     outputs, final = compiled(x_t)
-    want_outputs, want_final = spec.reference_forward(weights, x)
-    np.testing.assert_allclose(outputs.detach().numpy(), want_outputs, rtol=0, atol=FORWARD_TOLERANCE.atol)
-    for got, want in zip(_as_tuple(final), want_final):
-        np.testing.assert_allclose(got.detach().numpy(), want, rtol=0, atol=FORWARD_TOLERANCE.atol)
-    (outputs * torch.from_numpy(d_outputs.astype(np.float32))).sum().backward()
-    want_d_x, want_d_weights = spec.reference_grad(weights, x, d_outputs)
-    np.testing.assert_allclose(x_t.grad.numpy(), want_d_x, rtol=0, atol=GRADIENT_TOLERANCE.atol)
-    for key, param in layer.named_parameters():
-        np.testing.assert_allclose(param.grad.numpy(), want_d_weights[key], rtol=0, atol=GRADIENT_TOLERANCE.atol, err_msg=key)
+    _assert_matches_reference(spec, weights, x, d_outputs, layer, x_t, outputs, final)
     assert "scan" in str(torch._dynamo.explain(layer)(x_t).graphs[0].graph)  # the scan operator really ran
 
 
@@ -438,16 +444,7 @@ def test_a_scan_of_k_unrolled_steps_per_iteration_matches_the_reference_tail_inc
     torch._dynamo.reset()
     x_t = torch.from_numpy(x).requires_grad_()
     outputs, final = torch.compile(layer, backend="eager", fullgraph=True, dynamic=False)(x_t)
-    want_outputs, want_final = spec.reference_forward(weights, x)
-    np.testing.assert_allclose(outputs.detach().numpy(), want_outputs, rtol=0, atol=FORWARD_TOLERANCE.atol)
-    for got, want in zip(_as_tuple(final), want_final):
-        np.testing.assert_allclose(got.detach().numpy(), want, rtol=0, atol=FORWARD_TOLERANCE.atol)
-    (outputs * torch.from_numpy(d_outputs.astype(np.float32))).sum().backward()
-    want_d_x, want_d_weights = spec.reference_grad(weights, x, d_outputs)
-    np.testing.assert_allclose(x_t.grad.numpy(), want_d_x, rtol=0, atol=GRADIENT_TOLERANCE.atol)
-    for key, param in layer.named_parameters():
-        np.testing.assert_allclose(param.grad.numpy(), want_d_weights[key], rtol=0, atol=GRADIENT_TOLERANCE.atol,
-                                   err_msg=key)
+    _assert_matches_reference(spec, weights, x, d_outputs, layer, x_t, outputs, final)
 
 
 def test_a_time_loop_that_is_not_one_refuses_at_once():
