@@ -1,7 +1,5 @@
 """Suite overrides change only what they name."""
 
-import dataclasses
-
 from bench.plan.config import TimingConfig
 from bench.plan.jobs import Axes
 from bench.plan.suites import SUITES, Suite

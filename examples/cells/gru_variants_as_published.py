@@ -24,6 +24,11 @@ from the paper's cell is 0.56 (gru0), 0.59 (gru1), 0.47 (gru2) and 0.76 (gru3), 
 whose largest value is 0.90–0.99; with both bugs off it is exactly 0. The candidate bug
 alone accounts for most of it (0.54–0.76); the reset bug alone for 0.10–0.14 (none on gru3).
 
+Each bug is also registered alone, so that a run can tell which of them changes training:
+`gru0_candidate_bug`–`gru3_candidate_bug` (the candidate goes on as the state, the reset gate reads
+h) and `gru0_reset_bug`–`gru2_reset_bug` (the reset gate reads x, the output goes on as the state;
+on gru3 that bug changes nothing, so it has no such cell).
+
     python -m bench check examples/cells/gru_variants_as_published.py
 """
 
@@ -38,10 +43,16 @@ from cells_tf import RecurrentCell, register_cell_class
 from cells_torch import CustomRecurrent, register
 
 VARIANTS = ("gru0", "gru1", "gru2", "gru3")  # the paper's cells these follow
+# name suffix -> (candidate_as_state, reset_reads_input): both bugs as published, then each alone
+BUGS = {"published": (True, True), "candidate_bug": (True, False), "reset_bug": (False, True)}
 
 
-def _published_name(paper_name: str) -> str:
-    return f"{paper_name}_published"
+def _registered(paper_name: str):
+    """(name, candidate_as_state, reset_reads_input) of each cell registered for this paper cell."""
+    for suffix, (candidate_as_state, reset_reads_input) in BUGS.items():
+        if reset_reads_input and not candidate_as_state and not gated_layout(paper_name).terms.uses_state:
+            continue  # nothing reads U_r: the reset bug alone would be the paper's cell
+        yield f"{paper_name}_{suffix}", candidate_as_state, reset_reads_input
 
 
 def _shapes_of(paper_name: str):
@@ -95,21 +106,31 @@ def published_forward(weights, x, initial_state, paper_name, candidate_as_state=
     return np.stack(outputs, axis=1), (h,)
 
 
+def _description(paper_name: str, candidate_as_state: bool, reset_reads_input: bool) -> str:
+    bugs = [bug for bug, on in (("candidate carried as state", candidate_as_state),
+                                ("reset gate from x", reset_reads_input)) if on]
+    alone = "" if len(bugs) == 2 else ", that bug alone"
+    return f"{paper_name.upper()} as a public TensorFlow repository codes it ({', '.join(bugs)}{alone}; I×I biases)"
+
+
 for _paper in VARIANTS:
-    register_cell(CellSpec(
-        name=_published_name(_paper), family="gru", native=False, baseline="gru4",
-        description=f"{_paper.upper()} as a public TensorFlow repository codes it (candidate carried as state, "
-                    "reset gate from x, I×I biases)",
-        shapes=_shapes_of(_paper),
-        forward=lambda w, x, s, paper=_paper: published_forward(w, x, s, paper)))
+    for _name, _candidate_as_state, _reset_reads_input in _registered(_paper):
+        register_cell(CellSpec(
+            name=_name, family="gru", native=False, baseline="gru4",
+            description=_description(_paper, _candidate_as_state, _reset_reads_input),
+            shapes=_shapes_of(_paper),
+            forward=lambda w, x, s, paper=_paper, bugs=(_candidate_as_state, _reset_reads_input): published_forward(
+                w, x, s, paper, *bugs)))
 
 
 # -- torch ----------------------------------------------------------------------------------------
 
 class PublishedGRU(CustomRecurrent):
-    """The per-step math above; the step reads x itself because the reset gate multiplies it by U_r."""
+    """The per-step math above; the step reads x itself because the reset gate may multiply it by U_r."""
 
     paper_name = ""
+    candidate_as_state = True
+    reset_reads_input = True
 
     def project_inputs(self, x):
         return x
@@ -127,21 +148,31 @@ class PublishedGRU(CustomRecurrent):
             gates = gates + x_t @ self.kernel[:, :2 * hidden]
         if terms.uses_state:
             u = self.recurrent_kernel
-            gates = gates + torch.cat([h @ u[:, :hidden], x_t @ u[:, hidden:2 * hidden]], dim=1)
+            reset_source = x_t if self.reset_reads_input else h
+            gates = gates + torch.cat([h @ u[:, :hidden], reset_source @ u[:, hidden:2 * hidden]], dim=1)
         z, r = torch.sigmoid(gates).chunk(2, dim=1)
         candidate = torch.tanh(x_t @ self.kernel[:, -hidden:] + (r * h) @ self.recurrent_kernel[:, -hidden:]
                                + biases[:, -hidden:])
-        return torch.lerp(h, candidate, z), (candidate,)  # output (1 − z) h + z h~; the state goes on as h~
+        output = torch.lerp(h, candidate, z)  # (1 − z) h + z h~
+        return output, (candidate if self.candidate_as_state else output,)
+
+
+def _class_name(name: str) -> str:
+    return "".join(part.capitalize() for part in name.split("_"))
 
 
 for _paper in VARIANTS:
-    register(_published_name(_paper))(type(f"Published{_paper.upper()}", (PublishedGRU,), {"paper_name": _paper}))
+    for _name, _candidate_as_state, _reset_reads_input in _registered(_paper):
+        register(_name)(type(_class_name(_name), (PublishedGRU,), {
+            "paper_name": _paper, "candidate_as_state": _candidate_as_state, "reset_reads_input": _reset_reads_input}))
 
 
 # -- Keras ----------------------------------------------------------------------------------------
 
 class PublishedGRUCell(RecurrentCell):
     paper_name = ""
+    candidate_as_state = True
+    reset_reads_input = True
 
     def project_inputs(self, inputs):
         return inputs
@@ -155,15 +186,18 @@ class PublishedGRUCell(RecurrentCell):
             gates = gates + ops.matmul(x_t, self.kernel[:, :2 * hidden])
         if terms.uses_state:
             u = self.recurrent_kernel
-            gates = gates + ops.concatenate([ops.matmul(h, u[:, :hidden]), ops.matmul(x_t, u[:, hidden:2 * hidden])],
-                                            axis=1)
+            reset_source = x_t if self.reset_reads_input else h
+            gates = gates + ops.concatenate([ops.matmul(h, u[:, :hidden]),
+                                             ops.matmul(reset_source, u[:, hidden:2 * hidden])], axis=1)
         z, r = ops.split(ops.sigmoid(gates), 2, axis=1)
         candidate = ops.tanh(ops.matmul(x_t, self.kernel[:, -hidden:])
                              + ops.matmul(r * h, self.recurrent_kernel[:, -hidden:]) + biases[:, -hidden:])
-        return (1.0 - z) * h + z * candidate, [candidate]
+        output = (1.0 - z) * h + z * candidate
+        return output, [candidate if self.candidate_as_state else output]
 
 
 for _paper in VARIANTS:
-    _cls = type(f"Published{_paper.upper()}Cell", (PublishedGRUCell,), {"paper_name": _paper})
-    register_cell_class(_published_name(_paper))(
-        keras.saving.register_keras_serializable(package="rnnbench_examples")(_cls))
+    for _name, _candidate_as_state, _reset_reads_input in _registered(_paper):
+        _cls = type(_class_name(_name) + "Cell", (PublishedGRUCell,), {
+            "paper_name": _paper, "candidate_as_state": _candidate_as_state, "reset_reads_input": _reset_reads_input})
+        register_cell_class(_name)(keras.saving.register_keras_serializable(package="rnnbench_examples")(_cls))
