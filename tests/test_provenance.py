@@ -82,3 +82,15 @@ def test_the_committed_side_by_side_tables_code_column_is_what_the_records_give(
         checked += committed["code"].str.startswith(UNCOMMITTED).sum()
     assert checked > 0  # the committed tables do flag rows resting on uncommitted code
 
+
+
+def test_rerun_unidentified_picks_only_records_no_commit_made(history, a_record, monkeypatch):
+    import bench.commands.replicate
+    import bench.records.environment
+
+    monkeypatch.setattr(bench.records.environment, "git_commit", lambda: {"commit": "0" * 40, "dirty": False})
+    pick = bench.commands.replicate._unidentified_picker()
+    assert made_by(a_record, history) is not None and not pick(a_record)
+    unknown = dataclasses.replace(a_record, environment=dataclasses.replace(
+        a_record.environment, git=Git(commit=a_record.environment.git.commit, dirty=True), source_digest="f" * 64))
+    assert pick(unknown)

@@ -106,6 +106,15 @@ def test_report_only_without_records_says_what_to_run(tmp_path, capsys):
     assert "python -m bench replicate recall" in capsys.readouterr().err
 
 
+def test_rerun_unidentified_refuses_a_checkout_with_uncommitted_code(tmp_path, monkeypatch, capsys):
+    # its new records would be unidentified in turn
+    import bench.records.environment
+
+    monkeypatch.setattr(bench.records.environment, "git_commit", lambda: {"commit": "0" * 40, "dirty": True})
+    assert main(["replicate", "recall", "--rerun-unidentified", "--root", str(tmp_path)]) == 2
+    assert "clean git checkout" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("run_status", [1, 2])
 def test_failed_jobs_still_get_their_report_and_the_exit_status_says_so(tmp_path, monkeypatch, run_status):
     # a suite whose jobs ended error, timeout or incorrect (their records kept): every suite still runs, the
@@ -119,7 +128,7 @@ def test_failed_jobs_still_get_their_report_and_the_exit_status_says_so(tmp_path
     (folder / "records.jsonl").write_text((REPLICATION_DIR / experiment.name / "records.jsonl").read_text())
     runs = []
 
-    def run_suite(suite, output, executor, progress=True):  # the sweep API replicate calls
+    def run_suite(suite, output, executor, progress=True, rerun=None):  # the sweep API replicate calls
         runs.append(suite.name)
         if run_status != EXIT_JOBS_FAILED:
             raise ConfigError("bad input")

@@ -87,3 +87,31 @@ def test_a_timeout_that_a_later_run_finished_no_longer_keeps_the_longer_job_from
 
     run_sweep([long], store, Records(), progress=False)
     assert started == [64]  # the short job's latest record is not a timeout
+
+
+def test_rerun_runs_again_only_the_picked_recorded_jobs_and_keeps_the_old_records(tmp_path):
+    from bench.run.executors.base import failure_record
+    from bench.records.store import RecordStore, latest_by_job
+    from bench.run.sweep import run_suite
+
+    grid = Axes(tasks=("mnist",), measure="timing", modes=("eager",), cells=("gru0", "gru1", "mgu"),
+                frameworks=("torch",), hidden_sizes=(8,), batch_sizes=(2,),
+                timing=TimingConfig(warmup_steps=1, timed_steps=1))
+    suite = Suite(name="t", description="t", device="cpu", grids=(grid,))
+    old = {job.cell: failure_record(job, "error", f"old run of {job.cell}", 1.0) for job in suite.jobs()}
+    store = RecordStore(tmp_path / "records.jsonl")
+    for record in old.values():
+        store.append(record)
+    started = []
+
+    class Again:  # an executor whose records say they are the new runs
+        def run(self, todo, on_start=None):
+            for job in todo:
+                started.append(job.cell)
+                yield failure_record(job, "error", f"new run of {job.cell}", 1.0)
+
+    result = run_suite(suite, store.path, Again(), progress=False, rerun=lambda r: r.job.cell != "gru1")
+    assert sorted(started) == ["gru0", "mgu"] and result.skipped == 1 and result.total == 3
+    assert len(store.load()) == 5  # appended: the old records stay
+    latest = {r.job.cell: r.error for r in latest_by_job(store.load()).values()}
+    assert latest == {"gru0": "new run of gru0", "gru1": "old run of gru1", "mgu": "new run of mgu"}

@@ -32,6 +32,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="folder holding the dataset files, laid out as shared/data (default: $RNNBENCH_DATA_DIR, "
                              "then the download cache)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--rerun-unidentified", action="store_true",
+                        help="run again, from this (clean) checkout, only the jobs whose latest record was made by "
+                             "code no commit holds; the new records supersede the old, which stay in the file")
     from bench.commands.options import add_plugin_argument
 
     add_plugin_argument(parser)
@@ -46,6 +49,7 @@ def handle(args: argparse.Namespace) -> int:
 
     chosen = list(experiments().values()) if args.experiment == "all" else [get_experiment(args.experiment)]
     root = args.root or Path(REPORTS_ROOT)
+    rerun = _unidentified_picker() if args.rerun_unidentified and not args.report_only else None
     jobs_failed = False
     for experiment in chosen:
         folder = root / experiment.name
@@ -60,11 +64,11 @@ def handle(args: argparse.Namespace) -> int:
                 # the jobs get the run's settings (--data-dir, the plugins loaded) as `bench run`'s do
                 executor = LocalExecutor(timeout_s=args.timeout or suite.timeout_s, threads=args.threads,
                                          settings=job_settings(argparse.Namespace(profile=False, data_dir=args.data_dir)))
-                adopted = adopt_shared_records(suite, records, root)
+                adopted = 0 if rerun else adopt_shared_records(suite, records, root)
                 if adopted:
                     print(f"{suite.name}: {adopted} jobs already ran for another experiment (the same job ids); "
                           f"their records were copied into {records}", flush=True)
-                result = run_suite(suite, records, executor, progress=not args.no_progress)
+                result = run_suite(suite, records, executor, progress=not args.no_progress, rerun=rerun)
                 # failed jobs are records like any other: the other suites and the report still get written
                 jobs_failed |= bool(result.failed)
         if not records.is_file():
@@ -73,6 +77,19 @@ def handle(args: argparse.Namespace) -> int:
         written = write_replication_report(experiment, records, folder)
         print(f"{experiment.name}: report written to {written['summary'].resolve()}")
     return EXIT_JOBS_FAILED if jobs_failed else 0
+
+
+def _unidentified_picker():
+    """A `run_suite` rerun picker: records no commit's code made. Refuses a checkout whose own runs would be such."""
+    from bench.records.environment import git_commit
+    from bench.records.provenance import code_history, made_by
+
+    git = git_commit()
+    if git["commit"] is None or git["dirty"] is not False:
+        raise ConfigError("--rerun-unidentified runs jobs again so that a commit holds their code: run it from a clean "
+                          "git checkout (commit or stash your changes first)")
+    history = code_history()
+    return lambda record: made_by(record, history) is None
 
 
 def adopt_shared_records(suite, records: Path, root: Path) -> int:

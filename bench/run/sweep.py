@@ -6,7 +6,7 @@ import dataclasses
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 from tqdm import tqdm
 
@@ -132,14 +132,26 @@ def check_tasks(jobs: Sequence[Job]) -> None:
                           "(timing shapes such as 'noise' need --measure timing)")
 
 
-def run_suite(suite, output: Path, executor: Executor, *, progress: bool = True) -> SweepResult:
-    """Every job of `suite` not yet recorded in `output`, through `executor` (what `bench replicate` runs)."""
+def run_suite(suite, output: Path, executor: Executor, *, progress: bool = True,
+              rerun: Callable[[Record], bool] | None = None) -> SweepResult:
+    """Every job of `suite` not yet recorded in `output`, through `executor` (what `bench replicate` runs).
+
+    With `rerun`, instead only the recorded jobs whose latest record it picks run again; the new record is
+    appended and supersedes the old one, which stays in the file.
+    """
     jobs = suite.jobs()
     check_tasks(jobs)
     store = RecordStore(output)
     with store.held():  # no other sweep appends to this file meanwhile
         print(f"{suite.name}: {len(jobs)} jobs on {suite.device}; records -> {output.resolve()}", flush=True)
-        result = run_sweep(jobs, store, executor, progress=progress)
+        if rerun is None:
+            result = run_sweep(jobs, store, executor, progress=progress)
+        else:
+            picked = {job_id for job_id, record in latest_by_job(store.load()).items() if rerun(record)}
+            again = [job for job in jobs if job.job_id in picked]
+            result = run_sweep(again, store, executor, resume=False, progress=progress)
+            result.total, result.skipped = len(jobs), len(jobs) - len(again)
     counts = ", ".join(f"{n} {status}" for status, n in sorted(result.statuses.items())) or "nothing to run"
-    print(f"ran {result.ran} ({counts}); {result.skipped} already recorded", flush=True)
+    left = "not picked to run again" if rerun is not None else "already recorded"
+    print(f"ran {result.ran} ({counts}); {result.skipped} {left}", flush=True)
     return result
