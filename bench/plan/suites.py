@@ -141,8 +141,8 @@ SUITES: dict[str, Suite] = {s.name: s for s in (
     Suite(
         name="quick",
         description="every cell, both frameworks: digits accuracy (4 epochs, 1 seed) and step timing "
-                    "at the MNIST shape (B64 T28 I28 H128) in default and compiled mode; CPU, about 8 min of jobs on "
-                    "2 cores, cold",
+                    "at the MNIST shape (B64 T28 I28 H128) in default and compiled mode; CPU, 8 to 16 min of jobs on "
+                    "2 cores, cold (the README gives the measured figures)",
         device="cpu",
         grids=(_QUICK_TRAIN, _MNIST_TIMING),
         reuse_processes=True,

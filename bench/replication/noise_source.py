@@ -56,7 +56,10 @@ ONE_BUG_SUITE = Suite(
     description="replication as the source ran it, one bug at a time: gru0-gru3 with only the candidate carried as "
                 "the state, gru0-gru2 with only the reset gate reading x; Keras (the source's framework), seeds 0-2",
     device="cpu",
-    grids=(Axes(frameworks=("keras",), seeds=FIRST_SEEDS + MORE_SEEDS, **{**COMMON, "cells": ONE_BUG_CELLS}),),
+    # seed 0 of every cell first: one seed already answers the question (the first run's seeds of a cell end their
+    # training loss within 0.0006 of each other)
+    grids=tuple(Axes(frameworks=("keras",), seeds=seeds, **{**COMMON, "cells": ONE_BUG_CELLS})
+                for seeds in (FIRST_SEEDS, MORE_SEEDS)),
     plugins=(PLUGIN,),
 )
 
