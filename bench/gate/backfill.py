@@ -88,6 +88,7 @@ def backfill(span: str, records_dir: Path, threads: int = 1, say: Callable[[str]
                 text = out.stdout + out.stderr
             except (ConfigError, subprocess.TimeoutExpired) as err:
                 ok, text = False, str(err)
+        Path(f"{partial}.lock").unlink(missing_ok=True)  # the sweep's lock (RecordStore.held) outlives the sweep
         if ok:
             partial.replace(target)
         else:
