@@ -170,3 +170,30 @@ def test_the_committed_page_regenerates_from_its_records(tmp_path):
     for name in ("index.html", "history.md"):
         assert (tmp_path / "page" / name).read_text() == (folder / name).read_text(), (
             f"reports/history/{name} differs from its records; rerun the commands in reports/history/README.md")
+
+
+def test_a_backfilled_commit_leaves_its_records_file_and_no_lock_beside_it(tmp_path, monkeypatch):
+    import contextlib
+    from pathlib import Path
+    from types import SimpleNamespace
+
+    from bench.gate import backfill as backfill_module
+
+    commit = "a" * 40
+    monkeypatch.setattr(backfill_module, "commits_in", lambda span: [commit])
+    monkeypatch.setattr(backfill_module.sides, "short", lambda c: c[:7])
+    monkeypatch.setattr(backfill_module.sides, "subject", lambda c: "a commit")
+    monkeypatch.setattr(backfill_module.sides, "worktree", lambda c: contextlib.nullcontext(tmp_path))
+    monkeypatch.setattr(backfill_module.sides, "base_side", lambda c, root, env: SimpleNamespace(
+        command=lambda *args: list(args), environ=lambda: {}))
+
+    def a_sweep(command, **kwargs):  # what `bench run --output X.partial` leaves: its records and its lock
+        output = Path(command[command.index("--output") + 1])
+        output.write_text('{"a": "record"}\n')
+        Path(f"{output}.lock").touch()
+        return subprocess.CompletedProcess(command, 0, "", "")
+
+    monkeypatch.setattr(backfill_module.subprocess, "run", a_sweep)
+    (point,) = backfill_module.backfill("x..y", tmp_path / "records", say=lambda text: None)
+    assert point.ran and point.ok
+    assert sorted(p.name for p in (tmp_path / "records").iterdir()) == [f"{commit[:7]}.jsonl"]
