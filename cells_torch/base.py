@@ -20,6 +20,9 @@ from torch import Tensor, nn
 from cells_torch.canonical import CanonicalWeights
 from cells_torch.validation import State, check_input, initial_state, public_state, zero_state
 
+# the time loops the default `sequence` can run (see `time_loop` below); bench.plan.modes names the same ones
+TIME_LOOPS = ("python", "scan", "while_loop")
+
 
 class CustomRecurrent(CanonicalWeights, nn.Module):
     """Batch-first layer: `layer(x, initial_state=None) -> (outputs (B, T, H), final_state)`."""
@@ -65,16 +68,17 @@ class CustomRecurrent(CanonicalWeights, nn.Module):
         """One recurrent update: (projected input (B, k*H), state) -> (output h, new state)."""
         raise NotImplementedError
 
-    # how the default `sequence` runs `step` over time: "python" (a loop, which torch.compile unrolls) or
-    # "scan" (torch's scan operator, compiled once whatever the length; bench's compiled_scan modes set it)
+    # how the default `sequence` runs `step` over time: "python" (a loop, which torch.compile unrolls), "scan"
+    # (torch's scan operator, compiled once whatever the length; bench's compiled_scan modes set it) or
+    # "while_loop" (torch's while_loop operator, the outputs written into a buffer it carries)
     time_loop: str = "python"
     # steps per scan iteration, unrolled inside its body: the host drives T / scan_unroll loop trips, not T
     scan_unroll: int = 1
 
     def set_time_loop(self, time_loop: str, scan_unroll: int = 1) -> None:
         """Run the default `sequence` as a Python loop or a scan of `scan_unroll` unrolled steps per iteration."""
-        if time_loop not in ("python", "scan"):
-            raise ValueError(f"time_loop must be 'python' or 'scan', got {time_loop!r}")
+        if time_loop not in TIME_LOOPS:
+            raise ValueError(f"time_loop must be one of {', '.join(map(repr, TIME_LOOPS))}, got {time_loop!r}")
         if not isinstance(scan_unroll, int) or scan_unroll < 1:
             raise ValueError(f"scan_unroll must be a positive int (steps per scan iteration), got {scan_unroll!r}")
         self.time_loop, self.scan_unroll = time_loop, scan_unroll
@@ -87,6 +91,8 @@ class CustomRecurrent(CanonicalWeights, nn.Module):
         """
         if self.time_loop == "scan":
             return self._scan(x_proj, state)
+        if self.time_loop == "while_loop":
+            return self._while_loop(x_proj, state)
         return self._loop(x_proj, state, consts)
 
     def _loop(self, x_proj: Tensor, state: State, consts: tuple) -> tuple[Tensor, State]:
@@ -134,6 +140,32 @@ class CustomRecurrent(CanonicalWeights, nn.Module):
             return outputs, tuple(final)
         tail, final = self._loop(x_proj[:, chunks * unroll:], tuple(final), self.step_constants())
         return torch.cat([outputs, tail], 1), final
+
+    def _while_loop(self, x_proj: Tensor, state: State) -> tuple[Tensor, State]:
+        """`step` over time with torch._higher_order_ops.while_loop (a prototype; needs torch.compile).
+
+        The loop carries the step index, a (T, B, H) buffer each step writes its output into, and the state; the
+        step reads its input with index_select, since a tensor index is data-dependent to the compiler. Its
+        autograd (torch 2.13) saves every iteration's carried values, the buffer included, so training costs grow
+        faster than T: bench's compiled_while_loop mode times it to show that, not as a fast path.
+        """
+        from torch._higher_order_ops.while_loop import while_loop
+
+        batch, steps, _ = x_proj.shape
+        inputs = x_proj.transpose(0, 1).contiguous()
+
+        def more(index: Tensor, outputs: Tensor, *carry: Tensor) -> Tensor:
+            return index < steps
+
+        def advance(index: Tensor, outputs: Tensor, *carry: Tensor):
+            at = index.reshape(1)
+            h, new_state = self.step(inputs.index_select(0, at).squeeze(0), tuple(carry), self.step_constants())
+            return (index + 1, outputs.index_copy(0, at, h.unsqueeze(0)), *(part.clone() for part in new_state))
+
+        start = torch.zeros((), dtype=torch.int64, device=x_proj.device)
+        buffer = x_proj.new_zeros(steps, batch, self.hidden_size)
+        _, outputs, *final = while_loop(more, advance, (start, buffer, *state))
+        return outputs.transpose(0, 1), tuple(final)
 
     @classmethod
     def implements_recurrence(cls) -> bool:

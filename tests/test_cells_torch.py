@@ -451,8 +451,48 @@ def test_a_time_loop_that_is_not_one_refuses_at_once():
     layer = cells_torch.make_layer("gru0", 3, 4)
     with pytest.raises(ValueError, match="scan_unroll must be a positive int"):
         layer.set_time_loop("scan", 0)
-    with pytest.raises(ValueError, match="time_loop must be 'python' or 'scan'"):
+    with pytest.raises(ValueError, match="time_loop must be one of 'python', 'scan', 'while_loop'"):
         layer.set_time_loop("while")
+
+
+def test_the_modes_and_the_cells_name_the_same_time_loops():
+    from bench.plan import modes
+    from cells_torch import base
+
+    assert modes.TIME_LOOPS == base.TIME_LOOPS
+
+
+# torch 2.13's and 2.14.1's while_loop operator (whose docstring says it does not support training yet) returns the
+# right forward but wrong gradients, under Dynamo's eager backend and Inductor alike: strict, so a torch that
+# fixes it fails here and the mark goes; until then the correctness gate refuses every compiled_while_loop job
+WHILE_LOOP_GRADIENT_BUG = pytest.mark.xfail(
+    strict=True, raises=AssertionError, reason="torch's while_loop computes wrong gradients (training unsupported)")
+WHILE_LOOP_CELLS = [name for name in CUSTOM_CELLS if cells_torch.layer_class(name).sequence is CustomRecurrent.sequence]
+
+
+def _while_loop_run(name: str):
+    """`name` at SCAN_SHAPE with the while_loop time loop, traced by Dynamo and run by its eager backend."""
+    spec, weights, x, d_outputs = _scan_case(name)
+    layer = _layer_with(name, x.shape[2], d_outputs.shape[2], weights)
+    layer.set_time_loop("while_loop")
+    torch._dynamo.reset()
+    x_t = torch.from_numpy(x).requires_grad_()
+    outputs, final = torch.compile(layer, backend="eager", fullgraph=True, dynamic=False)(x_t)
+    return spec, weights, x, d_outputs, layer, x_t, outputs, final
+
+
+@pytest.mark.parametrize("name", WHILE_LOOP_CELLS)
+def test_the_while_loop_time_loop_matches_the_reference_forward(name):
+    spec, weights, x, _, _, _, outputs, final = _while_loop_run(name)
+    want_outputs, want_final = spec.reference_forward(weights, x)
+    np.testing.assert_allclose(outputs.detach().numpy(), want_outputs, rtol=0, atol=FORWARD_TOLERANCE.atol)
+    for got, want in zip(_as_tuple(final), want_final):
+        np.testing.assert_allclose(got.detach().numpy(), want, rtol=0, atol=FORWARD_TOLERANCE.atol)
+
+
+@WHILE_LOOP_GRADIENT_BUG
+def test_the_while_loop_time_loop_matches_the_reference_backward():
+    _assert_matches_reference(*_while_loop_run("gru0"))
 
 
 @pytest.mark.slow

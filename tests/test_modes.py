@@ -59,7 +59,8 @@ def test_a_job_carries_the_concrete_name_and_reads_its_declaration():
 
 
 def test_a_declaration_that_contradicts_itself_or_repeats_a_name_is_refused():
-    with pytest.raises(ValueError, match="compile_kwargs, the scan time loop and buffer donation are torch.compile's"):
+    with pytest.raises(ValueError, match="compile_kwargs, the scan and while_loop time loops and buffer donation are "
+                                         "torch.compile's"):
         Mode("bad", "torch", "scan without a compiler", time_loop="scan")
     with pytest.raises(ValueError, match="compiler 'jit' is not one of"):
         Mode("bad", "torch", "unknown compiler", compiler="jit")
@@ -77,9 +78,14 @@ def test_torch_compile_arguments_come_from_the_declaration():
                                                                             "options": {"cpp_wrapper": True}}
     # the scan modes compile without AOT autograd's buffer donation (tests/test_cells_torch.py: why)
     scans = [mode.name for mode in list_modes("torch") if mode.time_loop == "scan"]
-    assert scans == ["compiled_scan", "compiled_scan_cpp", "compiled_scan_k4", "compiled_scan_k8", "compiled_scan_k16"]
-    assert [mode.name for mode in list_modes("torch") if not mode.donated_buffers] == scans
-    assert [get_mode("torch", name).scan_unroll for name in scans] == [1, 1, 4, 8, 16]
+    assert scans == ["compiled_scan", "compiled_scan_cpp", "compiled_scan_k4", "compiled_scan_k8", "compiled_scan_k16",
+                     "compiled_scan_k8_autotune"]
+    assert [mode.name for mode in list_modes("torch") if not mode.donated_buffers] == scans + ["compiled_while_loop"]
+    assert [get_mode("torch", name).scan_unroll for name in scans] == [1, 1, 4, 8, 16, 8]
+    assert get_mode("torch", "compiled_scan_k8_autotune").torch_compile_kwargs() == {
+        "dynamic": False, "mode": "max-autotune-no-cudagraphs"}
+    # every mode that hands the time loop to an operator is checked at the job's own sizes
+    assert [mode.name for mode in list_modes("torch") if mode.checks_job_sizes] == scans + ["compiled_while_loop"]
 
 
 def test_only_a_scan_mode_can_unroll_steps_per_iteration():

@@ -18,7 +18,9 @@ from typing import Any
 from bench.plan.config import ConfigError
 
 COMPILERS = ("none", "torch.compile", "tf.function", "xla")  # what compiles the model; "none" = op by op
-TIME_LOOPS = ("python", "scan")  # a hand-written torch cell's time loop: a Python loop, or torch's scan operator
+# a hand-written torch cell's time loop: a Python loop, torch's scan operator or its while_loop operator (the same
+# names as cells_torch.base.TIME_LOOPS, which plan code cannot import without torch; a test holds them equal)
+TIME_LOOPS = ("python", "scan", "while_loop")
 
 
 class UnknownModeError(ConfigError):
@@ -55,10 +57,10 @@ class Mode:
             raise ValueError(f"mode {self.name}: compiler {self.compiler!r} is not one of {', '.join(COMPILERS)}")
         if self.time_loop not in TIME_LOOPS:
             raise ValueError(f"mode {self.name}: time_loop {self.time_loop!r} is not one of {', '.join(TIME_LOOPS)}")
-        if (self.compile_kwargs or self.time_loop == "scan" or not self.donated_buffers) \
+        if (self.compile_kwargs or self.time_loop != "python" or not self.donated_buffers) \
                 and self.compiler != "torch.compile":
-            raise ValueError(f"mode {self.name}: compile_kwargs, the scan time loop and buffer donation are "
-                             "torch.compile's")
+            raise ValueError(f"mode {self.name}: compile_kwargs, the scan and while_loop time loops and buffer "
+                             "donation are torch.compile's")
         if self.scan_unroll != 1 and (self.time_loop != "scan" or self.scan_unroll < 1):
             raise ValueError(f"mode {self.name}: scan_unroll {self.scan_unroll} needs the scan time loop and k >= 1")
 
@@ -69,7 +71,7 @@ class Mode:
         A compiler that lowers the whole time loop can be right at one length and wrong at another (torch
         2.13's Inductor is, through scan), so such a mode's cell is checked where it is timed.
         """
-        return self.time_loop == "scan"
+        return self.time_loop != "python"
 
     def meaning(self) -> str:
         """`runs`, with where and how it can run."""
@@ -149,6 +151,17 @@ for _k in SCAN_UNROLLS:
                        f"compiled_scan with {_k} time steps unrolled in each scan iteration (the leftover steps "
                        f"unrolled after it): the host drives T/{_k} loop trips", compiler="torch.compile",
                        time_loop="scan", scan_unroll=_k, donated_buffers=False))
+# two more tried for the long suite's goal (reports/cpu-long/one-thread), kept so their records show how they fare:
+# max-autotune on the k 8 scan, and the time loop as the while_loop operator
+register_mode(Mode("compiled_scan_k8_autotune", "torch",
+                   'compiled_scan_k8 with torch.compile(mode="max-autotune-no-cudagraphs"): Inductor benchmarks '
+                   "candidate kernels and picks the fastest", compiler="torch.compile", time_loop="scan",
+                   scan_unroll=8, donated_buffers=False, compile_kwargs=(("mode", "max-autotune-no-cudagraphs"),)))
+register_mode(Mode("compiled_while_loop", "torch",
+                   "torch.compile of the model with each hand-written cell's time loop as torch's while_loop operator "
+                   "(torch._higher_order_ops.while_loop, a prototype) writing each output into a carried buffer; "
+                   "native layers as in compiled", compiler="torch.compile", time_loop="while_loop",
+                   donated_buffers=False))
 register_mode(Mode("compiled_cudagraphs", "torch",
                    'torch.compile(mode="reduce-overhead"): the compiled forward and backward replayed as CUDA graphs; '
                    "the loss and Adam run eagerly", compiler="torch.compile",
