@@ -10,10 +10,10 @@ import torch
 from torch.profiler import ProfilerActivity, profile
 
 import cells_torch
-from cells_torch import CustomRecurrent
 from cells_torch.gradients import canonical_gradients
 from bench.cells import UnknownCellError, get_spec, implemented_in, list_cells
 from cell_cases import builtin_cells, skip_unless_finite, skip_unless_fits
+from bench.correctness.checks import uses_scan_loop
 from bench.correctness.deviation import FORWARD_TOLERANCE, GRADIENT_TOLERANCE, PAIR_TOLERANCE  # one name each
 from bench.cells.model_config import SHARED_STREAMS
 
@@ -381,8 +381,10 @@ INDUCTOR_SCAN_GRADIENT_BUG = pytest.mark.xfail(
     strict=True, raises=AssertionError,
     reason="torch 2.13 Inductor miscompiles the scan backward's parameter gradients for this cell at I3 H4")
 INDUCTOR_SCAN_WRONG = ("gru1", "gru3", "gru_reset_after")
-SCAN_CELLS = [pytest.param(name, marks=INDUCTOR_SCAN_GRADIENT_BUG) if name in INDUCTOR_SCAN_WRONG
-              else name for name in CUSTOM_CELLS if cells_torch.layer_class(name).sequence is CustomRecurrent.sequence]
+# the cells that run the base's time loop (a cell with its own `sequence` keeps it in every mode)
+LOOPED_CELLS = [name for name in CUSTOM_CELLS if uses_scan_loop(name)]
+SCAN_CELLS = [pytest.param(name, marks=INDUCTOR_SCAN_GRADIENT_BUG) if name in INDUCTOR_SCAN_WRONG else name
+              for name in LOOPED_CELLS]
 
 
 def _scan_case(name: str):
@@ -424,8 +426,7 @@ def test_the_scan_time_loop_compiled_matches_the_reference_forward_and_backward(
 
 
 UNROLL_STEPS = 11  # time steps of the unrolled-scan cases: k 4 leaves a tail of 3, k 16 has no full chunk
-UNROLL_CASES = [(name, 4) for name in CUSTOM_CELLS
-                if cells_torch.layer_class(name).sequence is CustomRecurrent.sequence] + [("gru0", 16)]
+UNROLL_CASES = [(name, 4) for name in LOOPED_CELLS] + [("gru0", 16)]
 
 
 @pytest.mark.parametrize(("name", "unroll"), UNROLL_CASES)
@@ -467,7 +468,6 @@ def test_the_modes_and_the_cells_name_the_same_time_loops():
 # fixes it fails here and the mark goes; until then the correctness gate refuses every compiled_while_loop job
 WHILE_LOOP_GRADIENT_BUG = pytest.mark.xfail(
     strict=True, raises=AssertionError, reason="torch's while_loop computes wrong gradients (training unsupported)")
-WHILE_LOOP_CELLS = [name for name in CUSTOM_CELLS if cells_torch.layer_class(name).sequence is CustomRecurrent.sequence]
 
 
 def _while_loop_run(name: str):
@@ -481,7 +481,7 @@ def _while_loop_run(name: str):
     return spec, weights, x, d_outputs, layer, x_t, outputs, final
 
 
-@pytest.mark.parametrize("name", WHILE_LOOP_CELLS)
+@pytest.mark.parametrize("name", LOOPED_CELLS)
 def test_the_while_loop_time_loop_matches_the_reference_forward(name):
     spec, weights, x, _, _, _, outputs, final = _while_loop_run(name)
     want_outputs, want_final = spec.reference_forward(weights, x)
