@@ -79,9 +79,11 @@ def test_torch_compile_arguments_come_from_the_declaration():
     # the scan modes compile without AOT autograd's buffer donation (tests/test_cells_torch.py: why)
     scans = [mode.name for mode in list_modes("torch") if mode.time_loop == "scan"]
     assert scans == ["compiled_scan", "compiled_scan_cpp", "compiled_scan_k4", "compiled_scan_k8", "compiled_scan_k16",
-                     "compiled_scan_k8_autotune"]
+                     "compiled_scan_k4_cpp", "compiled_scan_k8_cpp", "compiled_scan_k8_autotune"]
     assert [mode.name for mode in list_modes("torch") if not mode.donated_buffers] == scans + ["compiled_while_loop"]
-    assert [get_mode("torch", name).scan_unroll for name in scans] == [1, 1, 4, 8, 16, 8]
+    assert [get_mode("torch", name).scan_unroll for name in scans] == [1, 1, 4, 8, 16, 4, 8, 8]
+    assert get_mode("torch", "compiled_scan_k8_cpp").torch_compile_kwargs() == {
+        "dynamic": False, "options": {"cpp_wrapper": True, "cpp_wrapper_build_separate": True}}
     assert get_mode("torch", "compiled_scan_k8_autotune").torch_compile_kwargs() == {
         "dynamic": False, "mode": "max-autotune-no-cudagraphs"}
     # every mode that hands the time loop to an operator is checked at the job's own sizes

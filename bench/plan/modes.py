@@ -151,6 +151,16 @@ for _k in SCAN_UNROLLS:
                        f"compiled_scan with {_k} time steps unrolled in each scan iteration (the leftover steps "
                        f"unrolled after it): the host drives T/{_k} loop trips", compiler="torch.compile",
                        time_loop="scan", scan_unroll=_k, donated_buffers=False))
+# the unrolled scans with Inductor's C++ wrapper, its entry code compiled apart from the kernels and less optimised
+# (cpp_wrapper_build_separate): a probe (gru1 alone, B16 T256 I28 H128, one thread, against eager nn.GRU) gave
+# k 8 0.85x, k 8 with the C++ wrapper 0.70x but compiling in 100 s, with the entry apart 0.72x in 61 s
+CPP_WRAPPER_OPTIONS = (("options", (("cpp_wrapper", True), ("cpp_wrapper_build_separate", True))),)
+for _k in (4, 8):
+    register_mode(Mode(f"compiled_scan_k{_k}_cpp", "torch",
+                       f"compiled_scan_k{_k} with Inductor's C++ wrapper, its entry code compiled apart from the "
+                       "kernels (cpp_wrapper_build_separate, for a shorter compile): the host does less per loop trip",
+                       compiler="torch.compile", time_loop="scan", scan_unroll=_k, donated_buffers=False,
+                       compile_kwargs=CPP_WRAPPER_OPTIONS))
 # two more tried for the long suite's goal (reports/cpu-long/one-thread), kept so their records show how they fare:
 # max-autotune on the k 8 scan, and the time loop as the while_loop operator
 register_mode(Mode("compiled_scan_k8_autotune", "torch",
