@@ -108,15 +108,17 @@ class CustomRecurrent(CanonicalWeights, nn.Module):
         """`step` over time with torch._higher_order_ops.scan (a prototype in torch 2.13; needs torch.compile).
 
         Each scan iteration runs `scan_unroll` steps; the steps left over when T is not a multiple of it run
-        after the scan as a loop the compiler unrolls. The step's constants are built inside the combine
-        function and the carried state cloned: the operator refuses outputs that alias its inputs or each other.
+        after the scan as a loop the compiler unrolls. A sequence of fewer than two chunks is that loop alone: a
+        scan of one iteration saves nothing, and torch 2.13's Inductor C++ wrapper fails to compile one
+        (conflicting buffer declarations). The step's constants are built inside the combine function and the
+        carried state cloned: the operator refuses outputs that alias its inputs or each other.
         """
         from torch._higher_order_ops.scan import scan
 
         batch, steps, width = x_proj.shape
         unroll = self.scan_unroll
         chunks = steps // unroll
-        if chunks == 0:
+        if chunks < 2:
             return self._loop(x_proj, state, self.step_constants())
 
         if unroll == 1:  # one step per iteration, no chunk axis: the graph compiled_scan has always timed

@@ -448,6 +448,15 @@ def test_a_scan_of_k_unrolled_steps_per_iteration_matches_the_reference_tail_inc
     _assert_matches_reference(spec, weights, x, d_outputs, layer, x_t, outputs, final)
 
 
+def test_a_sequence_of_one_chunk_is_not_scanned():
+    """T in [k, 2k) runs as the unrolled loop: Inductor's C++ wrapper (torch 2.13) cannot compile a one-iteration scan,
+    and the correctness gate checks every cell at T 5, one chunk of the k 4 modes."""
+    layer = cells_torch.make_layer("gru0", 3, 4)
+    layer.set_time_loop("scan", 4)
+    graphs = {steps: str(torch._dynamo.explain(layer)(torch.randn(2, steps, 3)).graphs[0].graph) for steps in (7, 8)}
+    assert "scan" not in graphs[7] and "scan" in graphs[8]
+
+
 def test_a_time_loop_that_is_not_one_refuses_at_once():
     layer = cells_torch.make_layer("gru0", 3, 4)
     with pytest.raises(ValueError, match="scan_unroll must be a positive int"):
