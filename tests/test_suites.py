@@ -58,7 +58,8 @@ def test_the_long_suite_covers_every_cell_in_each_frameworks_long_modes_at_each_
 
     suite = SUITES["long"]
     jobs = suite.jobs()
-    modes = {"torch": {"eager", "compiled_scan", "compiled_scan_k8", "compiled"}, "keras": {"graph", "xla"}}
+    modes = {"torch": {"eager", "compiled_scan", "compiled_scan_k8", "compiled_scan_k8_cpp", "compiled"},
+             "keras": {"graph", "xla"}}
     assert {(job.framework, job.mode) for job in jobs} == {(f, m) for f, ms in modes.items() for m in ms}
     assert {job.seq_len for job in jobs} == set(LONG_STEPS)
     assert {job.cell for job in jobs} == set(list_cells())  # mingru from the suite's plugin included

@@ -102,7 +102,7 @@ _MNIST_TIMING = Axes(tasks=("mnist",), measure="timing", modes=("default", "comp
 
 # Long sequences: where torch.compile unrolls a Python time loop, its compile time and step grow with T; the
 # compiled_scan mode compiles once. Batch 16, 28 features, hidden 128, at T = 28, 256 and 1024; torch eager,
-# compiled_scan and compiled, Keras graph and xla (Keras eager, a Python loop of ops, takes minutes per job at
+# compiled_scan, its k 8 unrolled form with and without the C++ wrapper, and compiled, Keras graph and xla (Keras eager, a Python loop of ops, takes minutes per job at
 # T 1024 and is no one's long-sequence path). A compile that does not finish within the suite's per-job limit is
 # the finding: recorded as timeout, and the same job at a longer T is then recorded without being started
 # (bench.run.sweep runs the shortest sequences first).
@@ -129,7 +129,8 @@ _LONG_SHAPE = dict(tasks=("mnist",), measure="timing", hidden_sizes=(128,), batc
                    timing=TimingConfig(warmup_steps=2, timed_steps=10))
 _LONG_TIMING = tuple(Axes(frameworks=(framework,), modes=modes, seq_len=steps, **_LONG_SHAPE)
                      for steps in LONG_STEPS
-                     for framework, modes in (("torch", ("eager", "compiled_scan", "compiled_scan_k8", "compiled")),
+                     for framework, modes in (("torch", ("eager", "compiled_scan", "compiled_scan_k8", "compiled_scan_k8_cpp",
+                                                       "compiled")),
                                              ("keras", ("graph", "xla"))))
 
 # a stack comparison at length: the shortest and the longest sequence, a GRU, the reset-after GRU whose scan gradient
@@ -161,7 +162,8 @@ SUITES: dict[str, Suite] = {s.name: s for s in (
     Suite(
         name="long",
         description="long sequences: every cell (and examples/cells/mingru.py's loop and scan), torch eager, "
-                    "compiled, compiled_scan and Keras graph, xla, B16 I28 H128 at T 28/256/1024: step times, "
+                    "compiled, compiled_scan (also 8 steps per iteration, with and without Inductor's C++ wrapper) "
+                    "and Keras graph, xla, B16 I28 H128 at T 28/256/1024: step times, "
                     f"compile times, memory; {LONG_JOB_TIMEOUT_S:.0f} s per job at most",
         device="cpu",
         grids=_LONG_TIMING,
