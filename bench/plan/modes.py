@@ -151,9 +151,9 @@ for _k in SCAN_UNROLLS:
                        f"compiled_scan with {_k} time steps unrolled in each scan iteration (the leftover steps "
                        f"unrolled after it): the host drives T/{_k} loop trips", compiler="torch.compile",
                        time_loop="scan", scan_unroll=_k, donated_buffers=False))
-# the unrolled scans with Inductor's C++ wrapper, its entry code compiled apart from the kernels and less optimised
-# (cpp_wrapper_build_separate): a probe (gru1 alone, B16 T256 I28 H128, one thread, against eager nn.GRU) gave
-# k 8 0.85x, k 8 with the C++ wrapper 0.70x but compiling in 100 s, with the entry apart 0.72x in 61 s
+# the unrolled scans with Inductor's C++ wrapper: the host runs C++, not Python, around each loop trip's kernels
+# (reports/cpu-long/one-thread: k 8 with it is the best mode at T 256 and 1024). Its entry code is compiled apart from
+# the kernels and less optimised (cpp_wrapper_build_separate): built as one file at -O3 it took about twice as long
 CPP_WRAPPER_OPTIONS = (("options", (("cpp_wrapper", True), ("cpp_wrapper_build_separate", True))),)
 for _k in (4, 8):
     register_mode(Mode(f"compiled_scan_k{_k}_cpp", "torch",

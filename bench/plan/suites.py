@@ -102,10 +102,10 @@ _MNIST_TIMING = Axes(tasks=("mnist",), measure="timing", modes=("default", "comp
 
 # Long sequences: where torch.compile unrolls a Python time loop, its compile time and step grow with T; the
 # compiled_scan mode compiles once. Batch 16, 28 features, hidden 128, at T = 28, 256 and 1024; torch eager,
-# compiled_scan, its k 8 unrolled form with and without the C++ wrapper, and compiled, Keras graph and xla (Keras eager, a Python loop of ops, takes minutes per job at
-# T 1024 and is no one's long-sequence path). A compile that does not finish within the suite's per-job limit is
-# the finding: recorded as timeout, and the same job at a longer T is then recorded without being started
-# (bench.run.sweep runs the shortest sequences first).
+# compiled_scan, its k 8 unrolled form with and without the C++ wrapper, and compiled, Keras graph and xla (Keras
+# eager, a Python loop of ops, takes minutes per job at T 1024 and is no one's long-sequence path). A compile that
+# does not finish within the suite's per-job limit is the finding: recorded as timeout, and the same job at a longer
+# T is then recorded without being started (bench.run.sweep runs the shortest sequences first).
 LONG_STEPS = (28, 256, 1024)
 LONG_JOB_TIMEOUT_S = 300.0  # the documented per-job limit of the long suites: minutes, not half an hour
 
@@ -129,8 +129,8 @@ _LONG_SHAPE = dict(tasks=("mnist",), measure="timing", hidden_sizes=(128,), batc
                    timing=TimingConfig(warmup_steps=2, timed_steps=10))
 _LONG_TIMING = tuple(Axes(frameworks=(framework,), modes=modes, seq_len=steps, **_LONG_SHAPE)
                      for steps in LONG_STEPS
-                     for framework, modes in (("torch", ("eager", "compiled_scan", "compiled_scan_k8", "compiled_scan_k8_cpp",
-                                                       "compiled")),
+                     for framework, modes in (("torch", ("eager", "compiled_scan", "compiled_scan_k8",
+                                                         "compiled_scan_k8_cpp", "compiled")),
                                              ("keras", ("graph", "xla"))))
 
 # a stack comparison at length: the shortest and the longest sequence, a GRU, the reset-after GRU whose scan gradient
