@@ -375,16 +375,14 @@ def test_compiled_model_matches_eager_forward_and_backward():
 SCAN_SHAPE = (2, 5, 3, 4)  # (batch, time, input, hidden)
 # torch 2.13's (and 2.14.1's) Inductor computes wrong parameter gradients for these cells' scan at SCAN_SHAPE with
 # its defaults (right at I4 H6; right with backend="aot_eager"; right with AOT autograd's buffer donation off, as
-# the compiled_scan mode compiles it: the test after this one): strict, so a torch that fixes it fails here and the
-# mark goes
+# the compiled_scan mode compiles it). gru1's case is the gate's test below (a mode that donates is refused);
+# the other two are strict expected failures, so a torch that fixes it fails here and the marks go
+INDUCTOR_SCAN_WRONG = ("gru1", "gru3", "gru_reset_after")
 INDUCTOR_SCAN_GRADIENT_BUG = pytest.mark.xfail(
     strict=True, raises=AssertionError,
     reason="torch 2.13 Inductor miscompiles the scan backward's parameter gradients for this cell at I3 H4")
-INDUCTOR_SCAN_WRONG = ("gru1", "gru3", "gru_reset_after")
 # the cells that run the base's time loop (a cell with its own `sequence` keeps it in every mode)
 LOOPED_CELLS = [name for name in CUSTOM_CELLS if uses_scan_loop(name)]
-SCAN_CELLS = [pytest.param(name, marks=INDUCTOR_SCAN_GRADIENT_BUG) if name in INDUCTOR_SCAN_WRONG else name
-              for name in LOOPED_CELLS]
 
 
 def _scan_case(name: str):
@@ -412,17 +410,47 @@ def _assert_matches_reference(spec, weights, x, d_outputs, layer, x_t, outputs, 
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", SCAN_CELLS)
-def test_the_scan_time_loop_compiled_matches_the_reference_forward_and_backward(name):
+@pytest.mark.parametrize("name", LOOPED_CELLS)
+def test_the_scan_compiled_as_the_compiled_scan_mode_compiles_it_matches_the_reference(name):
+    """What the compiled_scan mode times: the scan operator, compiled with the mode's arguments (buffer donation off,
+    which makes INDUCTOR_SCAN_WRONG right in torch 2.13), against the NumPy reference, forward and backward."""
+    import torch._functorch.config
+
+    from bench.correctness.frameworks import run_layer
+    from bench.plan.modes import get_mode
+
+    spec, weights, x, d_outputs = _scan_case(name)
+    mode = get_mode("torch", "compiled_scan")
+    assert mode.time_loop == "scan" and not mode.donated_buffers
+    torch._functorch.config.donated_buffer = True  # torch's default, whatever an in-process job of this run left
+    run = run_layer("torch", name, weights, x, d_outputs.astype(np.float32), compiled=mode)
+    assert torch._functorch.config.donated_buffer  # the mode's setting did not leak into the process
+    want_outputs, _ = spec.reference_forward(weights, x)
+    np.testing.assert_allclose(run.outputs, want_outputs, rtol=0, atol=FORWARD_TOLERANCE.atol)
+    want_d_x, want_d_weights = spec.reference_grad(weights, x, d_outputs)
+    np.testing.assert_allclose(run.d_x, want_d_x, rtol=0, atol=GRADIENT_TOLERANCE.atol)
+    assert set(run.d_weights) == set(want_d_weights)
+    for key, got in run.d_weights.items():
+        np.testing.assert_allclose(got, want_d_weights[key], rtol=0, atol=GRADIENT_TOLERANCE.atol, err_msg=key)
+    layer = _layer_with(name, x.shape[2], d_outputs.shape[2], weights)
+    layer.set_time_loop(mode.time_loop, mode.scan_unroll)
+    torch._dynamo.reset()
+    assert "scan" in str(torch._dynamo.explain(layer)(torch.from_numpy(x)).graphs[0].graph)  # the operator ran
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", [pytest.param(name, marks=INDUCTOR_SCAN_GRADIENT_BUG)
+                                  for name in INDUCTOR_SCAN_WRONG if name != "gru1"])
+def test_torchs_default_compile_of_the_scan_matches_the_reference(name):
+    """The upstream bug, tracked: torch.compile's defaults (buffer donation on) get these cells' gradients wrong."""
     spec, weights, x, d_outputs = _scan_case(name)
     layer = _layer_with(name, x.shape[2], d_outputs.shape[2], weights)
     layer.time_loop = "scan"
-    torch._dynamo.reset()  # compiled static and afresh, as the mode compiles (bench.correctness.frameworks)
+    torch._dynamo.reset()
     compiled = torch.compile(layer, fullgraph=True, dynamic=False)
     x_t = torch.from_numpy(x).requires_grad_()
     outputs, final = compiled(x_t)
     _assert_matches_reference(spec, weights, x, d_outputs, layer, x_t, outputs, final)
-    assert "scan" in str(torch._dynamo.explain(layer)(x_t).graphs[0].graph)  # the scan operator really ran
 
 
 UNROLL_STEPS = 11  # time steps of the unrolled-scan cases: k 4 leaves a tail of 3, k 16 has no full chunk
@@ -509,20 +537,22 @@ def test_the_compiled_scan_gate_refuses_a_cell_the_compiler_gets_wrong_at_the_jo
     """gru1 passes the reference at the checker's shape even compiled, but not at I3 H4: never timed there.
 
     Compiled with AOT autograd's buffer donation on (torch's default, which the registered scan modes turn off),
-    torch 2.13's Inductor gets gru1's scan gradients wrong at I3 H4: a mode declared so is refused there.
+    torch 2.13's Inductor gets gru1's scan gradients wrong at I3 H4: a mode declared so is refused there. (This is
+    also gru1's case of the upstream bug: a torch that fixes it fails here.) The mode as declared is right at
+    these sizes, which are SCAN_SHAPE's: the test of every cell compiled as the mode compiles it says so.
     """
     import torch._functorch.config
 
     from bench.correctness import IncorrectCell, require_correct
-    from bench.plan.modes import Mode, get_mode
+    from bench.plan.modes import Mode
 
+    batch, steps, input_size, hidden_size = SCAN_SHAPE
     donating = Mode("compiled_scan_donating", "torch", "the scan with buffer donation on", compiler="torch.compile",
                     time_loop="scan")
     with pytest.raises(IncorrectCell, match=r"gru1 in torch compiled_scan_donating mode is not timed: .*compiled "
                                             r"scan vs float64 loop B2 I3 H4 T5, normwise: max \|Δ\| [0-9.]+ .* at "
                                             r"d weight"):
-        require_correct("gru1", "torch", donating, sizes=(2, 3, 4, 5))
-    require_correct("gru1", "torch", get_mode("torch", "compiled_scan"), sizes=(2, 3, 4, 5))  # the mode as declared
+        require_correct("gru1", "torch", donating, sizes=(batch, input_size, hidden_size, steps))
     assert torch._functorch.config.donated_buffer
 
 
@@ -561,26 +591,3 @@ def test_a_native_layer_compiles_in_compiled_scan_mode_as_its_baseline_is_built_
               task_options=(("loss", "cross_entropy"), ("num_outputs", 3)))
     problem = timing_problem(job)
     assert np.isfinite(TorchAdapter(job, problem).train_step(random_batch(job, problem)))
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("name", INDUCTOR_SCAN_WRONG)  # the others are right either way (the test above)
-def test_the_scan_compiled_as_the_compiled_scan_mode_compiles_it_is_right_for_the_cells_torch_gets_wrong(name):
-    """The mode turns AOT autograd's buffer donation off, which makes the three cells above right in torch 2.13."""
-    import torch._functorch.config
-
-    from bench.correctness.frameworks import run_layer
-    from bench.plan.modes import get_mode
-
-    spec, weights, x, d_outputs = _scan_case(name)
-    mode = get_mode("torch", "compiled_scan")
-    assert not mode.donated_buffers
-    torch._functorch.config.donated_buffer = True  # torch's default, whatever an in-process job of this run left
-    run = run_layer("torch", name, weights, x, d_outputs.astype(np.float32), compiled=mode)
-    want_outputs, _ = spec.reference_forward(weights, x)
-    np.testing.assert_allclose(run.outputs, want_outputs, rtol=0, atol=FORWARD_TOLERANCE.atol)
-    want_d_x, want_d_weights = spec.reference_grad(weights, x, d_outputs)
-    np.testing.assert_allclose(run.d_x, want_d_x, rtol=0, atol=GRADIENT_TOLERANCE.atol)
-    for key, got in run.d_weights.items():
-        np.testing.assert_allclose(got, want_d_weights[key], rtol=0, atol=GRADIENT_TOLERANCE.atol, err_msg=key)
-    assert torch._functorch.config.donated_buffer  # the check's setting did not leak into the process

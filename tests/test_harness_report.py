@@ -15,7 +15,7 @@ from bench.report.plots import convergence_curves
 from bench.report.summary import write_report
 from bench.records.store import RecordStore
 from bench.report.frame import load_frame
-from bench.report.tables import accuracy_table, timing_table
+from bench.report.tables import accuracy_table, time_spent_table, timing_table
 
 RECORDS = Path(__file__).parent / "data" / "harness_records.jsonl"  # timed before pairing: cross-job ratios
 PAIRED_RECORDS = Path(__file__).parents[1] / "reports" / "baseline" / "regress.jsonl"  # custom cells timed paired
@@ -84,6 +84,22 @@ def test_accuracy_is_mean_and_std_over_seeds(report, raw):
     assert len(runs) == 2  # two seeds in the committed file
     expected = f"{np.mean(runs):.4f} ± {np.std(runs, ddof=1):.4f}"
     assert expected in report[1]["summary"].read_text()
+
+
+def test_where_the_time_went_sums_each_jobs_wall_time_and_every_compile_it_recorded(report, raw):
+    latest = {r["job_id"]: r for r in raw}  # a rerun job counts once, as everywhere in the report
+    compiles = [side[step]["compile_s"] for r in latest.values() if r["timing"]
+                for side in (r["timing"], r["timing"].get("native") or {}, r["timing"].get("native_usual") or {})
+                for step in ("train_step", "inference_step") if step in side]
+    assert compiles and sum(compiles) > 0
+    table = time_spent_table(load_frame(RECORDS)[0])
+    total = table[table.framework == "all"].iloc[0]
+    assert total.jobs == len(latest) and total.share == "100%"
+    assert float(total["job time s"]) == pytest.approx(sum(r["duration_s"] for r in latest.values()), rel=PRINTED_TOL)
+    assert float(total["compiling s"]) == pytest.approx(sum(compiles), rel=PRINTED_TOL)
+    parts = table[table.framework != "all"]
+    assert parts.jobs.sum() == len(latest) and set(parts.measure) == {r["identity"]["measure"] for r in raw}
+    assert "## Where the time went" in report[1]["summary"].read_text()
 
 
 def test_ratio_to_native_uses_the_baseline_of_the_same_framework_mode_and_shape(raw):

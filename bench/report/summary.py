@@ -23,7 +23,7 @@ from bench.plan.modes import usual_mode
 from bench.plan.suites import LONG_GOAL
 from bench.report.tables import (MIB, TIMING_GROUP, _fmt_num, _shape, accuracy_table, cost_table,
                                  default_mode_pivots, host_table, overview_table, profile_table, ratio_pivots,
-                                 timing_table)
+                                 time_spent_table, timing_table)
 
 NOTES = (Path(__file__).parent / "templates" / "report_notes.md").read_text()  # "How to read this report"
 
@@ -266,6 +266,11 @@ def write_report(records_path: str | Path, out_dir: str | Path) -> dict[str, Any
     if plugins:
         lines += ["## Plugins", "", "Cells registered from files outside the project (`--plugin`), as each record names "
                   "them: a changed file has another digest.", "", plugins, ""]
+    lines += ["## Where the time went", "",
+              "Each job's wall time (its `duration_s`: process, data, compiling, training, timing) summed per "
+              "framework, mode, device and measure, and the compiling inside it: every timed step's first call minus "
+              "its steady median, the cell's and the native layers' timed beside it.", "",
+              _frame_markdown(time_spent_table(flat), numparse=False), ""]
     lines += [NOTES, modes_markdown(records), ""]
     lines += ["## Environment", "", environment_table(flat), ""]
     summary_path = out_dir / "summary.md"

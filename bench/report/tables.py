@@ -12,10 +12,11 @@ from bench.plan import settings as run_settings
 from bench.plan.modes import UnknownModeError, usual_mode
 from bench.records.ratios import ratio_in, ratio_to_usual, rounds_key, step_stats, timed_rounds
 from bench.records.schema import Record
+from bench.records.typed import field_path
 from bench.report.frame import (MEMORY_PEAK_BYTES, NATIVE_PATH, PARAMS_FRAMEWORK, PARAMS_RECURRENT,
                                 PARAMS_RECURRENT_EXPECTED, SHAPE_INPUT_SIZE, SHAPE_SEQ_LEN, TRAIN_EPOCHS_TO_TARGET,
                                 TRAIN_METRIC, TRAIN_TARGET, TRAIN_TEST_METRIC, VAL_METRIC_LAST, WALL_S_MEAN,
-                                baseline_of, is_native, mode_label, step_column)
+                                DURATION_S, baseline_of, is_native, mode_label, step_column)
 from bench.run.runners.measure import PHASES, STEP_KINDS
 
 
@@ -212,6 +213,31 @@ def cost_table(summary: pd.DataFrame) -> pd.DataFrame:
             "peak MiB, native": _fmt_num(native.peak.astype(float).median() / MIB, 4),
             "jobs, custom / native": f"{len(custom)} / {len(native)}",
         })
+    return pd.DataFrame(rows)
+
+
+# every compile a timing job records: its own steps' and those of the native layers timed beside it
+COMPILE_COLUMNS = [field_path("timing", *side, step, "compile_s") for side in ((), ("native",), ("native_usual",))
+                   for step in STEP_KINDS]
+
+
+def time_spent_table(flat: pd.DataFrame) -> pd.DataFrame:
+    """Per framework, mode, device and measure: the jobs' summed wall time and the compiling inside it, and a total.
+
+    What a run's length is made of: a job's `duration_s` counts its process, data, compiles, training and timing.
+    """
+    compile_s = sum((flat[name].astype(float).fillna(0.0) for name in COMPILE_COLUMNS if name in flat),
+                    pd.Series(0.0, index=flat.index))
+    frame = flat.assign(_job_s=flat[DURATION_S].astype(float).fillna(0.0), _compile_s=compile_s)
+    total = frame._job_s.sum()
+    rows = []
+    groups = list(frame.groupby(["framework", "backend", "mode", "device", "measure"], sort=True))
+    for (framework, backend, mode, device, measure), group in groups + [(("all",) * 5, frame)]:
+        rows.append({"framework": framework if framework == "all" else f"{framework} ({backend})", "mode": mode,
+                     "device": device, "measure": measure, "jobs": len(group),
+                     "job time s": _fmt_num(group._job_s.sum(), 4),
+                     "share": f"{group._job_s.sum() / total:.0%}" if total else "—",
+                     "compiling s": _fmt_num(group._compile_s.sum(), 4)})
     return pd.DataFrame(rows)
 
 
