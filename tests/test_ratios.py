@@ -92,6 +92,23 @@ def test_records_on_which_the_old_rules_disagreed_give_one_number(tmp_path):
     assert (row["train_ratio"], row["ratio_method"]) == (0.5, ratios.CROSS_JOB)
 
 
+def test_a_job_recorded_twice_counts_by_its_latest_record_in_the_report_and_the_gate(tmp_path):
+    """A rerun (say with --profile) appended to a sweep's file supersedes the first record in both, never pools."""
+    base = _torch_timing_json(ROOT / "reports/baseline/regress.jsonl")
+    template = next(r for r in base if r["identity"]["cell"] == "gru4")
+    first, rerun = _rounds(template, "gru0", [10.0], paired=False) * 2
+    rerun = copy.deepcopy(rerun)
+    for kind in KINDS:
+        rerun["timing"][kind]["median_s"] = 0.016
+    records = [first] + _rounds(template, "gru4", [20.0], paired=False) + [rerun]
+    path = tmp_path / "rerun.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    key = ratios.rounds_key(records[0]["identity"])
+    gate = _gate_ratios(list(RecordStore(path).load()))[key]["train_step"]
+    assert gate.value == pytest.approx(16.0 / 20.0) and _report_rows(path)[key]["train_ratio"] == gate.value
+    assert compare.timing_groups(RecordStore(path).load())[key].seeds == [0]  # one round, not two
+
+
 def test_a_compiled_cell_against_the_native_layer_as_users_run_it_is_the_cross_job_rule(tmp_path):
     """The report's cross-mode table divides by bench.records.ratios too: fastest round over fastest round, never medians."""
     from bench.report.tables import default_mode_pivots

@@ -127,9 +127,13 @@ class TimingGroup:
 
 
 def timing_groups(records: Iterable[Record]) -> dict[str, TimingGroup]:
-    """Ok records with timing, grouped by identity without the seed (keys keep the backend)."""
+    """Ok records with timing, grouped by identity without the seed (keys keep the backend).
+
+    A job recorded twice in one file (run again, e.g. with --profile) counts by its latest record, as the report
+    reads it (bench.records.store.latest_by_job): the seeds of a configuration are its rounds, not its reruns.
+    """
     groups: dict[str, TimingGroup] = {}
-    for key, rounds in timed_rounds(records).items():
+    for key, rounds in timed_rounds(latest_by_job(records).values()).items():
         group = groups[key] = TimingGroup(rounds[0], rounds)
         group.machines.update(machine_class(record) for record in rounds)
         group.native_kernels.update(_native_kernel(r.native_path) for r in rounds if _native_kernel(r.native_path))
