@@ -24,18 +24,19 @@ from bench.cells import get_spec, list_cells
 
 TESTS = Path(__file__).resolve().parent
 REPO = TESTS.parent
-# the test files that exercise Keras code paths, rerun on JAX in one process (one Keras and JAX start-up),
-# and the -k filter that picks their cases that can differ by backend: test_cells_reference.py's Keras
-# parameters, but not its parameter counts (the layer's weights, whatever runs them); the runners' training
-# from one start on a custom GRU (on JAX it is the runner that is new, not the cell, which the reference cases
-# cover; a native layer trains on JAX in the harness test below); not the runners' Adam comparison, which reruns
-# Keras's one Adam, the same code on both backends; not the torch-only question of nn.RNN's and nn.LSTM's second
-# bias
+# the test files that exercise Keras code paths, rerun on JAX in one process (one Keras and JAX start-up), and the
+# -k filter that picks their cases that can differ by backend: test_cells_reference.py's Keras parameters at its
+# first shape (the second, input wider than hidden, checks the cell's arithmetic, which the backend does not
+# change), but not its parameter counts (the layer's weights, whatever runs them); the runners' training from one
+# start on a custom GRU (on JAX it is the runner that is new, not the cell, which the reference cases cover; a
+# native layer trains on JAX in the harness test below); not the runners' Adam comparison, which reruns Keras's
+# one Adam, the same code on both backends; not the torch-only question of nn.RNN's and nn.LSTM's second bias
 RERUN_ON_JAX = ("test_cells_tf.py", "test_cells_reference.py", "test_runners_agree.py")
 RERUN_SELECTED = ("not kerass_adam_step and (keras or not test_cells_reference) and not parameter_count_is_the_specs "
+                  "and not B2T4I7H5 "
                   "and not (train_a_cell_alike_from_one_start and not gru0) "
                   "and not trains_its_bias_twice_as_fast")
-RERUN_TIMEOUT_S = 900  # about four minutes alone on two cores, more beside the other test worker
+RERUN_TIMEOUT_S = 900  # about three minutes alone on two cores, more beside the other test worker
 
 
 def cells_on_jax() -> list[str]:
