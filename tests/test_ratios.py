@@ -19,9 +19,22 @@ from bench.report.frame import is_native, load_frame
 from bench.report.tables import timing_table
 
 ROOT = Path(__file__).resolve().parents[1]
+GATE_QUALITY_RUNS = ROOT / "reports" / "gate-quality" / "runs"
+
+
+def _one_run_of_each_kind(path: Path) -> bool:
+    """A gate-quality run's round files only for the first run of its kind (aa-busy, power-4, ...): the 80 runs are
+    rounds of one suite in one layout, and what reads them (`bench gate-quality`) reads their gate.json, not ratios."""
+    if GATE_QUALITY_RUNS not in path.parents:
+        return True
+    run = path.relative_to(GATE_QUALITY_RUNS).parts[0]
+    first = min(folder.name for folder in GATE_QUALITY_RUNS.glob(run.rsplit("-", 1)[0] + "-*"))
+    return run == first
+
+
 # every committed records file with timed jobs (the replications' are accuracy runs only)
 COMMITTED = sorted(str(p.relative_to(ROOT)) for p in ROOT.glob("reports/**/*.jsonl")
-                   if any(r.status == "ok" and r.timing for r in RecordStore(p).load()))
+                   if _one_run_of_each_kind(p) and any(r.status == "ok" and r.timing for r in RecordStore(p).load()))
 KINDS = {"train_step": "train_ratio", "inference_step": "infer_ratio"}
 
 
